@@ -1,0 +1,179 @@
+/**
+ * The encrypted half of a connection, shared by both ends: frames in and out through the
+ * session keys, heartbeats, and closing with a reason. `ClientConnection` (client.ts) adds
+ * request/response; the node's side (server.ts) adds dispatch to handlers.
+ *
+ * Any frame that fails to decrypt, decode or validate closes the connection: the peer is told
+ * why in a `goodbye` (its sending keys still work), and every pending request fails.
+ */
+import type { Socket } from "node:net";
+import { FixpointError, toFixpointError, type ErrorData } from "../errors.js";
+import { FrameReader, frameHeader, type Frame } from "../protocol/framing.js";
+import { encodeMessage, errorFromWire, type Message } from "../protocol/messages.js";
+import { HEARTBEAT_MISSES } from "../protocol/limits.js";
+import type { SessionKeys } from "../protocol/handshake.js";
+
+export interface ConnectionOptions {
+  /** Interval between heartbeats, ms. A peer silent for HEARTBEAT_MISSES intervals is dead. */
+  heartbeatIntervalMs: number;
+  /** Largest frame body accepted, bytes. */
+  maxFrameBytes: number;
+}
+
+// Small frames are coalesced into one write per tick; past this size a copy costs more than a writev.
+const COALESCE_BYTES = 64 * 1024;
+
+export abstract class Connection<In extends Message, Out extends Message> {
+  private readonly queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private flushScheduled = false;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastReceived = Date.now();
+  private closing: FixpointError | null = null;
+  private readonly closeListeners: ((reason: FixpointError | null) => void)[] = [];
+  protected closed = false;
+
+  constructor(
+    protected readonly socket: Socket,
+    private readonly reader: FrameReader,
+    private readonly keys: SessionKeys,
+    private readonly options: ConnectionOptions,
+    private readonly decode: (bytes: Uint8Array) => In,
+  ) {
+    reader.maxFrameBytes = options.maxFrameBytes;
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("close", () => this.finish());
+    socket.on("error", (err) => this.closeWith(new FixpointError("CHANNEL_CLOSED", `connection error: ${err.message}`)));
+    this.heartbeatTimer = setInterval(() => this.beat(), options.heartbeatIntervalMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /** Handles one decoded, validated message. */
+  protected abstract dispatch(message: In): void;
+
+  /** Called once when the connection is gone; `reason` is null for an orderly close. */
+  onClose(listener: (reason: FixpointError | null) => void): void {
+    if (this.closed) listener(this.closing);
+    else this.closeListeners.push(listener);
+  }
+
+  get isOpen(): boolean {
+    return !this.closed && this.closing === null;
+  }
+
+  get remoteAddress(): string {
+    return `${this.socket.remoteAddress ?? "?"}:${this.socket.remotePort ?? "?"}`;
+  }
+
+  /** Processes frames that arrived with the handshake's last frame, before this object took over. */
+  feed(frames: Frame[]): void {
+    this.onFrames(frames);
+  }
+
+  send(message: Out): void {
+    if (!this.isOpen) return;
+    const plain = encodeMessage(message);
+    const header = frameHeader(plain.length + 16);
+    const [body, tag] = this.keys.send.seal(plain, header);
+    this.queue.push(header, body, tag);
+    this.queuedBytes += header.length + body.length + tag.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.queue.length === 0 || this.socket.destroyed) return;
+    if (this.queuedBytes <= COALESCE_BYTES) {
+      this.socket.write(this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queuedBytes));
+    } else {
+      this.socket.cork();
+      for (const buf of this.queue) this.socket.write(buf);
+      this.socket.uncork();
+    }
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+  }
+
+  /** Closes after telling the peer why (if `reason` is given and the socket can still write). */
+  closeWith(reason: FixpointError | null): void {
+    if (this.closing !== null || this.closed) return;
+    if (reason !== null) {
+      const error: ErrorData = reason.toData();
+      this.send({ type: "goodbye", error } as Out);
+    }
+    this.closing = reason ?? new FixpointError("CHANNEL_CLOSED", "connection closed");
+    this.flush();
+    this.socket.end();
+    // A peer that never reads must not hold the socket open.
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  /** Orderly close. */
+  close(): void {
+    if (this.closing !== null || this.closed) return;
+    this.send({ type: "goodbye" } as Out);
+    this.closing = new FixpointError("CHANNEL_CLOSED", "connection closed");
+    this.flush();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeatTimer);
+    const reason = this.closing ?? new FixpointError("CHANNEL_CLOSED", "the peer closed the connection");
+    for (const listener of this.closeListeners.splice(0)) listener(reason);
+  }
+
+  private beat(): void {
+    if (Date.now() - this.lastReceived > this.options.heartbeatIntervalMs * HEARTBEAT_MISSES) {
+      this.closeWith(new FixpointError("PEER_TIMEOUT", `no heartbeat from the peer for ${HEARTBEAT_MISSES} intervals of ${this.options.heartbeatIntervalMs} ms`));
+      this.socket.destroy();
+      return;
+    }
+    this.send({ type: "heartbeat" } as Out);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing !== null) return;
+    this.lastReceived = Date.now();
+    let frames: Frame[];
+    try {
+      frames = this.reader.push(chunk);
+    } catch (err) {
+      this.closeWith(toFixpointError(err, "FRAME_INVALID"));
+      return;
+    }
+    this.onFrames(frames);
+  }
+
+  private onFrames(frames: Frame[]): void {
+    for (const frame of frames) {
+      if (this.closing !== null) return;
+      const plain = this.keys.receive.open(frame.body, frame.header);
+      if (plain === null) {
+        this.closeWith(new FixpointError("FRAME_INVALID", "a frame failed authentication (tampered, replayed, reordered or truncated); closing"));
+        return;
+      }
+      let message: In;
+      try {
+        message = this.decode(plain);
+      } catch (err) {
+        this.closeWith(toFixpointError(err, "MESSAGE_INVALID"));
+        return;
+      }
+      if (message.type === "heartbeat") continue;
+      if (message.type === "goodbye") {
+        const error = (message as { error?: Parameters<typeof errorFromWire>[0] }).error;
+        this.closing = error === undefined ? new FixpointError("CHANNEL_CLOSED", "the peer closed the connection") : errorFromWire(error);
+        this.socket.end();
+        return;
+      }
+      this.dispatch(message);
+    }
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Framing: every frame on the wire is
+ *
+ *   +----------------------+--------------------------+
+ *   | length: uint32, BE   | body: `length` bytes     |
+ *   +----------------------+--------------------------+
+ *
+ * During the handshake the body is a plaintext CBOR message of at most
+ * MAX_HANDSHAKE_FRAME_BYTES; afterwards it is ChaCha20-Poly1305 ciphertext ‖ tag, and the
+ * 4-byte header is the AEAD's associated data.
+ *
+ * FrameReader is an explicit two-state machine fed chunks of any size (as ws's receiver is):
+ *
+ *   state     needs                 on enough bytes
+ *   header    4 bytes               length > maxFrameBytes → FRAME_TOO_LARGE; else → body
+ *   body      `length` bytes        emit frame → header
+ *
+ * The limit is checked before a byte of the body is buffered, so a peer's claimed length
+ * never decides an allocation. A frame contained in one chunk is emitted as a view of it,
+ * without a copy.
+ */
+import { FixpointError } from "../errors.js";
+import { FRAME_HEADER_BYTES } from "./limits.js";
+
+export function frameHeader(bodyLength: number): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  header.writeUInt32BE(bodyLength, 0);
+  return header;
+}
+
+/** A plaintext frame (handshake only). */
+export function encodeFrame(body: Uint8Array): Buffer {
+  return Buffer.concat([frameHeader(body.length), body]);
+}
+
+export interface Frame {
+  /** The 4 header bytes, authenticated as associated data after the handshake. */
+  header: Buffer;
+  body: Buffer;
+}
+
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private bodyLength = -1;
+  private header: Buffer | null = null;
+
+  /** @param maxFrameBytes largest body accepted; can be raised once the peer is authenticated. */
+  constructor(public maxFrameBytes: number) {}
+
+  /** Bytes received but not yet part of an emitted frame. */
+  get pending(): number {
+    return this.buffered;
+  }
+
+  /**
+   * Feeds a chunk; returns the frames it completed. Throws FRAME_TOO_LARGE, after which the
+   * reader must not be used again.
+   */
+  push(chunk: Buffer): Frame[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const frames: Frame[] = [];
+    for (;;) {
+      if (this.bodyLength < 0) {
+        if (this.buffered < FRAME_HEADER_BYTES) return frames;
+        const header = this.take(FRAME_HEADER_BYTES);
+        const length = header.readUInt32BE(0);
+        if (length > this.maxFrameBytes) {
+          throw new FixpointError("FRAME_TOO_LARGE", `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`);
+        }
+        this.header = header;
+        this.bodyLength = length;
+      }
+      if (this.buffered < this.bodyLength) return frames;
+      const body = this.take(this.bodyLength);
+      frames.push({ header: this.header!, body });
+      this.bodyLength = -1;
+      this.header = null;
+    }
+  }
+
+  /** Removes and returns the first `n` buffered bytes (n <= buffered). */
+  private take(n: number): Buffer {
+    this.buffered -= n;
+    const first = this.chunks[0]!;
+    if (first.length === n) {
+      this.chunks.shift();
+      return first;
+    }
+    if (first.length > n) {
+      this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let offset = 0;
+    while (offset < n) {
+      const chunk = this.chunks[0]!;
+      const want = n - offset;
+      if (chunk.length <= want) {
+        chunk.copy(out, offset);
+        offset += chunk.length;
+        this.chunks.shift();
+      } else {
+        chunk.copy(out, offset, 0, want);
+        this.chunks[0] = chunk.subarray(want);
+        offset += want;
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Named limits of the wire protocol. Every length is checked against one of these before
+ * anything is allocated for it. Options that tune them live in the server and client; these
+ * are the defaults and hard ceilings.
+ */
+
+/** Protocol versions this build speaks, newest first. The handshake picks the highest common. */
+export const PROTOCOL_VERSIONS = [1] as const;
+export type ProtocolVersion = (typeof PROTOCOL_VERSIONS)[number];
+
+/** The first field of the first frame, so that a stray client of another protocol is told so. */
+export const PROTOCOL_MAGIC = "fixpoint";
+
+/** Bytes in a frame's length prefix (unsigned, big-endian). */
+export const FRAME_HEADER_BYTES = 4;
+
+/** Largest handshake frame. Handshake messages are a few hundred bytes; an unauthenticated peer gets no more. */
+export const MAX_HANDSHAKE_FRAME_BYTES = 1024;
+
+/** Default largest frame after the handshake (ciphertext + tag): room for a 10 MB payload and its envelope. */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** Deepest nesting of arrays and maps accepted in a CBOR message. */
+export const MAX_CBOR_DEPTH = 32;
+
+/** Most entries in one CBOR array or map. */
+export const MAX_CBOR_ITEMS = 100_000;
+
+/** Default time for a peer to finish the handshake, in milliseconds. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
+
+/** Default interval between heartbeats, in milliseconds. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
+
+/** A peer silent for this many heartbeat intervals is dead (so about 3 s by default). */
+export const HEARTBEAT_MISSES = 3;
+
+/** Default time a connection may carry no request before the node closes it, in milliseconds. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** Default cap on authenticated connections to one node. */
+export const DEFAULT_MAX_CONNECTIONS = 256;
+
+/** Default cap on connections still in the handshake (a slow client holds one of these at most handshakeTimeout). */
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 32;
+
+/** Most requests one connection may have in flight at the node. */
+export const MAX_IN_FLIGHT = 1024;

@@ -1,0 +1,167 @@
+/**
+ * The messages carried in the channel's encrypted frames, one CBOR map per frame.
+ *
+ * Every message is a member of one union discriminated by `type`. Requests carry an `id`
+ * chosen by the client (unique among its requests in flight) and are answered by exactly one
+ * `result` or `error` with the same id; answers may come in any order. `event`s flow from
+ * node to client unasked (logs). `heartbeat`s flow both ways once per interval; either side
+ * treats a silent peer as dead. `goodbye` says why a side is about to close.
+ *
+ *   client → node: ping, status, push, heartbeat, goodbye
+ *   node → client: welcome (first frame after the handshake), result, error, event,
+ *                  heartbeat, goodbye
+ *
+ * Decoding is strict (see cbor.ts and schema.ts): an unknown `type` is MESSAGE_UNKNOWN, any
+ * other deviation — a missing or extra field, a wrong type, a value out of range — is
+ * MESSAGE_INVALID. Either closes the connection after a `goodbye` naming the error.
+ */
+import { FixpointError, isErrorCode, type ErrorData } from "../errors.js";
+import { decodeCbor, encodeCbor } from "./cbor.js";
+import { DEFAULT_MAX_FRAME_BYTES } from "./limits.js";
+import { array, bool, bytes, data, literal, nullable, object, oneOf, string, uint, check, type Infer, type Schema } from "./schema.js";
+
+export const ROLES = ["observe", "dev", "release", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const MODES = ["dev", "production"] as const;
+export type Mode = (typeof MODES)[number];
+
+/** Module names: what a file name can say, and safe as a path segment and an HTTP prefix. */
+export const MODULE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+/** Lowercase hex SHA-256. */
+export const DIGEST = /^[0-9a-f]{64}$/;
+
+const id = uint();
+const publicKey = bytes(32, 32);
+const errorData = object(
+  {
+    code: string(64, /^[A-Z][A-Z0-9_]*$/),
+    message: string(16_384),
+    location: object({ file: string(4096), line: uint(), column: uint() }, ["line", "column"]),
+  },
+  ["location"],
+);
+
+/** A bundle as it travels: the manifest's signed bytes, the signature, and the two payloads. */
+export const bundleSchema = object({
+  manifest: bytes(4096),
+  signature: bytes(64, 64),
+  code: bytes(DEFAULT_MAX_FRAME_BYTES),
+  sourceMap: bytes(DEFAULT_MAX_FRAME_BYTES),
+});
+export type WireBundle = Infer<typeof bundleSchema>;
+
+const requestSchemas = {
+  ping: object({ type: literal("ping"), id, data: bytes(DEFAULT_MAX_FRAME_BYTES) }, ["data"]),
+  status: object({ type: literal("status"), id }),
+  push: object({ type: literal("push"), id, bundle: bundleSchema }),
+} as const;
+
+const moduleInfo = object({ name: string(64, MODULE_NAME), digest: string(64, DIGEST), size: uint(), builtAt: string(64), signer: string(128), storedAt: string(64) });
+
+/** What each request's `result.value` holds. */
+export const resultSchemas = {
+  ping: object({ data: bytes(DEFAULT_MAX_FRAME_BYTES) }, ["data"]),
+  status: object({
+    name: string(256),
+    cluster: string(256),
+    publicKey,
+    mode: oneOf(MODES),
+    protocolVersion: uint(),
+    version: string(64),
+    pid: uint(),
+    startedAt: string(64),
+    uptimeMs: uint(),
+    modules: array(moduleInfo),
+    memory: object({ rss: uint(), heapUsed: uint() }),
+    connections: object({ active: uint(), pending: uint() }),
+  }),
+  push: object({ name: string(64, MODULE_NAME), digest: string(64, DIGEST), stored: bool(), changed: bool() }),
+} as const satisfies Record<keyof typeof requestSchemas, Schema>;
+
+const controlSchemas = {
+  heartbeat: object({ type: literal("heartbeat") }),
+  goodbye: object({ type: literal("goodbye"), error: errorData }, ["error"]),
+} as const;
+
+const nodeOnlySchemas = {
+  welcome: object({
+    type: literal("welcome"),
+    version: uint(),
+    node: object({ name: string(256), cluster: string(256), mode: oneOf(MODES) }),
+    roles: array(oneOf(ROLES), 4),
+  }),
+  result: object({ type: literal("result"), id, value: data() }),
+  error: object({ type: literal("error"), id, error: errorData }),
+  event: object({ type: literal("event"), topic: string(64), data: data() }),
+} as const;
+
+export type RequestType = keyof typeof requestSchemas;
+export type Request = { [K in RequestType]: Infer<(typeof requestSchemas)[K]> }[RequestType];
+export type RequestOf<K extends RequestType> = Infer<(typeof requestSchemas)[K]>;
+export type ResultOf<K extends RequestType> = Infer<(typeof resultSchemas)[K]>;
+/** A request as the caller writes it: the connection assigns the id. */
+export type RequestBody<K extends RequestType> = Omit<RequestOf<K>, "id">;
+
+type Control = { [K in keyof typeof controlSchemas]: Infer<(typeof controlSchemas)[K]> }[keyof typeof controlSchemas];
+type NodeOnly = { [K in keyof typeof nodeOnlySchemas]: Infer<(typeof nodeOnlySchemas)[K]> }[keyof typeof nodeOnlySchemas];
+
+/** Everything a node may receive. */
+export type ClientMessage = Request | Control;
+/** Everything a client may receive. */
+export type NodeMessage = NodeOnly | Control;
+export type Message = ClientMessage | NodeMessage;
+export type Welcome = Infer<(typeof nodeOnlySchemas)["welcome"]>;
+
+export const REQUEST_TYPES = Object.keys(requestSchemas) as RequestType[];
+
+const fromClient: Record<string, Schema> = { ...requestSchemas, ...controlSchemas };
+const fromNode: Record<string, Schema> = { ...nodeOnlySchemas, ...controlSchemas };
+
+export function encodeMessage(message: Message): Buffer {
+  return encodeCbor(message);
+}
+
+function decodeWith(table: Record<string, Schema>, bytes: Uint8Array, side: string): unknown {
+  const value = decodeCbor(bytes);
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+    throw new FixpointError("MESSAGE_INVALID", "a message must be a map with a \"type\" field");
+  }
+  const type = (value as { type?: unknown }).type;
+  if (typeof type !== "string") throw new FixpointError("MESSAGE_INVALID", "a message must be a map with a \"type\" field");
+  const schema = Object.hasOwn(table, type) ? table[type] : undefined;
+  if (schema === undefined) {
+    throw new FixpointError("MESSAGE_UNKNOWN", `unknown message type ${JSON.stringify(type.slice(0, 64))} from the ${side}`);
+  }
+  check(schema, value, type);
+  return value;
+}
+
+/** Decodes and validates what a client sent. Throws MESSAGE_INVALID or MESSAGE_UNKNOWN. */
+export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
+  return decodeWith(fromClient, bytes, "client") as ClientMessage;
+}
+
+/** Decodes and validates what a node sent. Throws MESSAGE_INVALID or MESSAGE_UNKNOWN. */
+export function decodeNodeMessage(bytes: Uint8Array): NodeMessage {
+  return decodeWith(fromNode, bytes, "node") as NodeMessage;
+}
+
+/** Checks a result's value against the shape its request type promises. */
+export function validateResult<K extends RequestType>(type: K, value: unknown): ResultOf<K> {
+  check(resultSchemas[type], value, `${type} result`);
+  return value as ResultOf<K>;
+}
+
+export function isRequest(message: ClientMessage): message is Request {
+  return Object.hasOwn(requestSchemas, message.type);
+}
+
+/** Turns wire error data into a FixpointError; a code this build does not know becomes INTERNAL. */
+export function errorFromWire(error: Infer<typeof errorData>): FixpointError {
+  if (!isErrorCode(error.code)) return new FixpointError("INTERNAL", `${error.code}: ${error.message}`);
+  const data: ErrorData = { code: error.code, message: error.message };
+  if (error.location !== undefined) data.location = error.location;
+  return FixpointError.fromData(data);
+}
+
