@@ -7,13 +7,14 @@
  * accepts only the subset Fixpoint sends:
  *
  *   unsigned and negative integers within ±2^53, byte strings, text strings, definite-length
- *   arrays and maps with text keys (no duplicates, no "__proto__"), false, true, null,
+ *   arrays and maps with valid UTF-8 text keys (no duplicates, no "__proto__"), false, true, null,
  *   undefined and floats. No tags, no indefinite lengths, no other simple values, no
  *   trailing bytes, nesting at most MAX_CBOR_DEPTH, at most MAX_CBOR_ITEMS per container.
  *
  * Only then does cbor-x build the value. The walk skips over string bodies without reading
  * them, so it costs little even for a 10 MB byte string.
  */
+import { isUtf8 } from "node:buffer";
 import { Decoder, Encoder } from "cbor-x";
 import { FixpointError } from "../errors.js";
 import { MAX_CBOR_DEPTH, MAX_CBOR_ITEMS } from "./limits.js";
@@ -27,7 +28,14 @@ const encoder = new Encoder({
   useTag259ForMaps: false,
 } as ConstructorParameters<typeof Encoder>[0]);
 
-const decoder = new Decoder({ useRecords: false, mapsAsObjects: true, structuredClone: false } as ConstructorParameters<typeof Decoder>[0]);
+// int64AsNumber: cbor-x returns a BigInt for every 8-byte integer head (even 0x1b 00..01), which
+// is outside the Data subset; checkWellFormed has already bounded it to ±2^53, so a number is exact.
+const decoder = new Decoder({
+  useRecords: false,
+  mapsAsObjects: true,
+  structuredClone: false,
+  int64AsNumber: true,
+} as ConstructorParameters<typeof Decoder>[0]);
 
 export function encodeCbor(value: unknown): Buffer {
   return encoder.encode(value);
@@ -73,6 +81,20 @@ export function checkWellFormed(bytes: Uint8Array): void {
     return value;
   };
 
+  // A map key's content, compared as content and not as its encoding: a non-canonical length
+  // head (0x78 0x01 "a" next to 0x61 "a") used to slip a duplicate or "__proto__" past the check,
+  // and cbor-x then silently kept the last value. Keys must be valid UTF-8 so that distinct bytes
+  // stay distinct strings once decoded (cbor-x turns every invalid sequence into U+FFFD).
+  const textKey = (): Buffer => {
+    if (pos >= buf.length || buf[pos]! >> 5 !== 3) throw invalid("map keys must be text strings");
+    const length = argument(buf[pos++]! & 0x1f);
+    if (length > buf.length - pos) throw invalid("string longer than the message");
+    const key = buf.subarray(pos, pos + length);
+    pos += length;
+    if (!isUtf8(key)) throw invalid("map keys must be valid UTF-8");
+    return key;
+  };
+
   const item = (depth: number): void => {
     if (pos >= buf.length) throw invalid("truncated");
     const initial = buf[pos++]!;
@@ -102,13 +124,8 @@ export function checkWellFormed(bytes: Uint8Array): void {
         }
         const keys = count > 1 ? new Set<string>() : null;
         for (let i = 0; i < count; i++) {
-          const keyStart = pos;
-          if (pos >= buf.length || buf[pos]! >> 5 !== 3) throw invalid("map keys must be text strings");
-          item(depth + 1);
-          const key = buf.subarray(keyStart, pos);
-          if (key.subarray(key.length - PROTO_KEY.length).equals(PROTO_KEY) && key.length <= PROTO_KEY.length + 1) {
-            throw invalid('the key "__proto__" is not accepted');
-          }
+          const key = textKey();
+          if (key.equals(PROTO_KEY)) throw invalid('the key "__proto__" is not accepted');
           if (keys !== null) {
             const id = key.toString("latin1");
             if (keys.has(id)) throw invalid("duplicate map key");

@@ -22,6 +22,8 @@
 import { FixpointError } from "../errors.js";
 import { FRAME_HEADER_BYTES } from "./limits.js";
 
+const EMPTY = Buffer.alloc(0);
+
 export function frameHeader(bodyLength: number): Buffer {
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   header.writeUInt32BE(bodyLength, 0);
@@ -82,6 +84,9 @@ export class FrameReader {
 
   /** Removes and returns the first `n` buffered bytes (n <= buffered). */
   private take(n: number): Buffer {
+    // A zero-length body may follow a header that ended the last chunk, leaving no chunk to
+    // slice; without this the reader threw a TypeError on a legal (if useless) frame.
+    if (n === 0) return EMPTY;
     this.buffered -= n;
     const first = this.chunks[0]!;
     if (first.length === n) {

@@ -80,15 +80,19 @@ function handshakeError(message: string): FixpointError {
   return new FixpointError("HANDSHAKE_FAILED", message);
 }
 
-/** Decodes a plaintext handshake frame, or throws HANDSHAKE_FAILED. `reject`s become their coded error. */
-function decodeHandshake<S extends Parameters<typeof validate>[0]>(schema: S, body: Uint8Array, what: string): Infer<S> {
+/**
+ * Decodes a plaintext handshake frame, or throws HANDSHAKE_FAILED. Only a node sends `reject`,
+ * so only the client (`fromNode`) turns one into its coded error; a `reject` sent to the node is
+ * just a malformed frame, not a way for a client to choose the code the node logs and echoes.
+ */
+function decodeHandshake<S extends Parameters<typeof validate>[0]>(schema: S, body: Uint8Array, what: string, fromNode = false): Infer<S> {
   let value: unknown;
   try {
     value = decodeCbor(body);
   } catch {
     throw handshakeError(`the peer's ${what} is not a Fixpoint handshake message (is it speaking another protocol?)`);
   }
-  if (typeof value === "object" && value !== null && (value as { type?: unknown }).type === "reject") {
+  if (fromNode && typeof value === "object" && value !== null && (value as { type?: unknown }).type === "reject") {
     throw rejectToError(validateOr(rejectSchema, value, what));
   }
   return validateOr(schema, value, what);
@@ -143,7 +147,7 @@ export function startClientHandshake(identity: KeyPair, versions: readonly numbe
   return {
     hello,
     finish(nodeHelloBody, checkNodeKey) {
-      const nodeHello = decodeHandshake(nodeHelloSchema, nodeHelloBody, "node hello");
+      const nodeHello = decodeHandshake(nodeHelloSchema, nodeHelloBody, "node hello", true);
       if (!versions.includes(nodeHello.version)) throw new FixpointError("PROTOCOL_VERSION", `node chose protocol version ${nodeHello.version}, which this devtool does not speak; upgrade the devtool`);
       const th1 = sha256(t0, Buffer.from([nodeHello.version]), nodeHello.ephemeral);
       let dh: Buffer;

@@ -43,8 +43,8 @@ export type Infer<S extends Schema> = S extends { kind: "uint" | "number" }
             ? V
             : S extends { kind: "array"; of: infer E extends Schema }
               ? Infer<E>[]
-              : S extends { kind: "object"; fields: infer F extends Readonly<Record<string, Schema>>; optional: readonly (infer O extends string)[] }
-                ? InferObject<F, O>
+              : S extends { kind: "object"; fields: infer F extends Readonly<Record<string, Schema>>; optional: infer OL extends readonly string[] }
+                ? InferObject<F, OL[number]>
                 : S extends { kind: "record"; of: infer E extends Schema }
                   ? Record<string, Infer<E>>
                   : S extends { kind: "nullable"; of: infer E extends Schema }
@@ -66,10 +66,14 @@ export const array = <const E extends Schema>(of: E, maxItems = 10_000) => ({ ki
 export const record = <const E extends Schema>(of: E, maxKeys = 10_000) => ({ kind: "record", of, maxKeys }) as const;
 export const nullable = <const E extends Schema>(of: E) => ({ kind: "nullable", of }) as const;
 export const data = () => ({ kind: "data" }) as const;
-export const object = <const F extends Readonly<Record<string, Schema>>, const O extends readonly (keyof F & string)[] = []>(
+export function object<const F extends Readonly<Record<string, Schema>>>(fields: F): { readonly kind: "object"; readonly fields: F; readonly optional: readonly [] };
+export function object<const F extends Readonly<Record<string, Schema>>, const O extends readonly (keyof F & string)[]>(
   fields: F,
-  optional?: O,
-) => ({ kind: "object", fields, optional: (optional ?? []) as unknown as O }) as const;
+  optional: O,
+): { readonly kind: "object"; readonly fields: F; readonly optional: O };
+export function object(fields: Readonly<Record<string, Schema>>, optional: readonly string[] = []): Schema {
+  return { kind: "object", fields, optional };
+}
 
 function fail(path: string, expected: string): never {
   throw new FixpointError("MESSAGE_INVALID", `${path}: expected ${expected}`);

@@ -1,0 +1,63 @@
+/**
+ * Building one module for an isolate with esbuild: one script, no Node built-ins, with an
+ * external source map. Build errors become BUILD_FAILED with file, line, column and a code
+ * frame, and nothing is produced.
+ */
+import { basename, extname, relative } from "node:path";
+import { build, type Message } from "esbuild";
+import { FixpointError, MODULE_NAME } from "../../loader/index.js";
+
+export interface BuiltModule {
+  name: string;
+  code: Uint8Array;
+  sourceMap: Uint8Array;
+}
+
+/** The module's name is its file name without the extension, e.g. src/hit-counter.ts → hit-counter. */
+export function moduleNameOf(file: string): string {
+  const name = basename(file, extname(file));
+  if (!MODULE_NAME.test(name)) {
+    throw new FixpointError("BUILD_FAILED", `${file}: a module's file name must be lowercase letters, digits and "-", starting with a letter (it becomes the module name), got "${name}"`, {
+      location: { file },
+    });
+  }
+  return name;
+}
+
+function describe(message: Message, cwd: string): string {
+  const loc = message.location;
+  if (loc === null) return message.text;
+  const caret = " ".repeat(loc.column) + "^".repeat(Math.max(1, Math.min(loc.length, 80)));
+  return `${relative(cwd, loc.file) || loc.file}:${loc.line}:${loc.column + 1}: ${message.text}\n  ${loc.lineText}\n  ${caret}`;
+}
+
+export async function buildModule(file: string, cwd = process.cwd()): Promise<BuiltModule> {
+  const name = moduleNameOf(file);
+  let result;
+  try {
+    result = await build({
+      entryPoints: [file],
+      bundle: true,
+      write: false,
+      format: "iife",
+      globalName: "__fixpoint_module",
+      platform: "neutral",
+      mainFields: ["module", "main"],
+      target: "es2022",
+      sourcemap: "external",
+      outfile: `${name}.js`,
+      logLevel: "silent",
+    });
+  } catch (err) {
+    const errors = (err as { errors?: Message[] }).errors ?? [];
+    const first = errors[0]?.location;
+    throw new FixpointError("BUILD_FAILED", `cannot build ${relative(cwd, file) || file}:\n${errors.map((m) => describe(m, cwd)).join("\n") || (err as Error).message}`, {
+      ...(first == null ? {} : { location: { file: first.file, line: first.line, column: first.column + 1 } }),
+      cause: err,
+    });
+  }
+  const code = result.outputFiles.find((f) => f.path.endsWith(".js"));
+  const map = result.outputFiles.find((f) => f.path.endsWith(".js.map"));
+  if (code === undefined || map === undefined) throw new FixpointError("INTERNAL", `esbuild produced no script for ${file}`);
+  return { name, code: code.contents, sourceMap: map.contents };
+}

@@ -1,0 +1,95 @@
+/** What several devtool commands share: the connection flags and fan-out to nodes. */
+import { FixpointError, fingerprint, styleFor, toFixpointError, type ClientConnection, type KeyPair, type OptionSpec, type Parsed } from "../../loader/index.js";
+import { loadProjectConfig, type ProjectConfig } from "../config/project.js";
+import { identityPath, knownNodesPath, loadIdentity } from "../home.js";
+import { addressText, connectTarget, resolveTargets, type Target } from "../nodes/targets.js";
+
+export const CONNECTION_OPTIONS = {
+  node: { type: "string" },
+  identity: { type: "string" },
+  config: { type: "string" },
+  "accept-new": { type: "boolean" },
+  "timeout-ms": { type: "string" },
+} as const satisfies OptionSpec;
+
+export const CONNECTION_HELP = `  --node NAME|HOST:PORT  one node (default: every node in fixpoint.json)
+  --identity FILE        your key (default $FIXPOINT_IDENTITY or ~/.fixpoint/id_ed25519)
+  --config FILE          the project file (default: the nearest fixpoint.json)
+  --accept-new           pin a node not pinned yet, recording it in ~/.fixpoint/known_nodes
+  --timeout-ms N         connect and handshake deadline (default 5000)
+`;
+
+export interface Context {
+  identity: KeyPair;
+  project: ProjectConfig | null;
+  targets: Target[];
+  timeoutMs: number | undefined;
+  acceptNew: boolean;
+}
+
+export function contextFrom(parsed: Parsed): Context {
+  const str = (k: string) => (typeof parsed.values[k] === "string" ? (parsed.values[k] as string) : undefined);
+  const timeoutText = str("timeout-ms");
+  if (timeoutText !== undefined && (!/^\d{1,7}$/.test(timeoutText) || Number(timeoutText) === 0)) {
+    throw new FixpointError("USAGE", `--timeout-ms must be a positive integer, got "${timeoutText}"`);
+  }
+  const project = loadProjectConfig(str("config"));
+  const targets = resolveTargets(str("node"), project);
+  const identityFlag = str("identity");
+  let identity: KeyPair;
+  try {
+    identity = loadIdentity(identityFlag);
+  } catch (err) {
+    const e = toFixpointError(err);
+    if (e.code === "IDENTITY_MISSING") {
+      throw new FixpointError("IDENTITY_MISSING", `no identity at ${identityPath(identityFlag)}; create one with \`devtool keygen\` and ask the node's operator to authorize its .pub file`);
+    }
+    throw e;
+  }
+  return { identity, project, targets, timeoutMs: timeoutText === undefined ? undefined : Number(timeoutText), acceptNew: parsed.values["accept-new"] === true };
+}
+
+export interface Outcome<T> {
+  target: Target;
+  value?: T;
+  error?: FixpointError;
+}
+
+/** Runs `work` against every target concurrently, each on its own connection. */
+export async function fanOut<T>(ctx: Context, work: (conn: ClientConnection, target: Target) => Promise<T>): Promise<Outcome<T>[]> {
+  const err = styleFor(process.stderr);
+  return Promise.all(
+    ctx.targets.map(async (target): Promise<Outcome<T>> => {
+      let conn: ClientConnection | undefined;
+      try {
+        conn = await connectTarget(
+          target,
+          ctx.identity,
+          {
+            knownNodesFile: knownNodesPath(),
+            acceptNew: ctx.acceptNew,
+            onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${t.label} (${addressText(t.address)}) with key ${fingerprint(key)} in ${knownNodesPath()}\n`),
+          },
+          ctx.timeoutMs,
+        );
+        return { target, value: await work(conn, target) };
+      } catch (e) {
+        return { target, error: toFixpointError(e) };
+      } finally {
+        conn?.close();
+      }
+    }),
+  );
+}
+
+/** Exit status for a fan-out: 0 if all succeeded, else the first failure's status. */
+export function exitStatusOf(outcomes: Outcome<unknown>[]): number {
+  return outcomes.find((o) => o.error !== undefined)?.error?.exitStatus ?? 0;
+}
+
+export function printFailures(outcomes: Outcome<unknown>[]): void {
+  const style = styleFor(process.stderr);
+  for (const o of outcomes) {
+    if (o.error !== undefined) process.stderr.write(`${style.red("error")} ${o.target.label}: ${style.bold(o.error.code)}: ${o.error.message}\n`);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The `devtool` CLI: one entry; each command's module is loaded only when it runs (so
+ * `devtool status` never loads esbuild), a usage error prints the command's help.
+ */
+import { FixpointError, VERSION, reportError } from "../loader/index.js";
+
+interface Command {
+  HELP: string;
+  run(args: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  keygen: { summary: "create your Ed25519 identity", load: () => import("./commands/keygen.js") },
+  status: { summary: "show nodes: mode, uptime, modules, memory", load: () => import("./commands/status.js") },
+  push: { summary: "build, sign and send modules to nodes", load: () => import("./commands/push.js") },
+};
+
+const HELP = `Usage: devtool <command> [options]
+
+The developer's side of Fixpoint: build, sign and push modules to nodes over an
+authenticated, encrypted channel.
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)}  ${c.summary}`)
+  .join("\n")}
+
+Run \`devtool <command> --help\` for a command's options.
+Exit status: 0 ok, 1 the operation failed, 2 usage or config error, 3 a node unreachable or untrusted.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version") {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (entry === undefined) return reportError(new FixpointError("USAGE", `unknown command "${name}"`), HELP);
+  const command = await entry.load();
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    return reportError(err, command.HELP);
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

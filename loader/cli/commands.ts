@@ -1,0 +1,209 @@
+/**
+ * The loader's three commands. Each is small: the work is in node/, trust/ and store/.
+ */
+import { readFileSync, existsSync } from "node:fs";
+import { FixpointError } from "../errors.js";
+import { fingerprint } from "../crypto/fingerprint.js";
+import { formatPublicKeyLine, parsePublicKey } from "../crypto/keys.js";
+import { streamLogger } from "../log.js";
+import { MODES, type Mode } from "../protocol/messages.js";
+import { formatTrustEntry, parseRoles, readTrustFile } from "../trust/trust-file.js";
+import { writeFileAtomic } from "../store/atomic.js";
+import { parseHostPort } from "../node/config.js";
+import { dataDirPaths, initDataDir } from "../node/data-dir.js";
+import { LoaderNode } from "../node/node.js";
+import type { ServerLimits } from "../channel/server.js";
+import { parseCommandLine, requireOption, stringOption } from "./args.js";
+
+export const HELP = {
+  main: `Usage: loader <command> [options]
+
+The fixed point of a Fixpoint node: a small, never-changing process that accepts signed
+module bundles over an authenticated, encrypted channel.
+
+Commands:
+  init        create a node's data directory (identity, trust file, store, config)
+  authorize   add a key and its roles to a node's trust file
+  start       run a node in the foreground
+
+Run \`loader <command> --help\` for a command's options.
+`,
+  init: `Usage: loader init --data DIR [--name NAME] [--cluster NAME] [--listen HOST:PORT]
+
+Creates a node in DIR: its Ed25519 identity (node.key, mode 0600, and node.pub), an empty
+trust file, the bundle store and config.json. Prints the node's public key and fingerprint,
+which developers pin in fixpoint.json. Refuses to overwrite an existing node.
+
+Options:
+  --data DIR          the node's data directory (created if missing; must be empty)
+  --name NAME         the node's name, shown in status and logs (default node-1)
+  --cluster NAME      the cluster it belongs to (default "default")
+  --listen HOST:PORT  the channel's address (default 127.0.0.1:7420)
+`,
+  authorize: `Usage: loader authorize --data DIR --key PUBKEY_OR_FILE --roles ROLE[,ROLE...] [--comment TEXT]
+
+Adds a public key with roles to the node's trust file, or replaces the roles of a key that is
+already there. A running node picks up the change at the next connection.
+
+Options:
+  --data DIR            the node's data directory
+  --key PUBKEY_OR_FILE  "ed25519 BASE64", bare base64, or a FILE.pub written by \`devtool keygen\`
+  --roles LIST          comma-separated: observe (status, logs), dev (push, call, REPL in dev
+                        mode), release (sign production releases), admin (mode, keys, REPL in
+                        production)
+  --comment TEXT        a note kept on the line (default: the comment in FILE.pub)
+`,
+  start: `Usage: loader start --data DIR [--listen HOST:PORT] [--mode dev|production] [--log-format text|json]
+
+Runs the node in the foreground. Logs go to stderr, one line per event. SIGTERM or SIGINT
+lets requests in flight finish, closes every connection and exits 0.
+
+Options:
+  --data DIR                  the node's data directory (see \`loader init\`)
+  --listen HOST:PORT          overrides config.json's address (port 0 picks a free port,
+                              reported in the node.started log line)
+  --mode dev|production       overrides config.json's mode for this run
+  --log-format text|json      default text
+  --handshake-timeout-ms N    time a client has to finish the handshake (default 5000)
+  --heartbeat-ms N            heartbeat interval; a peer silent for 3 is dead (default 1000)
+  --idle-timeout-ms N         close connections with no request for this long (default 600000)
+  --max-connections N         authenticated connections (default 256)
+  --max-pending-handshakes N  connections still in the handshake (default 32)
+`,
+} as const;
+
+export async function init(args: string[]): Promise<number> {
+  const parsed = parseCommandLine(args, { data: { type: "string" }, name: { type: "string" }, cluster: { type: "string" }, listen: { type: "string" } }, 0);
+  if (parsed.values["help"] === true) return help("init");
+  const listen = stringOption(parsed, "listen");
+  if (listen !== undefined && parseHostPort(listen) === null) throw new FixpointError("USAGE", `--listen must be HOST:PORT, got "${listen}"`);
+  const name = stringOption(parsed, "name");
+  const cluster = stringOption(parsed, "cluster");
+  const { paths, identity, config } = initDataDir(requireOption(parsed, "data"), {
+    ...(name === undefined ? {} : { name }),
+    ...(cluster === undefined ? {} : { cluster }),
+    ...(listen === undefined ? {} : { listen }),
+  });
+  process.stdout.write(
+    `Created node ${config.name} (cluster ${config.cluster}) in ${paths.dir}\n` +
+      `public key:  ${formatPublicKeyLine(identity.publicKey)}\n` +
+      `fingerprint: ${fingerprint(identity.publicKey)}\n\n` +
+      `Next: authorize a developer key, then start the node:\n` +
+      `  loader authorize --data ${paths.dir} --key ~/.fixpoint/id_ed25519.pub --roles dev,observe\n` +
+      `  loader start --data ${paths.dir}\n`,
+  );
+  return 0;
+}
+
+export async function authorize(args: string[]): Promise<number> {
+  const parsed = parseCommandLine(args, { data: { type: "string" }, key: { type: "string" }, roles: { type: "string" }, comment: { type: "string" } }, 0);
+  if (parsed.values["help"] === true) return help("authorize");
+  const paths = dataDirPaths(requireOption(parsed, "data"));
+  if (!existsSync(paths.config)) throw new FixpointError("NODE_NOT_INITIALIZED", `${paths.dir} holds no node; create it with \`loader init --data ${paths.dir}\``);
+  const keyArg = requireOption(parsed, "key");
+  const roles = parseRoles(requireOption(parsed, "roles"), (why) => {
+    throw new FixpointError("USAGE", `--roles: ${why}`);
+  });
+  // A value that names an existing file is a key file; otherwise it is the key itself.
+  let keyText = keyArg;
+  let fileComment = "";
+  if (existsSync(keyArg)) {
+    keyText = readFileSync(keyArg, "utf8").trim();
+    fileComment = keyText.split(/\s+/).slice(2).join(" ");
+  }
+  const publicKey = parsePublicKey(keyText, existsSync(keyArg) ? keyArg : "--key");
+  const comment = stringOption(parsed, "comment") ?? fileComment;
+  if (/[\r\n]/.test(comment)) throw new FixpointError("USAGE", "--comment must be one line");
+
+  // Validate the whole file first: a malformed file is reported and left as it is.
+  const entries = readTrustFile(paths.trust);
+  const text = readFileSync(paths.trust, "utf8");
+  const line = formatTrustEntry({ publicKey, roles, comment });
+  const existing = entries.find((e) => Buffer.from(e.publicKey).equals(Buffer.from(publicKey)));
+  let next: string;
+  if (existing === undefined) {
+    next = (text === "" || text.endsWith("\n") ? text : text + "\n") + line + "\n";
+  } else {
+    const encoded = Buffer.from(publicKey).toString("base64");
+    next = text
+      .split("\n")
+      .map((l) => (l.trim().split(/\s+/)[2] === encoded && !l.trim().startsWith("#") ? line : l))
+      .join("\n");
+  }
+  writeFileAtomic(paths.trust, next);
+  process.stdout.write(`${existing === undefined ? "Authorized" : "Updated"} ${fingerprint(publicKey)} with roles ${roles.join(",")} in ${paths.trust}\n`);
+  return 0;
+}
+
+function positiveInt(parsed: ReturnType<typeof parseCommandLine>, name: string): number | undefined {
+  const text = stringOption(parsed, name);
+  if (text === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(text) || Number(text) === 0) throw new FixpointError("USAGE", `--${name} must be a positive integer, got "${text}"`);
+  return Number(text);
+}
+
+export async function start(args: string[]): Promise<number> {
+  const parsed = parseCommandLine(
+    args,
+    {
+      data: { type: "string" },
+      listen: { type: "string" },
+      mode: { type: "string" },
+      "log-format": { type: "string" },
+      "handshake-timeout-ms": { type: "string" },
+      "heartbeat-ms": { type: "string" },
+      "idle-timeout-ms": { type: "string" },
+      "max-connections": { type: "string" },
+      "max-pending-handshakes": { type: "string" },
+    },
+    0,
+  );
+  if (parsed.values["help"] === true) return help("start");
+  const dataDir = requireOption(parsed, "data");
+  const listen = stringOption(parsed, "listen");
+  if (listen !== undefined && parseHostPort(listen) === null) throw new FixpointError("USAGE", `--listen must be HOST:PORT, got "${listen}"`);
+  const modeText = stringOption(parsed, "mode");
+  const mode: Mode | undefined = modeText === undefined ? undefined : MODES.find((m) => m === modeText);
+  if (modeText !== undefined && mode === undefined) throw new FixpointError("USAGE", `--mode must be dev or production, got "${modeText}"`);
+  const format = stringOption(parsed, "log-format") ?? "text";
+  if (format !== "text" && format !== "json") throw new FixpointError("USAGE", `--log-format must be text or json, got "${format}"`);
+  const limits: Partial<ServerLimits> = {};
+  const setLimit = (flag: string, key: keyof ServerLimits) => {
+    const value = positiveInt(parsed, flag);
+    if (value !== undefined) limits[key] = value;
+  };
+  setLimit("handshake-timeout-ms", "handshakeTimeoutMs");
+  setLimit("heartbeat-ms", "heartbeatIntervalMs");
+  setLimit("idle-timeout-ms", "idleTimeoutMs");
+  setLimit("max-connections", "maxConnections");
+  setLimit("max-pending-handshakes", "maxPendingHandshakes");
+
+  const logger = streamLogger((line) => process.stderr.write(line), format);
+  const node = new LoaderNode({
+    dataDir,
+    logger,
+    limits,
+    ...(listen === undefined ? {} : { listen }),
+    ...(mode === undefined ? {} : { mode }),
+  });
+  await node.start();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.log("info", "signal", { signal });
+      process.off("SIGTERM", onTerm);
+      process.off("SIGINT", onInt);
+      resolve();
+    };
+    const onTerm = () => stop("SIGTERM");
+    const onInt = () => stop("SIGINT");
+    process.on("SIGTERM", onTerm);
+    process.on("SIGINT", onInt);
+  });
+  await node.stop();
+  return 0;
+}
+
+function help(command: keyof typeof HELP): number {
+  process.stdout.write(HELP[command]);
+  return 0;
+}

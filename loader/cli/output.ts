@@ -1,0 +1,30 @@
+/** Terminal output for both CLIs: colour only on a TTY (and never with NO_COLOR), errors with their code. */
+import { FixpointError, toFixpointError } from "../errors.js";
+
+export interface Style {
+  red(text: string): string;
+  green(text: string): string;
+  yellow(text: string): string;
+  dim(text: string): string;
+  bold(text: string): string;
+}
+
+export function styleFor(stream: NodeJS.WriteStream): Style {
+  const on = stream.isTTY === true && process.env["NO_COLOR"] === undefined && process.env["TERM"] !== "dumb";
+  const wrap = (open: number, close: number) => (text: string) => (on ? `\x1b[${open}m${text}\x1b[${close}m` : text);
+  return { red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), dim: wrap(2, 22), bold: wrap(1, 22) };
+}
+
+/**
+ * Prints an error as "error CODE: message" (plus help for usage errors) and returns the exit
+ * status. Anything not a FixpointError is a bug: its stack is printed.
+ */
+export function reportError(err: unknown, help: string | undefined): number {
+  const style = styleFor(process.stderr);
+  const error = toFixpointError(err);
+  const where = error.location === undefined ? "" : ` (${error.location.file}${error.location.line === undefined ? "" : `:${error.location.line}`})`;
+  process.stderr.write(`${style.red("error")} ${style.bold(error.code)}: ${error.message}${where}\n`);
+  if (error.code === "USAGE" && help !== undefined) process.stderr.write(`\n${help}`);
+  if (!(err instanceof FixpointError)) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+  return error.exitStatus;
+}

@@ -1,0 +1,30 @@
+/** The `loader` CLI: one entry, one function per command, exit codes from the error table. */
+import { FixpointError } from "./errors.js";
+import { reportError } from "./cli/output.js";
+import { HELP, authorize, init, start } from "./cli/commands.js";
+import { VERSION } from "./version.js";
+
+const COMMANDS = { init, authorize, start } as const;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(HELP.main);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "--version") {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command as keyof typeof COMMANDS] : undefined;
+  if (run === undefined) {
+    return reportError(new FixpointError("USAGE", `unknown command "${command}"`), HELP.main);
+  }
+  try {
+    return await run(rest);
+  } catch (err) {
+    return reportError(err, HELP[command as keyof typeof COMMANDS]);
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,162 @@
+/**
+ * The node's content-addressed bundle store and its table of current modules.
+ *
+ *   store/
+ *   ├── bundles/<digest>.bundle    one verified bundle (CBOR: manifest, signature, code, sourceMap)
+ *   └── modules.json               { "modules": { name: { digest, storedAt } } }: what runs now
+ *
+ * Writes are crash-safe (atomic.ts) and a bundle is written before the table points at it.
+ * Every read re-verifies digest and signature: a file that fails is reported (STORE_CORRUPT),
+ * left out, and never loaded.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { FixpointError, toFixpointError } from "../errors.js";
+import { decodeCbor, encodeCbor } from "../protocol/cbor.js";
+import { bundleSchema, DIGEST, MODULE_NAME, type Role, type WireBundle } from "../protocol/messages.js";
+import { check } from "../protocol/schema.js";
+import { verifyBundle, type VerifiedBundle } from "../bundle/verify.js";
+import type { Manifest } from "../bundle/manifest.js";
+import { writeFileAtomic } from "./atomic.js";
+
+export interface ModuleEntry {
+  name: string;
+  digest: string;
+  storedAt: string;
+}
+
+export interface StoreProblem {
+  file: string;
+  error: FixpointError;
+}
+
+type SignerRoles = (key: Uint8Array) => readonly Role[] | null;
+
+export class BundleStore {
+  private readonly bundlesDir: string;
+  private readonly tableFile: string;
+  private table: Map<string, ModuleEntry>;
+  /** Problems met while reading the store; the node reports them in its log. */
+  readonly problems: StoreProblem[] = [];
+
+  constructor(
+    readonly dir: string,
+    private readonly signerRoles: SignerRoles,
+  ) {
+    this.bundlesDir = join(dir, "bundles");
+    this.tableFile = join(dir, "modules.json");
+    mkdirSync(this.bundlesDir, { recursive: true });
+    this.table = this.readTable();
+  }
+
+  /** Creates an empty store. */
+  static init(dir: string): void {
+    mkdirSync(join(dir, "bundles"), { recursive: true });
+    writeFileAtomic(join(dir, "modules.json"), JSON.stringify({ modules: {} }, null, 2) + "\n");
+  }
+
+  private readTable(): Map<string, ModuleEntry> {
+    const table = new Map<string, ModuleEntry>();
+    if (!existsSync(this.tableFile)) return table;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(this.tableFile, "utf8"));
+    } catch (err) {
+      this.problems.push({ file: this.tableFile, error: new FixpointError("STORE_CORRUPT", `${this.tableFile} is not JSON; starting with no modules`, { cause: err }) });
+      return table;
+    }
+    const modules = (parsed as { modules?: unknown }).modules;
+    if (typeof modules !== "object" || modules === null) {
+      this.problems.push({ file: this.tableFile, error: new FixpointError("STORE_CORRUPT", `${this.tableFile} has no "modules" map; starting with no modules`) });
+      return table;
+    }
+    for (const [name, entry] of Object.entries(modules as Record<string, unknown>)) {
+      const { digest, storedAt } = (entry ?? {}) as { digest?: unknown; storedAt?: unknown };
+      if (!MODULE_NAME.test(name) || typeof digest !== "string" || !DIGEST.test(digest) || typeof storedAt !== "string") {
+        this.problems.push({ file: this.tableFile, error: new FixpointError("STORE_CORRUPT", `${this.tableFile}: entry "${name}" is malformed and was ignored`) });
+        continue;
+      }
+      table.set(name, { name, digest, storedAt });
+    }
+    return table;
+  }
+
+  private bundleFile(digest: string): string {
+    return join(this.bundlesDir, `${digest}.bundle`);
+  }
+
+  has(digest: string): boolean {
+    return existsSync(this.bundleFile(digest));
+  }
+
+  /**
+   * Stores a verified bundle (if new) and makes it the module's current version.
+   * Same bytes twice: nothing is written (`stored` and `changed` false).
+   */
+  put(verified: VerifiedBundle): { stored: boolean; changed: boolean } {
+    const { manifest, bundle } = verified;
+    let stored = false;
+    if (!this.has(manifest.digest)) {
+      writeFileAtomic(this.bundleFile(manifest.digest), encodeCbor(bundle));
+      stored = true;
+    }
+    const current = this.table.get(manifest.name);
+    if (current?.digest === manifest.digest) return { stored, changed: false };
+    const next = new Map(this.table);
+    next.set(manifest.name, { name: manifest.name, digest: manifest.digest, storedAt: new Date().toISOString() });
+    this.writeTable(next);
+    this.table = next;
+    return { stored, changed: true };
+  }
+
+  private writeTable(table: Map<string, ModuleEntry>): void {
+    const modules: Record<string, { digest: string; storedAt: string }> = {};
+    for (const [name, e] of [...table].sort(([a], [b]) => a.localeCompare(b))) modules[name] = { digest: e.digest, storedAt: e.storedAt };
+    writeFileAtomic(this.tableFile, JSON.stringify({ modules }, null, 2) + "\n");
+  }
+
+  /** The current modules, as the table says (not re-verified; see `load`). */
+  modules(): ModuleEntry[] {
+    return [...this.table.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Reads a bundle back and re-verifies it. Throws STORE_CORRUPT when the file is missing,
+   * malformed, or fails verification, and records the problem.
+   */
+  load(digest: string, role: Role = "dev"): VerifiedBundle {
+    const file = this.bundleFile(digest);
+    try {
+      const value = decodeCbor(readFileSync(file));
+      check(bundleSchema, value, "bundle");
+      const verified = verifyBundle(value as WireBundle, this.signerRoles, role);
+      if (verified.manifest.digest !== digest) throw new FixpointError("BUNDLE_DIGEST_MISMATCH", `holds bundle ${verified.manifest.digest}, not ${digest}`);
+      return verified;
+    } catch (err) {
+      const cause = toFixpointError(err);
+      const error = new FixpointError("STORE_CORRUPT", `stored bundle ${file} failed verification (${cause.code}: ${cause.message}); it was ignored`, { cause });
+      this.problems.push({ file, error });
+      throw error;
+    }
+  }
+
+  /** Manifests of the current modules that verify from disk; the rest are reported in `problems`. */
+  verifiedModules(role: Role = "dev"): { entry: ModuleEntry; manifest: Manifest }[] {
+    const out: { entry: ModuleEntry; manifest: Manifest }[] = [];
+    for (const entry of this.modules()) {
+      try {
+        out.push({ entry, manifest: this.load(entry.digest, role).manifest });
+      } catch {
+        // recorded in problems
+      }
+    }
+    return out;
+  }
+
+  /** Digests of every bundle file present (for diagnostics and garbage collection later). */
+  digests(): string[] {
+    return readdirSync(this.bundlesDir)
+      .filter((f) => f.endsWith(".bundle") && DIGEST.test(f.slice(0, -7)))
+      .map((f) => f.slice(0, -7));
+  }
+}

@@ -1,0 +1,2 @@
+export * from "./trust-file.js";
+export * from "./policy.js";

@@ -1,0 +1,31 @@
+/**
+ * Who may do what, in one table: request type × node mode → the roles that allow it.
+ * Every request passes through `authorize` before its handler runs; a refusal is FORBIDDEN
+ * and nothing else happens. A request type missing here is refused in every mode, so adding
+ * a message without deciding its rights fails closed.
+ */
+import { FixpointError } from "../errors.js";
+import type { Mode, RequestType, Role } from "../protocol/messages.js";
+
+const ANY: readonly Role[] = ["observe", "dev", "release", "admin"];
+
+export const POLICY: Record<RequestType, Record<Mode, readonly Role[]>> = {
+  ping: { dev: ANY, production: ANY },
+  status: { dev: ANY, production: ANY },
+  // Production takes code only as signed releases, applied by guarded restart.
+  push: { dev: ["dev"], production: [] },
+};
+
+export function authorize(type: RequestType, mode: Mode, roles: readonly Role[]): void {
+  const allowed = POLICY[type]?.[mode] ?? [];
+  if (roles.some((r) => allowed.includes(r))) return;
+  if (allowed.length === 0) {
+    throw new FixpointError(
+      "FORBIDDEN",
+      type === "push" && mode === "production"
+        ? "this node is in production mode and accepts code only as a signed release; use `devtool release` and `devtool upgrade`"
+        : `${type} is not allowed on a node in ${mode} mode`,
+    );
+  }
+  throw new FixpointError("FORBIDDEN", `${type} in ${mode} mode needs one of the roles ${allowed.join(", ")}; this key has ${roles.length === 0 ? "none" : roles.join(", ")}`);
+}
