@@ -1,0 +1,161 @@
+/**
+ * Real processes for end-to-end tests: the built CLIs (dist/, made by `npm test`'s pretest),
+ * a node in a temporary data directory on a free loopback port, and a client connected to it.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import {
+  connect,
+  formatPublicKeyLine,
+  generateKeyPair,
+  parsePublicKey,
+  type ClientConnection,
+  type ConnectOptions,
+  type KeyPair,
+  type Role,
+} from "../../loader/index.js";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+const DIST = { loader: join(ROOT, "dist/loader.js"), devtool: join(ROOT, "dist/devtool.js") };
+
+export function tempDir(prefix = "fixpoint-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a built CLI to completion. */
+export function runCli(cli: "loader" | "devtool", args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): CliResult {
+  if (!existsSync(DIST[cli])) throw new Error(`${DIST[cli]} is missing: run \`npm run build\` (npm test does it)`);
+  const result = spawnSync(process.execPath, [DIST[cli], ...args], {
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    cwd: options.cwd ?? ROOT,
+    input: options.input ?? "",
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Every file under `dir` with its SHA-256, to show that an operation changed nothing on disk. */
+export function snapshotDir(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else out[relative(dir, path)] = createHash("sha256").update(readFileSync(path)).digest("hex");
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+export interface NodeProcess {
+  dataDir: string;
+  port: number;
+  nodeKey: Uint8Array;
+  /** A key authorized with `roles` (default dev, observe). */
+  dev: KeyPair;
+  child: ChildProcess;
+  /** Parsed JSON log lines so far. */
+  logs: Record<string, unknown>[];
+  /** Resolves when a log line with this event appears (or has appeared). */
+  waitForLog(event: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  connect(identity?: KeyPair, extra?: Partial<ConnectOptions>): Promise<ClientConnection>;
+  /** SIGTERM, then the exit status. */
+  stop(): Promise<number | null>;
+  alive(): boolean;
+}
+
+export interface StartNodeOptions {
+  roles?: Role[];
+  /** Extra `loader start` flags. */
+  args?: string[];
+  /** An existing data dir to start (skips init). */
+  dataDir?: string;
+  dev?: KeyPair;
+}
+
+/** `loader init`, `loader authorize` a fresh key, `loader start` on 127.0.0.1:0. */
+export async function startNode(options: StartNodeOptions = {}): Promise<NodeProcess> {
+  const dev = options.dev ?? generateKeyPair();
+  let dataDir = options.dataDir;
+  if (dataDir === undefined) {
+    dataDir = join(tempDir(), "node");
+    const init = runCli("loader", ["init", "--data", dataDir, "--name", "test-node"]);
+    if (init.status !== 0) throw new Error(`loader init failed: ${init.stderr}`);
+    const auth = runCli("loader", ["authorize", "--data", dataDir, "--key", formatPublicKeyLine(dev.publicKey), "--roles", (options.roles ?? ["dev", "observe"]).join(",")]);
+    if (auth.status !== 0) throw new Error(`loader authorize failed: ${auth.stderr}`);
+  }
+  const nodeKey = parsePublicKey(readFileSync(join(dataDir, "node.pub"), "utf8"), "node.pub");
+  const child = spawn(process.execPath, [DIST.loader, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--log-format", "json", ...(options.args ?? [])], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const waiters: { event: string; resolve: (line: Record<string, unknown>) => void }[] = [];
+  let stderrText = "";
+  let partial = "";
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (chunk: string) => {
+    stderrText += chunk;
+    partial += chunk;
+    const lines = partial.split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) {
+      let parsed: Record<string, unknown>;
+      try {
+        parsed = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      logs.push(parsed);
+      for (const w of waiters.filter((w) => w.event === parsed["event"])) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(parsed);
+      }
+    }
+  });
+  let exited = false;
+  let signalled = false;
+  const kill = child.kill.bind(child);
+  child.kill = (signal?: NodeJS.Signals | number) => ((signalled = true), kill(signal));
+  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => ((exited = true), resolve(code))));
+  const waitForLog = (event: string, timeoutMs = 10_000) => {
+    const seen = logs.find((l) => l["event"] === event);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "${event}" log within ${timeoutMs} ms; stderr:\n${stderrText}`)), timeoutMs);
+      waiters.push({ event, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+      void exit.then((code) => reject(new Error(`node exited (${code}) before "${event}"; stderr:\n${stderrText}`)));
+    });
+  };
+  const started = await waitForLog("node.started");
+  const port = Number(String(started["listen"]).split(":").pop());
+  return {
+    dataDir,
+    port,
+    nodeKey,
+    dev,
+    child,
+    logs,
+    waitForLog,
+    connect: (identity = dev, extra = {}) =>
+      connect({ host: "127.0.0.1", port, identity, checkNodeKey: (k) => {
+        if (!Buffer.from(k).equals(Buffer.from(nodeKey))) throw new Error("node key differs from node.pub");
+      }, ...extra }),
+    stop: async () => {
+      // One signal only: a second one during shutdown is the user insisting, and kills the node.
+      if (!exited && child.signalCode === null && !signalled) child.kill("SIGTERM");
+      return exit;
+    },
+    alive: () => !exited,
+  };
+}
