@@ -1,0 +1,51 @@
+/**
+ * The loader is the fixed point: it may import node built-ins, its own files and the few
+ * packages it is allowed (cbor-x, tweetnacl for cross-checks), never runtime/ or devtool/.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { ROOT } from "./helpers/processes.js";
+
+const LOADER = join(ROOT, "loader");
+const ALLOWED_PACKAGES = ["cbor-x"];
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sources(path) : path.endsWith(".ts") ? [path] : [];
+  });
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  const specs: string[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']/g)) specs.push(m[1]!);
+  for (const m of text.matchAll(/import\(\s*["']([^"']+)["']\s*\)/g)) specs.push(m[1]!);
+  return specs;
+}
+
+test("loader/ imports nothing from runtime/ or devtool/, and only allowed packages", () => {
+  const files = sources(LOADER);
+  assert.ok(files.length > 10, "found the loader's sources");
+  const problems: string[] = [];
+  for (const file of files) {
+    for (const spec of importsOf(file)) {
+      if (spec.startsWith(".")) {
+        const target = resolve(dirname(file), spec);
+        if (relative(LOADER, target).startsWith("..")) problems.push(`${relative(ROOT, file)} imports ${spec}, outside loader/`);
+      } else if (!spec.startsWith("node:") && !ALLOWED_PACKAGES.includes(spec)) {
+        problems.push(`${relative(ROOT, file)} imports package ${spec}`);
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
+test("the check itself sees a forbidden import", () => {
+  // Guards against a regex that silently matches nothing.
+  const specs = importsOf(join(ROOT, "loader/channel/client.ts"));
+  assert.ok(specs.includes("node:net"));
+  assert.ok(specs.includes("../errors.js"));
+});
