@@ -286,6 +286,21 @@ describe("the channel's limits", () => {
     }
   });
 
+  test("closes a connection idle for longer than the idle timeout with IDLE_TIMEOUT", async () => {
+    const idle = await startNode({ args: ["--idle-timeout-ms", "300"] });
+    try {
+      const conn = await idle.connect();
+      await conn.request("ping", {});
+      const reason = await new Promise<string | undefined>((resolve) => conn.onClose((r) => resolve(r?.code)));
+      assert.equal(reason, "IDLE_TIMEOUT");
+      const again = await idle.connect();
+      assert.equal((await again.request("status", {})).connections.active, 1);
+      again.close();
+    } finally {
+      assert.equal(await idle.stop(), 0);
+    }
+  });
+
   test("fails every pending request with CHANNEL_CLOSED when the node goes away", async () => {
     const doomed = await startNode();
     const conn = await doomed.connect();
