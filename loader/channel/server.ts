@@ -23,7 +23,7 @@ import {
   MAX_IN_FLIGHT,
   PROTOCOL_VERSIONS,
 } from "../protocol/limits.js";
-import { decodeClientMessage, isRequest, type ClientMessage, type NodeMessage, type Request, type Role, type Welcome } from "../protocol/messages.js";
+import { decodeClientMessage, isRequest, type ClientMessage, type NodeMessage, type Request, type Role, type Topic, type Welcome } from "../protocol/messages.js";
 import type { Data } from "../protocol/schema.js";
 import { silentLogger, type Logger } from "../log.js";
 import { Connection, type ConnectionOptions } from "./connection.js";
@@ -35,8 +35,10 @@ export interface Session {
   readonly fingerprint: string;
   readonly roles: readonly Role[];
   readonly remoteAddress: string;
-  /** Pushes an event to this client (logs). */
-  sendEvent(topic: string, data: Data): void;
+  /** Pushes an event to this client. */
+  sendEvent(topic: Topic, data: Data): void;
+  /** From now on this client receives `publish`ed events of these topics. */
+  subscribe(topics: readonly Topic[]): void;
 }
 
 export interface ServerLimits {
@@ -77,6 +79,7 @@ export interface ServerOptions {
 
 class NodeConnection extends Connection<ClientMessage, NodeMessage> {
   readonly inFlight = new Set<number>();
+  readonly topics = new Set<Topic>();
   private idleTimer: NodeJS.Timeout | undefined;
   session!: Session;
 
@@ -96,7 +99,8 @@ class NodeConnection extends Connection<ClientMessage, NodeMessage> {
   private touch(): void {
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
-      if (this.inFlight.size === 0) this.closeWith(new FixpointError("IDLE_TIMEOUT", `no request for ${this.idleTimeoutMs} ms; reconnect when needed`));
+      // A subscriber waits for events, not requests: it is not idle.
+      if (this.inFlight.size === 0 && this.topics.size === 0) this.closeWith(new FixpointError("IDLE_TIMEOUT", `no request for ${this.idleTimeoutMs} ms; reconnect when needed`));
       else this.touch();
     }, this.idleTimeoutMs);
     this.idleTimer.unref();
@@ -153,9 +157,9 @@ export class ChannelServer {
     return { active: this.connections.size, pending: this.handshaking.size };
   }
 
-  /** Every authenticated session (to broadcast events). */
-  sessions(): Session[] {
-    return [...this.connections].map((c) => c.session);
+  /** Sends an event to every connection subscribed to `topic`. */
+  publish(topic: Topic, data: Data): void {
+    for (const conn of this.connections) if (conn.topics.has(topic)) conn.reply({ type: "event", topic, data });
   }
 
   private refuse(socket: Socket, code: string, message: string, withVersions = false): void {
@@ -213,6 +217,7 @@ export class ChannelServer {
         roles,
         remoteAddress: remote,
         sendEvent: (topic, data) => conn.reply({ type: "event", topic, data }),
+        subscribe: (topics) => topics.forEach((t) => conn.topics.add(t)),
       };
       this.connections.add(conn);
       conn.onClose((reason) => {

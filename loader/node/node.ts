@@ -43,17 +43,21 @@ export class LoaderNode {
 
   /** Reads and checks everything on disk; throws a coded error before anything listens. */
   constructor(options: NodeOptions) {
-    this.logger = options.logger;
+    // Every log event also goes to clients subscribed to "log" (`devtool logs --follow`).
+    this.logger = {
+      log: (level, event, fields = {}) => {
+        options.logger.log(level, event, fields);
+        const data: Record<string, string | number | boolean | null> = {};
+        for (const [k, v] of Object.entries(fields)) if (v !== undefined) data[k] = v;
+        this.server.publish("log", { time: new Date().toISOString(), level, event, fields: data });
+      },
+    };
     this.paths = dataDirPaths(options.dataDir);
     const fromDisk = readNodeConfig(this.paths.config);
     this.config = { ...fromDisk, ...(options.listen === undefined ? {} : { listen: options.listen }), ...(options.mode === undefined ? {} : { mode: options.mode }) };
     this.identity = readNodeIdentity(this.paths);
-    this.trust = new TrustCache(this.paths.trust, this.logger);
-    this.store = new BundleStore(this.paths.store, (key) => this.trust.rolesOf(key));
-    for (const { manifest } of this.store.verifiedModules()) this.modules.set(manifest.name, manifest);
-    for (const problem of this.store.problems.splice(0)) {
-      this.logger.log("error", "store.corrupt", { file: problem.file, code: problem.error.code, reason: problem.error.message });
-    }
+    // The server first, so that everything logged from here on reaches subscribers; its
+    // callbacks read trust and store only once connections arrive.
     this.server = new ChannelServer({
       identity: this.identity,
       rolesOf: (key) => this.trust.rolesOf(key),
@@ -62,6 +66,12 @@ export class LoaderNode {
       logger: this.logger,
       ...(options.limits === undefined ? {} : { limits: options.limits }),
     });
+    this.trust = new TrustCache(this.paths.trust, this.logger);
+    this.store = new BundleStore(this.paths.store, (key) => this.trust.rolesOf(key));
+    for (const { manifest } of this.store.verifiedModules()) this.modules.set(manifest.name, manifest);
+    for (const problem of this.store.problems.splice(0)) {
+      this.logger.log("error", "store.corrupt", { file: problem.file, code: problem.error.code, reason: problem.error.message });
+    }
   }
 
   async start(): Promise<{ host: string; port: number }> {
@@ -100,6 +110,9 @@ export class LoaderNode {
         return this.status();
       case "push":
         return this.push(session, request);
+      case "subscribe":
+        session.subscribe(request.topics);
+        return { topics: request.topics };
       default: {
         const exhaustive: never = request;
         return exhaustive;

@@ -52,7 +52,8 @@ export class FrameReader {
 
   /** Bytes received but not yet part of an emitted frame. */
   get pending(): number {
-    return this.buffered;
+    // The header of a frame whose body is still arriving has left `buffered` but not been emitted.
+    return this.buffered + (this.header === null ? 0 : FRAME_HEADER_BYTES);
   }
 
   /**

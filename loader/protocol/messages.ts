@@ -7,7 +7,7 @@
  * node to client unasked (logs). `heartbeat`s flow both ways once per interval; either side
  * treats a silent peer as dead. `goodbye` says why a side is about to close.
  *
- *   client → node: ping, status, push, heartbeat, goodbye
+ *   client → node: ping, status, push, subscribe, heartbeat, goodbye
  *   node → client: welcome (first frame after the handshake), result, error, event,
  *                  heartbeat, goodbye
  *
@@ -25,6 +25,13 @@ export type Role = (typeof ROLES)[number];
 
 export const MODES = ["dev", "production"] as const;
 export type Mode = (typeof MODES)[number];
+
+/**
+ * Event topics a client can subscribe to. `log`: the node's own log events, as
+ * { time, level, event, fields } (module console output joins it with the runtime).
+ */
+export const TOPICS = ["log"] as const;
+export type Topic = (typeof TOPICS)[number];
 
 /** Module names: what a file name can say, and safe as a path segment and an HTTP prefix. */
 export const MODULE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -55,6 +62,7 @@ const requestSchemas = {
   ping: object({ type: literal("ping"), id, data: bytes(DEFAULT_MAX_FRAME_BYTES) }, ["data"]),
   status: object({ type: literal("status"), id }),
   push: object({ type: literal("push"), id, bundle: bundleSchema }),
+  subscribe: object({ type: literal("subscribe"), id, topics: array(oneOf(TOPICS), TOPICS.length) }),
 } as const;
 
 const moduleInfo = object({ name: string(64, MODULE_NAME), digest: string(64, DIGEST), size: uint(), builtAt: string(64), signer: string(128), storedAt: string(64) });
@@ -77,6 +85,7 @@ export const resultSchemas = {
     connections: object({ active: uint(), pending: uint() }),
   }),
   push: object({ name: string(64, MODULE_NAME), digest: string(64, DIGEST), stored: bool(), changed: bool() }),
+  subscribe: object({ topics: array(oneOf(TOPICS), TOPICS.length) }),
 } as const satisfies Record<keyof typeof requestSchemas, Schema>;
 
 const controlSchemas = {
@@ -93,7 +102,7 @@ const nodeOnlySchemas = {
   }),
   result: object({ type: literal("result"), id, value: data() }),
   error: object({ type: literal("error"), id, error: errorData }),
-  event: object({ type: literal("event"), topic: string(64), data: data() }),
+  event: object({ type: literal("event"), topic: oneOf(TOPICS), data: data() }),
 } as const;
 
 export type RequestType = keyof typeof requestSchemas;

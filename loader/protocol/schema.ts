@@ -142,7 +142,8 @@ export function check(schema: Schema, value: unknown, path: string): void {
         if (!Object.hasOwn(schema.fields, key)) throw new FixpointError("MESSAGE_INVALID", `${path}: unknown field "${key}"`);
       }
       for (const [key, fieldSchema] of Object.entries(schema.fields)) {
-        const fieldValue = value[key];
+        // Own fields only: a field named like an Object.prototype member must not read the inherited one.
+        const fieldValue = Object.hasOwn(value, key) ? value[key] : undefined;
         if (fieldValue === undefined) {
           if (!schema.optional.includes(key)) throw new FixpointError("MESSAGE_INVALID", `${path}: missing field "${key}"`);
           continue;

@@ -12,6 +12,7 @@ const ANY: readonly Role[] = ["observe", "dev", "release", "admin"];
 export const POLICY: Record<RequestType, Record<Mode, readonly Role[]>> = {
   ping: { dev: ANY, production: ANY },
   status: { dev: ANY, production: ANY },
+  subscribe: { dev: ANY, production: ANY },
   // Production takes code only as signed releases, applied by guarded restart.
   push: { dev: ["dev"], production: [] },
 };

@@ -1,0 +1,108 @@
+/**
+ * A node as a developer meets it: status, pushes that are stored by digest and survive a
+ * restart, a corrupt store file reported and ignored at boot, log events for subscribers.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fingerprint, signBundle, type Data } from "../../loader/index.js";
+import { snapshotDir, startNode } from "../helpers/processes.js";
+
+test("status describes the node: name, key, mode, modules, memory, connections", async () => {
+  const node = await startNode();
+  try {
+    const conn = await node.connect();
+    assert.deepEqual(conn.welcome.roles, ["dev", "observe"]);
+    const status = await conn.request("status", {});
+    assert.equal(status.name, "test-node");
+    assert.equal(status.cluster, "default");
+    assert.equal(fingerprint(status.publicKey), fingerprint(node.nodeKey));
+    assert.equal(status.mode, "dev");
+    assert.equal(status.protocolVersion, 1);
+    assert.deepEqual(status.modules, []);
+    assert.ok(status.memory.rss > 0);
+    assert.equal(status.connections.active, 1);
+    assert.ok(status.uptimeMs >= 0);
+    conn.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
+
+test("a pushed bundle is stored by digest, a second push of the same bytes is a no-op, and both survive a restart", async () => {
+  const node = await startNode();
+  const { bundle, manifest } = signBundle("counter", Buffer.from("globalThis.n = 1;"), Buffer.from("{}"), node.dev);
+  let conn = await node.connect();
+  assert.deepEqual(await conn.request("push", { bundle }), { name: "counter", digest: manifest.digest, stored: true, changed: true });
+  const disk = snapshotDir(node.dataDir);
+  assert.deepEqual(await conn.request("push", { bundle }), { name: "counter", digest: manifest.digest, stored: false, changed: false });
+  assert.deepEqual(snapshotDir(node.dataDir), disk, "the second push wrote nothing");
+  conn.close();
+  assert.equal(await node.stop(), 0);
+
+  const again = await startNode({ dataDir: node.dataDir, dev: node.dev });
+  try {
+    conn = await again.connect();
+    const status = await conn.request("status", {});
+    assert.deepEqual(
+      status.modules.map((m) => [m.name, m.digest, m.size]),
+      [["counter", manifest.digest, manifest.size]],
+    );
+    conn.close();
+  } finally {
+    assert.equal(await again.stop(), 0);
+  }
+});
+
+test("a bundle corrupted on disk is reported at boot and never listed", async () => {
+  const node = await startNode();
+  const { bundle, manifest } = signBundle("counter", Buffer.from("globalThis.n = 1;"), Buffer.from("{}"), node.dev);
+  const conn = await node.connect();
+  await conn.request("push", { bundle });
+  conn.close();
+  assert.equal(await node.stop(), 0);
+
+  const file = join(node.dataDir, "store", "bundles", `${manifest.digest}.bundle`);
+  const bytes = readFileSync(file);
+  const at = bytes.indexOf(Buffer.from("globalThis.n = 1;"));
+  bytes[at + 13] = "9".charCodeAt(0);
+  writeFileSync(file, bytes);
+
+  const again = await startNode({ dataDir: node.dataDir, dev: node.dev });
+  try {
+    const problem = await again.waitForLog("store.corrupt");
+    assert.equal(problem["code"], "STORE_CORRUPT");
+    assert.match(String(problem["reason"]), /BUNDLE_DIGEST_MISMATCH/);
+    const c = await again.connect();
+    assert.deepEqual((await c.request("status", {})).modules, []);
+    c.close();
+  } finally {
+    assert.equal(await again.stop(), 0);
+  }
+});
+
+test("a subscriber to log receives the node's events and is not closed as idle", async () => {
+  const node = await startNode({ args: ["--idle-timeout-ms", "300"] });
+  try {
+    const watcher = await node.connect();
+    const events: Data[] = [];
+    watcher.onEvent((topic, data) => {
+      if (topic === "log") events.push(data);
+    });
+    assert.deepEqual(await watcher.request("subscribe", { topics: ["log"] }), { topics: ["log"] });
+    const pusher = await node.connect();
+    const { bundle } = signBundle("greeter", Buffer.from("1"), Buffer.from("{}"), node.dev);
+    await pusher.request("push", { bundle });
+    pusher.close();
+    await new Promise((r) => setTimeout(r, 600)); // beyond the idle timeout
+    assert.ok(watcher.isOpen, "the subscriber is still connected");
+    const pushed = events.find((e) => (e as { event?: string }).event === "module.pushed") as { level: string; fields: Record<string, unknown> } | undefined;
+    assert.ok(pushed !== undefined, JSON.stringify(events));
+    assert.equal(pushed.level, "info");
+    assert.equal(pushed.fields["module"], "greeter");
+    watcher.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
