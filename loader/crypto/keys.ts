@@ -7,7 +7,7 @@
  * Files holding an identity are written mode 0600 and refused when readable by others, as
  * ssh refuses a world-readable private key.
  */
-import { chmodSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { FixpointError } from "../errors.js";
 import { PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, keyPairFromSecretKey, type KeyPair } from "./ed25519.js";
 import { fingerprint } from "./fingerprint.js";
@@ -40,7 +40,8 @@ export function decodeBase64Exact(text: string, bytes: number): Uint8Array | nul
  */
 export function parsePublicKey(text: string, what: string): Uint8Array {
   const parts = text.trim().split(/\s+/);
-  const encoded = parts[0] === PUBLIC_KEY_PREFIX ? parts[1] : parts[0];
+  // "ed25519 KEY comment…" or a bare "KEY"; a bare key followed by words is ambiguous, so refused.
+  const encoded = parts[0] === PUBLIC_KEY_PREFIX ? parts[1] : parts.length === 1 ? parts[0] : undefined;
   const key = encoded === undefined ? null : decodeBase64Exact(encoded, PUBLIC_KEY_BYTES);
   if (key === null) {
     throw new FixpointError(
@@ -80,13 +81,18 @@ export function parseIdentity(text: string, file: string): KeyPair {
 export function readIdentityFile(file: string): KeyPair {
   let mode: number;
   let text: string;
+  // Mode and content from one open file, so the file checked is the file read.
+  let fd: number | undefined;
   try {
-    mode = statSync(file).mode;
-    text = readFileSync(file, "utf8");
+    fd = openSync(file, "r");
+    mode = fstatSync(fd).mode;
+    text = readFileSync(fd, "utf8");
   } catch (err) {
     throw new FixpointError("IDENTITY_MISSING", `cannot read identity ${file} (${(err as NodeJS.ErrnoException).code ?? "error"}); create one with \`devtool keygen\` or pass --identity FILE`, {
       cause: err,
     });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   if ((mode & 0o077) !== 0) {
     throw new FixpointError("IDENTITY_INVALID", `${file} is readable by others (mode ${(mode & 0o777).toString(8)}); run \`chmod 600 ${file}\``, {

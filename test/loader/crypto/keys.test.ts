@@ -42,6 +42,10 @@ describe("parsePublicKey", () => {
     same(parsePublicKey(`  ed25519\t${b64}   ci deploy key \n`, "--key"), pair.publicKey);
   });
 
+  test("rejects bare base64 followed by more words, which is ambiguous", () => {
+    throwsCode(() => parsePublicKey(`${b64} junk`, "--key"), "IDENTITY_INVALID", "--key");
+  });
+
   test("reads back what formatPublicKeyLine writes", () => {
     assert.equal(formatPublicKeyLine(pair.publicKey), `ed25519 ${b64}`);
     assert.equal(formatPublicKeyLine(pair.publicKey, ""), `ed25519 ${b64}`);
