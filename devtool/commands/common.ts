@@ -55,10 +55,15 @@ export interface Outcome<T> {
   error?: FixpointError;
 }
 
-/** Runs `work` against every target concurrently, each on its own connection. */
+/**
+ * Runs `work` against every target concurrently, each on its own connection. On a terminal,
+ * anything still running after a second is shown on one progress line until it finishes.
+ */
 export async function fanOut<T>(ctx: Context, work: (conn: ClientConnection, target: Target) => Promise<T>): Promise<Outcome<T>[]> {
   const err = styleFor(process.stderr);
-  return Promise.all(
+  const waiting = new Set(ctx.targets.map((t) => t.label));
+  const progress = process.stderr.isTTY === true ? startProgress(() => (waiting.size === 0 ? "" : `waiting for ${[...waiting].join(", ")}…`)) : null;
+  const outcomes = await Promise.all(
     ctx.targets.map(async (target): Promise<Outcome<T>> => {
       let conn: ClientConnection | undefined;
       try {
@@ -77,19 +82,32 @@ export async function fanOut<T>(ctx: Context, work: (conn: ClientConnection, tar
         return { target, error: toFixpointError(e) };
       } finally {
         conn?.close();
+        waiting.delete(target.label);
       }
     }),
   );
+  progress?.stop();
+  return outcomes;
 }
 
-/** Exit status for a fan-out: 0 if all succeeded, else the first failure's status. */
-export function exitStatusOf(outcomes: Outcome<unknown>[]): number {
-  return outcomes.find((o) => o.error !== undefined)?.error?.exitStatus ?? 0;
-}
-
-export function printFailures(outcomes: Outcome<unknown>[]): void {
-  const style = styleFor(process.stderr);
-  for (const o of outcomes) {
-    if (o.error !== undefined) process.stderr.write(`${style.red("error")} ${o.target.label}: ${style.bold(o.error.code)}: ${o.error.message}\n`);
-  }
+function startProgress(text: () => string): { stop(): void } {
+  let shown = false;
+  let timer: NodeJS.Timeout | undefined;
+  // Nothing is drawn for work that finishes within the first second.
+  const delay = setTimeout(() => {
+    timer = setInterval(() => {
+      const line = text();
+      process.stderr.write(`\r\x1b[2K${line}`);
+      shown = line !== "";
+    }, 250);
+    timer.unref();
+  }, 1000);
+  delay.unref();
+  return {
+    stop() {
+      clearTimeout(delay);
+      clearInterval(timer);
+      if (shown) process.stderr.write("\r\x1b[2K");
+    },
+  };
 }
