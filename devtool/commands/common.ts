@@ -111,3 +111,15 @@ function startProgress(text: () => string): { stop(): void } {
     },
   };
 }
+
+/** Exit status for a fan-out: 0 if all succeeded, else the first failure's status. */
+export function exitStatusOf(outcomes: Outcome<unknown>[]): number {
+  return outcomes.find((o) => o.error !== undefined)?.error?.exitStatus ?? 0;
+}
+
+export function printFailures(outcomes: Outcome<unknown>[]): void {
+  const style = styleFor(process.stderr);
+  for (const o of outcomes) {
+    if (o.error !== undefined) process.stderr.write(`${style.red("error")} ${o.target.label}: ${style.bold(o.error.code)}: ${o.error.message}\n`);
+  }
+}
