@@ -112,14 +112,17 @@ export async function authorize(args: string[]): Promise<number> {
     fileComment = keyText.split(/\s+/).slice(2).join(" ");
   }
   const publicKey = parsePublicKey(keyText, existsSync(keyArg) ? keyArg : "--key");
-  const comment = stringOption(parsed, "comment") ?? fileComment;
-  if (/[\r\n]/.test(comment)) throw new FixpointError("USAGE", "--comment must be one line");
+  const commentFlag = stringOption(parsed, "comment");
+  if (commentFlag !== undefined && /[\r\n]/.test(commentFlag)) throw new FixpointError("USAGE", "--comment must be one line");
 
   // Validate the whole file first: a malformed file is reported and left as it is.
   const entries = readTrustFile(paths.trust);
   const text = readFileSync(paths.trust, "utf8");
-  const line = formatTrustEntry({ publicKey, roles, comment });
   const existing = entries.find((e) => Buffer.from(e.publicKey).equals(Buffer.from(publicKey)));
+  // Changing a key's roles keeps the note on its line unless a new one is given: the comment
+  // is how a human auditing the file knows whose key it is.
+  const comment = commentFlag ?? (fileComment !== "" ? fileComment : (existing?.comment ?? ""));
+  const line = formatTrustEntry({ publicKey, roles, comment });
   let next: string;
   if (existing === undefined) {
     next = (text === "" || text.endsWith("\n") ? text : text + "\n") + line + "\n";

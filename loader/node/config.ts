@@ -28,7 +28,8 @@ export interface HostPort {
 
 /** Parses "HOST:PORT", "[v6]:PORT" or ":PORT" (all interfaces). Returns null when malformed. */
 export function parseHostPort(text: string): HostPort | null {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(text);
+  // Brackets only around an IPv6 address: "[]:80" or "[name]:80" is not a host name.
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]*)):(\d{1,5})$/.exec(text);
   if (match === null) return null;
   const port = Number(match[3]);
   if (port > 65535) return null;

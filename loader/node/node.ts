@@ -149,7 +149,8 @@ export class LoaderNode {
     const verified = verifyBundle(request.bundle, (key) => this.trust.rolesOf(key), "dev");
     const { stored, changed } = this.store.put(verified);
     const { manifest } = verified;
-    if (changed) this.modules.set(manifest.name, manifest);
+    // `stored` without `changed`: a corrupted copy was repaired, so the module is loadable again.
+    if (changed || stored) this.modules.set(manifest.name, manifest);
     this.logger.log("info", "module.pushed", { module: manifest.name, digest: manifest.digest.slice(0, 12), stored, changed, by: session.fingerprint });
     return { name: manifest.name, digest: manifest.digest, stored, changed };
   }

@@ -91,12 +91,14 @@ export class BundleStore {
 
   /**
    * Stores a verified bundle (if new) and makes it the module's current version.
-   * Same bytes twice: nothing is written (`stored` and `changed` false).
+   * Same bytes twice: nothing is written (`stored` and `changed` false). A stored copy that
+   * no longer verifies (corrupted on disk, signer since revoked) is replaced, so pushing the
+   * module again repairs it (`stored` true).
    */
   put(verified: VerifiedBundle): { stored: boolean; changed: boolean } {
     const { manifest, bundle } = verified;
     let stored = false;
-    if (!this.has(manifest.digest)) {
+    if (!this.has(manifest.digest) || !this.verifies(manifest.digest)) {
       writeFileAtomic(this.bundleFile(manifest.digest), encodeCbor(bundle));
       stored = true;
     }
@@ -120,6 +122,23 @@ export class BundleStore {
     return [...this.table.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  private read(digest: string, role: Role): VerifiedBundle {
+    const value = decodeCbor(readFileSync(this.bundleFile(digest)));
+    check(bundleSchema, value, "bundle");
+    const verified = verifyBundle(value as WireBundle, this.signerRoles, role);
+    if (verified.manifest.digest !== digest) throw new FixpointError("BUNDLE_DIGEST_MISMATCH", `holds bundle ${verified.manifest.digest}, not ${digest}`);
+    return verified;
+  }
+
+  private verifies(digest: string): boolean {
+    try {
+      this.read(digest, "dev");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * Reads a bundle back and re-verifies it. Throws STORE_CORRUPT when the file is missing,
    * malformed, or fails verification, and records the problem.
@@ -127,11 +146,7 @@ export class BundleStore {
   load(digest: string, role: Role = "dev"): VerifiedBundle {
     const file = this.bundleFile(digest);
     try {
-      const value = decodeCbor(readFileSync(file));
-      check(bundleSchema, value, "bundle");
-      const verified = verifyBundle(value as WireBundle, this.signerRoles, role);
-      if (verified.manifest.digest !== digest) throw new FixpointError("BUNDLE_DIGEST_MISMATCH", `holds bundle ${verified.manifest.digest}, not ${digest}`);
-      return verified;
+      return this.read(digest, role);
     } catch (err) {
       const cause = toFixpointError(err);
       const error = new FixpointError("STORE_CORRUPT", `stored bundle ${file} failed verification (${cause.code}: ${cause.message}); it was ignored`, { cause });

@@ -1,0 +1,262 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { keyPairFromSeed } from "../../../loader/crypto/ed25519.js";
+import { FixpointError } from "../../../loader/errors.js";
+import { signBundle } from "../../../loader/bundle/sign.js";
+import { verifyBundle, type VerifiedBundle } from "../../../loader/bundle/verify.js";
+import type { Role } from "../../../loader/protocol/messages.js";
+import { writeFileAtomic } from "../../../loader/store/atomic.js";
+import { BundleStore } from "../../../loader/store/bundle-store.js";
+import { snapshotDir, tempDir } from "../../helpers/processes.js";
+
+const dev = keyPairFromSeed(new Uint8Array(32).fill(1));
+const builtAt = new Date("2025-01-02T03:04:05.000Z");
+
+/** A trust table the test can edit, as the node's trust file can be edited under it. */
+function trustTable(): { rolesOf: (key: Uint8Array) => readonly Role[] | null; revoke(): void } {
+  let trusted = true;
+  return {
+    rolesOf: (key) => (trusted && Buffer.from(key).equals(Buffer.from(dev.publicKey)) ? ["dev"] : null),
+    revoke: () => void (trusted = false),
+  };
+}
+
+function bundle(name: string, source: string, rolesOf: (key: Uint8Array) => readonly Role[] | null): VerifiedBundle {
+  const { bundle } = signBundle(name, Buffer.from(source), Buffer.from(`{"version":3,"sources":["${name}.ts"]}`), dev, builtAt);
+  return verifyBundle(bundle, rolesOf, "dev");
+}
+
+function newStore(): { dir: string; store: BundleStore; trust: ReturnType<typeof trustTable> } {
+  const dir = join(tempDir(), "store");
+  BundleStore.init(dir);
+  const trust = trustTable();
+  return { dir, store: new BundleStore(dir, trust.rolesOf), trust };
+}
+
+function table(dir: string): unknown {
+  return JSON.parse(readFileSync(join(dir, "modules.json"), "utf8"));
+}
+
+/** Every name under `dir`, recursively, to look for temporary files. */
+function allNames(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" });
+}
+
+function throwsStoreCorrupt(fn: () => unknown, causeCode: string): FixpointError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof FixpointError, `expected STORE_CORRUPT, got ${String(caught)}`);
+  assert.equal(caught.code, "STORE_CORRUPT", caught.message);
+  assert.match(caught.message, new RegExp(causeCode));
+  return caught;
+}
+
+describe("BundleStore", () => {
+  test("init creates an empty store", () => {
+    const { dir, store } = newStore();
+    assert.deepEqual(table(dir), { modules: {} });
+    assert.deepEqual(readdirSync(join(dir, "bundles")), []);
+    assert.deepEqual(store.modules(), []);
+    assert.deepEqual(store.problems, []);
+  });
+
+  test("put stores the bundle under its digest and makes it the module's current version in modules.json", () => {
+    const { dir, store, trust } = newStore();
+    const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
+    assert.deepEqual(store.put(v1), { stored: true, changed: true });
+    const digest = v1.manifest.digest;
+    assert.ok(existsSync(join(dir, "bundles", `${digest}.bundle`)));
+    assert.equal(store.has(digest), true);
+    assert.deepEqual(store.digests(), [digest]);
+    const { modules } = table(dir) as { modules: Record<string, { digest: string; storedAt: string }> };
+    assert.deepEqual(Object.keys(modules), ["counter"]);
+    assert.equal(modules["counter"]!.digest, digest);
+    assert.ok(!Number.isNaN(Date.parse(modules["counter"]!.storedAt)));
+    assert.deepEqual(store.modules(), [{ name: "counter", digest, storedAt: modules["counter"]!.storedAt }]);
+  });
+
+  test("a new version of a module replaces it in the table and keeps the old bundle file", () => {
+    const { store, trust } = newStore();
+    const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
+    const v2 = bundle("counter", "var a = 2;", trust.rolesOf);
+    store.put(v1);
+    assert.deepEqual(store.put(v2), { stored: true, changed: true });
+    assert.deepEqual(store.modules().map((m) => m.digest), [v2.manifest.digest]);
+    assert.deepEqual(store.digests().sort(), [v1.manifest.digest, v2.manifest.digest].sort());
+    // Going back to v1 stores nothing new but changes the table.
+    assert.deepEqual(store.put(v1), { stored: false, changed: true });
+    assert.deepEqual(store.modules().map((m) => m.digest), [v1.manifest.digest]);
+  });
+
+  test("putting the same bytes twice stores nothing and changes no file", () => {
+    const { dir, store, trust } = newStore();
+    const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
+    store.put(v1);
+    const before = snapshotDir(dir);
+    const mtime = statSync(join(dir, "modules.json")).mtimeMs;
+    assert.deepEqual(store.put(v1), { stored: false, changed: false });
+    assert.deepEqual(snapshotDir(dir), before);
+    assert.equal(statSync(join(dir, "modules.json")).mtimeMs, mtime);
+  });
+
+  test("a new store on the same directory sees the modules put before, in name order", () => {
+    const { dir, store, trust } = newStore();
+    store.put(bundle("zeta", "var z;", trust.rolesOf));
+    store.put(bundle("alpha", "var a;", trust.rolesOf));
+    const reopened = new BundleStore(dir, trust.rolesOf);
+    assert.deepEqual(reopened.modules().map((m) => m.name), ["alpha", "zeta"]);
+    assert.deepEqual(reopened.verifiedModules().map((m) => m.manifest.name), ["alpha", "zeta"]);
+    assert.deepEqual(reopened.problems, []);
+  });
+
+  test("load reads a bundle back and re-verifies it", () => {
+    const { store, trust } = newStore();
+    const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
+    store.put(v1);
+    const loaded = store.load(v1.manifest.digest);
+    assert.deepEqual(loaded.manifest, v1.manifest);
+    assert.deepEqual(Buffer.from(loaded.bundle.code), Buffer.from(v1.bundle.code));
+    assert.deepEqual(Buffer.from(loaded.bundle.sourceMap), Buffer.from(v1.bundle.sourceMap));
+    assert.deepEqual(Buffer.from(loaded.bundle.signature), Buffer.from(v1.bundle.signature));
+  });
+
+  test("load of a digest that is not stored throws STORE_CORRUPT", () => {
+    const { store } = newStore();
+    throwsStoreCorrupt(() => store.load("0".repeat(64)), "ENOENT|cannot|no such");
+    assert.equal(store.problems.length, 1);
+  });
+
+  test("a bundle file corrupted on disk is STORE_CORRUPT on load, recorded in problems, and left out of verifiedModules", () => {
+    const { dir, store, trust } = newStore();
+    const good = bundle("good", "var good = 1;", trust.rolesOf);
+    const bad = bundle("bad", "var bad = 'a payload long enough to find';", trust.rolesOf);
+    store.put(good);
+    store.put(bad);
+    // Flip one byte inside the stored code.
+    const file = join(dir, "bundles", `${bad.manifest.digest}.bundle`);
+    const bytes = readFileSync(file);
+    const at = bytes.indexOf("a payload long enough");
+    assert.ok(at > 0);
+    bytes[at] = bytes[at]! ^ 0x01;
+    writeFileSync(file, bytes);
+
+    const err = throwsStoreCorrupt(() => store.load(bad.manifest.digest), "BUNDLE_DIGEST_MISMATCH");
+    assert.ok(err.message.includes(file), "names the file");
+    assert.equal(store.problems.length, 1);
+    assert.equal(store.problems[0]!.file, file);
+    assert.equal(store.problems[0]!.error.code, "STORE_CORRUPT");
+
+    const reopened = new BundleStore(dir, trust.rolesOf);
+    assert.deepEqual(reopened.verifiedModules().map((m) => m.manifest.name), ["good"]);
+    assert.deepEqual(reopened.problems.map((p) => [p.file, p.error.code]), [[file, "STORE_CORRUPT"]]);
+  });
+
+  test("putting a bundle again repairs its corrupted stored copy", () => {
+    const { dir, store, trust } = newStore();
+    const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
+    store.put(v1);
+    const file = join(dir, "bundles", `${v1.manifest.digest}.bundle`);
+    const good = readFileSync(file);
+    writeFileSync(file, good.subarray(0, good.length - 1));
+    assert.throws(() => store.load(v1.manifest.digest));
+    assert.deepEqual(store.put(v1), { stored: true, changed: false });
+    assert.deepEqual(readFileSync(file), good);
+    assert.deepEqual(store.load(v1.manifest.digest).manifest, v1.manifest);
+  });
+
+  test("the same code signed again later is not stored again: the first verified copy stays", () => {
+    const { dir, store, trust } = newStore();
+    const first = bundle("counter", "var a = 1;", trust.rolesOf);
+    store.put(first);
+    const before = snapshotDir(dir);
+    const { bundle: resigned } = signBundle("counter", first.bundle.code, first.bundle.sourceMap, dev, new Date("2026-01-01T00:00:00.000Z"));
+    assert.deepEqual(store.put(verifyBundle(resigned, trust.rolesOf, "dev")), { stored: false, changed: false });
+    assert.deepEqual(snapshotDir(dir), before);
+  });
+
+  test("a bundle file that is not CBOR at all is STORE_CORRUPT", () => {
+    const { dir, store, trust } = newStore();
+    const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
+    store.put(v1);
+    writeFileSync(join(dir, "bundles", `${v1.manifest.digest}.bundle`), "not a bundle");
+    throwsStoreCorrupt(() => store.load(v1.manifest.digest), "");
+    assert.deepEqual(store.verifiedModules(), []);
+  });
+
+  test("a valid bundle stored under another bundle's digest is STORE_CORRUPT", () => {
+    const { dir, store, trust } = newStore();
+    const a = bundle("a", "var a;", trust.rolesOf);
+    const b = bundle("b", "var b;", trust.rolesOf);
+    store.put(a);
+    store.put(b);
+    writeFileSync(join(dir, "bundles", `${a.manifest.digest}.bundle`), readFileSync(join(dir, "bundles", `${b.manifest.digest}.bundle`)));
+    throwsStoreCorrupt(() => store.load(a.manifest.digest), "BUNDLE_DIGEST_MISMATCH");
+  });
+
+  test("a stored bundle whose signer was removed from the trust file is STORE_CORRUPT and not loaded", () => {
+    const { store, trust } = newStore();
+    const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
+    store.put(v1);
+    trust.revoke();
+    throwsStoreCorrupt(() => store.load(v1.manifest.digest), "BUNDLE_SIGNER_UNTRUSTED");
+    assert.deepEqual(store.verifiedModules(), []);
+    assert.equal(store.problems.length, 2);
+    // The table still names it: revoking trust hides the module, it does not delete it.
+    assert.deepEqual(store.modules().map((m) => m.name), ["counter"]);
+  });
+
+  test("a malformed modules.json is reported as STORE_CORRUPT and the store starts with no modules", () => {
+    const { dir, trust } = newStore();
+    writeFileSync(join(dir, "modules.json"), "{ not json");
+    const store = new BundleStore(dir, trust.rolesOf);
+    assert.deepEqual(store.modules(), []);
+    assert.deepEqual(store.problems.map((p) => p.error.code), ["STORE_CORRUPT"]);
+  });
+
+  test("a malformed entry in modules.json is reported and skipped, the others kept", () => {
+    const { dir, store, trust } = newStore();
+    const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
+    store.put(v1);
+    const { modules } = table(dir) as { modules: Record<string, unknown> };
+    writeFileSync(join(dir, "modules.json"), JSON.stringify({ modules: { ...modules, "Bad Name": { digest: "x", storedAt: "" } } }));
+    const reopened = new BundleStore(dir, trust.rolesOf);
+    assert.deepEqual(reopened.modules().map((m) => m.name), ["counter"]);
+    assert.equal(reopened.problems.length, 1);
+    assert.match(reopened.problems[0]!.error.message, /"Bad Name"/);
+  });
+
+  test("puts leave no temporary files behind", () => {
+    const { dir, store, trust } = newStore();
+    for (let i = 0; i < 5; i++) store.put(bundle(`m${i}`, `var x = ${i};`, trust.rolesOf));
+    store.put(bundle("m0", "var x = 'again';", trust.rolesOf));
+    assert.deepEqual(allNames(dir).filter((n) => n.includes(".tmp-")), []);
+  });
+});
+
+describe("writeFileAtomic", () => {
+  test("writes a new file and replaces an existing one, with the mode asked for, leaving no temporary file", () => {
+    const dir = tempDir();
+    const file = join(dir, "secret");
+    writeFileAtomic(file, "one", 0o600);
+    assert.equal(readFileSync(file, "utf8"), "one");
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    writeFileAtomic(file, Buffer.from("two"), 0o600);
+    assert.equal(readFileSync(file, "utf8"), "two");
+    assert.deepEqual(readdirSync(dir), ["secret"]);
+  });
+
+  test("a failed rename removes its temporary file and leaves the target as it was", () => {
+    const dir = tempDir();
+    const target = join(dir, "target");
+    mkdirSync(join(target, "occupied"), { recursive: true });
+    assert.throws(() => writeFileAtomic(target, "data"));
+    assert.deepEqual(readdirSync(dir), ["target"]);
+    assert.ok(statSync(target).isDirectory());
+  });
+});
