@@ -22,7 +22,8 @@ export function styleFor(stream: NodeJS.WriteStream): Style {
 export function reportError(err: unknown, help: string | undefined): number {
   const style = styleFor(process.stderr);
   const error = toFixpointError(err);
-  const where = error.location === undefined ? "" : ` (${error.location.file}${error.location.line === undefined ? "" : `:${error.location.line}`})`;
+  // A message that already names its file (a build error's code frame) needs no suffix.
+  const where = error.location === undefined || error.message.includes(error.location.file) ? "" : ` (${error.location.file}${error.location.line === undefined ? "" : `:${error.location.line}`})`;
   process.stderr.write(`${style.red("error")} ${style.bold(error.code)}: ${error.message}${where}\n`);
   if (error.code === "USAGE" && help !== undefined) process.stderr.write(`\n${help}`);
   if (!(err instanceof FixpointError)) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);

@@ -148,8 +148,10 @@ export class BundleStore {
     try {
       return this.read(digest, role);
     } catch (err) {
+      const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
       const cause = toFixpointError(err);
-      const error = new FixpointError("STORE_CORRUPT", `stored bundle ${file} failed verification (${cause.code}: ${cause.message}); it was ignored`, { cause });
+      const why = missing ? "the file is missing" : `${cause.code}: ${cause.message}`;
+      const error = new FixpointError("STORE_CORRUPT", `stored bundle ${file} failed verification (${why}); it was ignored`, { cause });
       this.problems.push({ file, error });
       throw error;
     }

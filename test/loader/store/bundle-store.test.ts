@@ -128,7 +128,7 @@ describe("BundleStore", () => {
 
   test("load of a digest that is not stored throws STORE_CORRUPT", () => {
     const { store } = newStore();
-    throwsStoreCorrupt(() => store.load("0".repeat(64)), "ENOENT|cannot|no such");
+    throwsStoreCorrupt(() => store.load("0".repeat(64)), "missing");
     assert.equal(store.problems.length, 1);
   });
 
