@@ -61,6 +61,18 @@ export const ERROR_CODES = {
   BUNDLE_SIGNER_UNTRUSTED: [EXIT.failed, "a bundle was signed by a key without the needed role"],
   STORE_CORRUPT: [EXIT.failed, "a stored file failed re-verification and was ignored"],
   BUILD_FAILED: [EXIT.failed, "esbuild could not build a module"],
+
+  // Modules running in the runtime.
+  MODULE_NOT_FOUND: [EXIT.failed, "no module of that name runs on the node"],
+  FUNCTION_NOT_FOUND: [EXIT.failed, "the module has no function of that name"],
+  ARGUMENTS_INVALID: [EXIT.usage, "call arguments are not JSON values"],
+  MODULE_ERROR: [EXIT.failed, "the module's code threw"],
+  MODULE_TIMEOUT: [EXIT.failed, "module code ran past its time limit and was stopped"],
+  MODULE_MEMORY_LIMIT: [EXIT.failed, "a module went past its memory limit and was stopped"],
+  MODULE_LOAD_FAILED: [EXIT.failed, "a new module version failed to compile or start"],
+  MIGRATION_FAILED: [EXIT.failed, "a new module version's migrate hook failed"],
+  RESULT_NOT_COPYABLE: [EXIT.failed, "a result cannot be copied out of the isolate"],
+  RUNTIME_UNAVAILABLE: [EXIT.failed, "the node's runtime is restarting or down"],
   INTERNAL: [EXIT.failed, "a bug in Fixpoint: please report it"],
 } as const satisfies Record<string, readonly [ExitStatus, string]>;
 

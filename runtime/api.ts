@@ -1,0 +1,73 @@
+/**
+ * The module API: what a module author writes against, `import { defineModule } from "fixpoint"`.
+ *
+ * A module is one TypeScript file whose default export is `defineModule({...})`. It runs in its
+ * own V8 isolate on every node it is pushed to; its state lives there and is handed to the next
+ * version on a hot swap (Erlang's code_change). This file is bundled into the module by esbuild
+ * (the devtool aliases "fixpoint" to it), so it must stay free of imports and host APIs.
+ *
+ * @example
+ * import { defineModule } from "fixpoint";
+ *
+ * export default defineModule({
+ *   version: "2",
+ *   state: { hits: 0 },
+ *   migrate: (old: { hits: number }) => ({ hits: old.hits }),
+ *   functions: {
+ *     hit: (ctx, by: number = 1) => (ctx.state.hits += by),
+ *   },
+ *   http: (request, ctx) => new Response(`hits: ${++ctx.state.hits}`),
+ *   health: (ctx) => ctx.state.hits >= 0,
+ * });
+ */
+
+/** What a module's code gets besides its arguments. */
+export interface ModuleContext<S> {
+  /** The module's state. Mutate it in place or assign a new value; it is kept across swaps. */
+  state: S;
+  /** The module's name on the node. */
+  readonly module: string;
+  /**
+   * Calls a function of another module on the same node; resolves with a structured copy of
+   * its result or rejects with its coded error.
+   */
+  call<R = unknown>(module: string, fn: string, ...args: unknown[]): Promise<R>;
+}
+
+/** A function callable remotely as {module, function, arguments}; arguments arrive as copies. */
+// `any[]`, not `unknown[]`: a function declaring `(ctx, by: number)` must be assignable here. The
+// arguments arrive as structured copies of what the caller sent; the function checks them.
+export type ModuleFunction<S> = (ctx: ModuleContext<S>, ...args: any[]) => unknown;
+
+export interface HealthReport {
+  ok: boolean;
+  detail?: string;
+}
+
+export interface ModuleDefinition<S> {
+  /** A label for this version, shown in status and passed to the next version's `migrate`. Default "0". */
+  version?: string;
+  /** The initial state (or a function making it), used when no previous version hands one over. */
+  state?: S | (() => S);
+  /**
+   * Turns the previous version's state into this version's. Without it the state passes
+   * through unchanged. Throwing keeps the previous version running with its state untouched.
+   */
+  migrate?: (previous: unknown, previousVersion: string) => S;
+  /** Functions callable remotely and by other modules. */
+  functions?: Record<string, ModuleFunction<S>>;
+  /** Handles HTTP requests routed to this module (see the README for routing). */
+  http?: (request: Request, ctx: ModuleContext<S>) => Response | Promise<Response>;
+  /** Says whether the module is healthy; false, a report with ok false, or a throw is unhealthy. */
+  health?: (ctx: ModuleContext<S>) => boolean | HealthReport | Promise<boolean | HealthReport>;
+}
+
+/** Marks a module definition; the runtime looks for it on the module's default export. */
+export const MODULE_MARK = "fixpoint.module/1";
+
+export type DefinedModule<S> = ModuleDefinition<S> & { readonly [MODULE_MARK]: true };
+
+/** Declares a module. Returns the definition, marked so the runtime can recognise it. */
+export function defineModule<S>(definition: ModuleDefinition<S>): DefinedModule<S> {
+  return Object.assign({}, definition, { [MODULE_MARK]: true as const });
+}

@@ -1,0 +1,273 @@
+/**
+ * One module version in its own V8 isolate. This is the only file that imports isolated-vm:
+ * supporting isolated-vm 6/7 (Node 22/24) is a change here and nowhere else.
+ *
+ * Lifecycle (a version is *pending* until it compiled, started and took its state; only then
+ * does the module table route calls to it — Erlang's sticky code server):
+ *
+ *   create()  isolate + context, bootstrap (web primitives, harness), compile and run the
+ *             bundle, find its definition               → MODULE_LOAD_FAILED
+ *   init()    initial state, or migrate the previous one → MIGRATION_FAILED
+ *   call() / http() / health() / exportState()           → coded errors, isolate lives on
+ *   dispose() releases everything; idempotent
+ *
+ * Known limits, measured on Node 20 (see the dev-loop issue): `memoryLimit` is soft (V8 may
+ * overshoot 1.4-2x before the isolate is stopped), and one huge allocation can abort the whole
+ * process from inside V8. Hence the runtime runs in its own process, supervised by the loader.
+ * isolated-vm's errors carry no codes; `toModuleError` maps them to ours in one place.
+ */
+import ivm from "isolated-vm";
+import { FixpointError, type ErrorCode } from "../../loader/errors.js";
+import type { Harness, WireRequest, WireResponse } from "../isolate/harness.js";
+import { bootstrapSource } from "./bootstrap.js";
+import { SourceMap } from "./source-map.js";
+
+export interface IsolateLimits {
+  /** V8 heap limit per isolate, MB (a guideline: V8 may overshoot it). Default 128. */
+  memoryMb: number;
+  /** Longest synchronous run of module code per call, ms. Default 1000. */
+  cpuMs: number;
+  /** Longest wait for an async call, handler or health check to settle, ms. Default 30000. */
+  asyncMs: number;
+}
+
+export const DEFAULT_ISOLATE_LIMITS: IsolateLimits = { memoryMb: 128, cpuMs: 1000, asyncMs: 30_000 };
+
+/** What the host gives a module: the bridge to the rest of the node (see capabilities.ts). */
+export interface IsolateHooks {
+  log(level: "debug" | "info" | "warn" | "error", text: string): void;
+  call(module: string, fn: string, args: unknown[]): Promise<unknown>;
+  /** Told when V8 stopped the isolate for good (memory limit, catastrophic error). */
+  onDead(reason: FixpointError): void;
+}
+
+export interface ModuleShape {
+  version: string;
+  functions: string[];
+  http: boolean;
+  health: boolean;
+}
+
+type HarnessMethod = keyof Harness;
+
+export class ModuleIsolate {
+  private disposed = false;
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+  private readonly methods = new Map<HarnessMethod, ivm.Reference>();
+  private readonly scriptName: string;
+  private sourceMap: SourceMap | null = null;
+
+  private constructor(
+    readonly name: string,
+    private readonly isolate: ivm.Isolate,
+    private readonly context: ivm.Context,
+    private readonly sourceMapText: string,
+    private readonly limits: IsolateLimits,
+    private readonly hooks: IsolateHooks,
+    readonly shape: ModuleShape,
+  ) {
+    this.scriptName = scriptNameOf(name);
+  }
+
+  /** Compiles and starts a module version. Throws MODULE_LOAD_FAILED; nothing is left running. */
+  static async create(name: string, code: string, sourceMap: string, limits: IsolateLimits, hooks: IsolateHooks): Promise<ModuleIsolate> {
+    let dead: FixpointError | null = null;
+    const isolate = new ivm.Isolate({
+      memoryLimit: limits.memoryMb,
+      onCatastrophicError: (message) => {
+        dead = new FixpointError("MODULE_MEMORY_LIMIT", `V8 lost control of module ${name}'s isolate: ${message}`);
+        hooks.onDead(dead);
+      },
+    });
+    const map = SourceMap.parse(sourceMap);
+    try {
+      const context = await isolate.createContext();
+      const bootstrap = await isolate.compileScript(bootstrapSource(), { filename: "fixpoint:bootstrap.js" });
+      await bootstrap.run(context, { timeout: limits.cpuMs });
+      bootstrap.release();
+      // Filled in once the instance exists; timers and calls only fire after create() returns.
+      let self: ModuleIsolate | undefined;
+      const refs = [
+        new ivm.Reference((level: string, text: string) => hooks.log(normalizeLevel(level), String(text).slice(0, 64 * 1024))),
+        new ivm.Reference((id: number, ms: number, repeat: boolean) => self?.setTimer(id, ms, repeat)),
+        new ivm.Reference((id: number) => self?.clearTimer(id)),
+        new ivm.Reference(async (module: string, fn: string, args: unknown[]) => {
+          try {
+            return await hooks.call(module, fn, args);
+          } catch (err) {
+            // Errors cross into the isolate as messages; the code leads so callers can match it.
+            const e = err instanceof FixpointError ? err : new FixpointError("MODULE_ERROR", String((err as Error)?.message ?? err));
+            throw new Error(`${e.code}: ${e.message}`);
+          }
+        }),
+      ];
+      const boot = (await context.global.get("__fixpoint_boot", { reference: true })) as ivm.Reference;
+      const harness = (await boot.apply(undefined, [...refs, name], { result: { reference: true }, timeout: limits.cpuMs })) as ivm.Reference;
+      boot.release();
+      const script = await isolate.compileScript(code, { filename: scriptNameOf(name) });
+      await script.run(context, { timeout: limits.cpuMs });
+      script.release();
+      const attach = (await harness.get("attach", { reference: true })) as ivm.Reference;
+      const shape = (await attach.apply(harness.derefInto(), [], { result: { copy: true }, timeout: limits.cpuMs })) as ModuleShape;
+      const instance = new ModuleIsolate(name, isolate, context, sourceMap, limits, hooks, shape);
+      instance.sourceMap = map;
+      for (const method of ["init", "call", "exportState", "http", "health", "fire"] as const) {
+        const fn = (await harness.get(method, { reference: true })) as ivm.Reference;
+        // Bind the receiver once so every apply is a plain function call.
+        const bound = (await context.evalClosure("return $0.bind($1)", [fn.derefInto(), harness.derefInto()], { result: { reference: true } })) as ivm.Reference;
+        instance.methods.set(method, bound);
+        fn.release();
+      }
+      attach.release();
+      harness.release();
+      self = instance;
+      return instance;
+    } catch (err) {
+      if (!isolate.isDisposed) isolate.dispose();
+      const mapped = dead ?? toModuleError(err, name, map, "MODULE_LOAD_FAILED");
+      throw new FixpointError(mapped.code === "MODULE_ERROR" ? "MODULE_LOAD_FAILED" : mapped.code, `module ${name} failed to start: ${mapped.message}`, mapped.location === undefined ? {} : { location: mapped.location });
+    }
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed || this.isolate.isDisposed;
+  }
+
+  /** Sets the state: migrated from `previous` (a structured copy), or the initial one. */
+  async init(previous: { state: unknown; version: string } | null): Promise<void> {
+    try {
+      await this.method("init").apply(undefined, [previous], { arguments: { copy: true }, timeout: this.limits.cpuMs });
+    } catch (err) {
+      const e = this.error(err, "MIGRATION_FAILED");
+      throw new FixpointError(e.code === "MODULE_ERROR" ? (previous === null ? "MODULE_LOAD_FAILED" : "MIGRATION_FAILED") : e.code, e.message, e.location === undefined ? {} : { location: e.location });
+    }
+  }
+
+  /** Calls an exported function with copies of `args`; resolves with a copy of its result. */
+  call(fn: string, args: unknown[]): Promise<unknown> {
+    return this.invoke("call", [fn, args]);
+  }
+
+  http(request: WireRequest): Promise<WireResponse> {
+    return this.invoke("http", [request]) as Promise<WireResponse>;
+  }
+
+  health(): Promise<{ ok: boolean; detail?: string }> {
+    return this.invoke("health", []) as Promise<{ ok: boolean; detail?: string }>;
+  }
+
+  /** A structured copy of the module's state. Throws RESULT_NOT_COPYABLE if it holds functions or the like. */
+  async exportState(): Promise<unknown> {
+    return this.invoke("exportState", []);
+  }
+
+  /** Heap in use, bytes (V8's own figure for this isolate). */
+  heapUsed(): number {
+    if (this.isDisposed) return 0;
+    const stats = this.isolate.getHeapStatisticsSync();
+    return stats.used_heap_size + stats.externally_allocated_size;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    for (const ref of this.methods.values()) ref.release();
+    this.methods.clear();
+    this.context.release();
+    if (!this.isolate.isDisposed) this.isolate.dispose();
+  }
+
+  private method(name: HarnessMethod): ivm.Reference {
+    const ref = this.methods.get(name);
+    if (ref === undefined || this.isDisposed) throw new FixpointError("MODULE_NOT_FOUND", `module ${this.name}'s isolate is gone`);
+    return ref;
+  }
+
+  private async invoke(name: HarnessMethod, args: unknown[]): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const run = this.method(name).apply(undefined, args, {
+        arguments: { copy: true },
+        result: { promise: true, copy: true },
+        timeout: this.limits.cpuMs,
+      });
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new FixpointError("MODULE_TIMEOUT", `module ${this.name} did not settle within ${this.limits.asyncMs} ms`)), this.limits.asyncMs);
+      });
+      return await Promise.race([run, deadline]);
+    } catch (err) {
+      throw this.error(err, "MODULE_ERROR");
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private error(err: unknown, fallback: ErrorCode): FixpointError {
+    const e = toModuleError(err, this.name, this.sourceMap ?? SourceMap.parse(this.sourceMapText), fallback);
+    if (this.isolate.isDisposed && !this.disposed) {
+      this.disposed = true;
+      this.hooks.onDead(e);
+    }
+    return e;
+  }
+
+  private setTimer(id: number, ms: number, repeat: boolean): void {
+    if (this.isDisposed) return;
+    const fire = () => {
+      if (!repeat) this.timers.delete(id);
+      this.method("fire")
+        .apply(undefined, [id], { timeout: this.limits.cpuMs })
+        .catch((err: unknown) => {
+          const e = this.error(err, "MODULE_ERROR");
+          this.hooks.log("error", `timer callback failed: ${e.code}: ${e.message}`);
+        });
+    };
+    this.timers.set(id, repeat ? setInterval(fire, Math.max(1, ms)) : setTimeout(fire, ms));
+  }
+
+  private clearTimer(id: number): void {
+    const t = this.timers.get(id);
+    if (t !== undefined) {
+      clearTimeout(t);
+      this.timers.delete(id);
+    }
+  }
+}
+
+function scriptNameOf(name: string): string {
+  return `fixpoint:///${name}.js`;
+}
+
+function normalizeLevel(level: string): "debug" | "info" | "warn" | "error" {
+  return level === "debug" || level === "warn" || level === "error" ? level : "info";
+}
+
+/**
+ * isolated-vm reports everything as plain Errors; this is the one place that turns them into
+ * coded ones. Module throws keep their stack, mapped to the TypeScript source.
+ */
+export function toModuleError(err: unknown, name: string, map: SourceMap, fallback: ErrorCode): FixpointError {
+  if (err instanceof FixpointError) return err;
+  const e = err instanceof Error ? err : new Error(String(err));
+  const message = e.message;
+  if (/Script execution timed out/.test(message)) {
+    return new FixpointError("MODULE_TIMEOUT", `module ${name} ran past its time limit and was stopped (an endless loop?)`);
+  }
+  if (/memory limit|Array buffer allocation failed|Isolate is disposed|isolate was disposed/i.test(message)) {
+    return new FixpointError("MODULE_MEMORY_LIMIT", `module ${name} went past its memory limit and was stopped`);
+  }
+  if (/could not be cloned|A non-transferable value was passed/.test(message)) {
+    return new FixpointError("RESULT_NOT_COPYABLE", `module ${name} returned a value that cannot be copied out (${message}); return plain data`);
+  }
+  if (/^[A-Z_]+: /.test(message) && e.name !== "FunctionNotFound") {
+    const code = message.slice(0, message.indexOf(":"));
+    const known = ["MODULE_NOT_FOUND", "FUNCTION_NOT_FOUND", "MODULE_ERROR", "MODULE_TIMEOUT", "MODULE_MEMORY_LIMIT", "RESULT_NOT_COPYABLE", "RUNTIME_UNAVAILABLE"] as const;
+    const match = known.find((k) => k === code);
+    if (match !== undefined) return new FixpointError(match, message.slice(code.length + 2));
+  }
+  if (e.name === "FunctionNotFound" || /has no function "/.test(message)) return new FixpointError("FUNCTION_NOT_FOUND", message);
+  const { stack, location } = map.mapStack(e.stack ?? `${e.name}: ${message}`, scriptNameOf(name));
+  return new FixpointError(fallback === "MODULE_LOAD_FAILED" ? "MODULE_ERROR" : fallback, stack, location === null ? {} : { location });
+}

@@ -1,0 +1,183 @@
+/**
+ * The harness: trusted glue that runs inside every module isolate, between the host and the
+ * module's definition. The host hands it a few References (log, timers, calls) through a
+ * closure, so module code never sees an isolated-vm handle (isolated-vm's SECURITY advice):
+ * the boot function deletes itself from the global object before the module runs.
+ *
+ * Everything crossing to the host is a structured copy. Errors thrown here reach the host with
+ * their name, message and stack, which the host maps to the TypeScript source.
+ */
+import { MODULE_MARK, type ModuleContext, type ModuleDefinition } from "../api.js";
+
+/** isolated-vm's Reference as seen from inside the isolate (only the members used here). */
+interface HostRef {
+  applyIgnored(receiver: undefined, args: unknown[], options?: object): void;
+  apply(receiver: undefined, args: unknown[], options?: object): Promise<unknown>;
+}
+
+interface Host {
+  log: HostRef;
+  setTimer: HostRef;
+  clearTimer: HostRef;
+  call: HostRef;
+}
+
+export interface WireRequest {
+  method: string;
+  url: string;
+  headers: [string, string][];
+  body: Uint8Array | null;
+}
+
+export interface WireResponse {
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+  body: Uint8Array;
+}
+
+type AnyDefinition = ModuleDefinition<unknown>;
+
+function format(value: unknown, depth = 0, seen = new Set<object>()): string {
+  if (typeof value === "string") return depth === 0 ? value : JSON.stringify(value);
+  if (value === null || typeof value !== "object") {
+    if (typeof value === "function") return `[Function ${(value as { name?: string }).name || "anonymous"}]`;
+    if (typeof value === "bigint") return `${value}n`;
+    return String(value);
+  }
+  if (value instanceof Error) return value.stack ?? `${value.name}: ${value.message}`;
+  if (seen.has(value)) return "[Circular]";
+  if (depth > 4) return Array.isArray(value) ? "[Array]" : "[Object]";
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) return `[ ${value.map((v) => format(v, depth + 1, seen)).join(", ")} ]`;
+    if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
+    if (value instanceof Map) return `Map(${value.size}) { ${[...value].map(([k, v]) => `${format(k, depth + 1, seen)} => ${format(v, depth + 1, seen)}`).join(", ")} }`;
+    if (value instanceof Set) return `Set(${value.size}) { ${[...value].map((v) => format(v, depth + 1, seen)).join(", ")} }`;
+    const entries = Object.entries(value).map(([k, v]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${format(v, depth + 1, seen)}`);
+    return entries.length === 0 ? "{}" : `{ ${entries.join(", ")} }`;
+  } finally {
+    seen.delete(value);
+  }
+}
+
+function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, callRef: HostRef, moduleName: string) {
+  // References arrive as separate arguments: isolated-vm transfers them only at the top level.
+  const host: Host = { log: logRef, setTimer: setTimerRef, clearTimer: clearTimerRef, call: callRef };
+  const g = globalThis as Record<string, unknown>;
+  delete g["__fixpoint_boot"];
+
+  const log = (level: string, args: unknown[]) => host.log.applyIgnored(undefined, [level, args.map((a) => format(a)).join(" ")], { arguments: { copy: true } });
+  const consoleObject = {
+    log: (...a: unknown[]) => log("info", a),
+    info: (...a: unknown[]) => log("info", a),
+    debug: (...a: unknown[]) => log("debug", a),
+    warn: (...a: unknown[]) => log("warn", a),
+    error: (...a: unknown[]) => log("error", a),
+    trace: (...a: unknown[]) => log("debug", [...a, new Error("trace").stack]),
+  };
+  Object.defineProperty(g, "console", { value: consoleObject, writable: true, configurable: true, enumerable: false });
+
+  // Timers: the host keeps the clock, the isolate keeps the callbacks.
+  const timers = new Map<number, { fn: (...a: unknown[]) => void; args: unknown[]; repeat: boolean }>();
+  let nextTimer = 1;
+  const setTimer = (repeat: boolean) => (fn: unknown, ms?: unknown, ...args: unknown[]) => {
+    if (typeof fn !== "function") throw new TypeError("the callback must be a function");
+    const id = nextTimer++;
+    timers.set(id, { fn: fn as (...a: unknown[]) => void, args, repeat });
+    const delay = Math.max(0, Math.min(Number(ms) || 0, 2 ** 31 - 1));
+    host.setTimer.applyIgnored(undefined, [id, delay, repeat]);
+    return id;
+  };
+  const clear = (id: unknown) => {
+    if (typeof id === "number" && timers.delete(id)) host.clearTimer.applyIgnored(undefined, [id]);
+  };
+  const globals: Record<string, unknown> = {
+    setTimeout: setTimer(false),
+    setInterval: setTimer(true),
+    clearTimeout: clear,
+    clearInterval: clear,
+    queueMicrotask: (fn: () => void) => void Promise.resolve().then(fn),
+  };
+  for (const [name, value] of Object.entries(globals)) Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
+
+  let definition: AnyDefinition | null = null;
+  let version = "0";
+  const ctx: ModuleContext<unknown> = {
+    state: undefined,
+    module: moduleName,
+    call: (module: string, fn: string, ...args: unknown[]) =>
+      host.call.apply(undefined, [module, fn, args], { arguments: { copy: true }, result: { promise: true, copy: true } }) as Promise<never>,
+  };
+
+  const fn = (name: string) => {
+    const f = definition?.functions !== undefined && Object.hasOwn(definition.functions, name) ? definition.functions[name] : undefined;
+    if (typeof f !== "function") {
+      const known = Object.keys(definition?.functions ?? {});
+      const err = new Error(`module ${moduleName} has no function "${name}"${known.length > 0 ? ` (it has ${known.join(", ")})` : ""}`);
+      err.name = "FunctionNotFound";
+      throw err;
+    }
+    return f;
+  };
+
+  return {
+    /** Finds the definition the bundle exported; returns what the host shows in status. */
+    attach(): { version: string; functions: string[]; http: boolean; health: boolean } {
+      const exported = g["__fixpoint_module"] as { default?: unknown } | undefined;
+      delete g["__fixpoint_module"];
+      const candidate = exported?.default as (AnyDefinition & Record<string, unknown>) | undefined;
+      if (candidate === undefined || candidate === null || candidate[MODULE_MARK] !== true) {
+        const err = new Error(`module ${moduleName} must \`export default defineModule({...})\` (import { defineModule } from "fixpoint")`);
+        err.name = "NotAModule";
+        throw err;
+      }
+      definition = candidate;
+      version = typeof candidate.version === "string" ? candidate.version : "0";
+      return { version, functions: Object.keys(candidate.functions ?? {}), http: typeof candidate.http === "function", health: typeof candidate.health === "function" };
+    },
+    /** Sets the state: migrated from the previous version's, or the initial one. */
+    init(previous: { state: unknown; version: string } | null): void {
+      const def = definition!;
+      if (previous === null) {
+        ctx.state = typeof def.state === "function" ? (def.state as () => unknown)() : def.state;
+      } else {
+        ctx.state = def.migrate === undefined ? previous.state : def.migrate(previous.state, previous.version);
+      }
+    },
+    call(name: string, args: unknown[]): unknown {
+      return fn(name)(ctx, ...args);
+    },
+    exportState(): unknown {
+      return ctx.state;
+    },
+    async http(wire: WireRequest): Promise<WireResponse> {
+      const handler = definition?.http;
+      if (handler === undefined) return { status: 404, statusText: "Not Found", headers: [["content-type", "text/plain"]], body: new TextEncoder().encode(`module ${moduleName} has no http handler\n`) };
+      const init: RequestInit = { method: wire.method, headers: wire.headers };
+      if (wire.body !== null && wire.method !== "GET" && wire.method !== "HEAD") init.body = wire.body;
+      const response = await handler(new Request(wire.url, init), ctx);
+      if (!(response instanceof Response)) throw new TypeError(`module ${moduleName}'s http handler must return a Response`);
+      const headers: [string, string][] = [];
+      response.headers.forEach((value, key) => headers.push([key, value]));
+      return { status: response.status, statusText: response.statusText, headers, body: new Uint8Array(await response.arrayBuffer()) };
+    },
+    async health(): Promise<{ ok: boolean; detail?: string }> {
+      const check = definition?.health;
+      if (check === undefined) return { ok: true };
+      const result = await check(ctx);
+      if (typeof result === "boolean") return { ok: result };
+      return result.detail === undefined ? { ok: result.ok === true } : { ok: result.ok === true, detail: String(result.detail) };
+    },
+    fire(id: number): void {
+      const timer = timers.get(id);
+      if (timer === undefined) return;
+      if (!timer.repeat) timers.delete(id);
+      timer.fn(...timer.args);
+    },
+  };
+}
+
+export type Harness = ReturnType<typeof boot>;
+
+(globalThis as Record<string, unknown>)["__fixpoint_boot"] = boot;

@@ -1,0 +1,248 @@
+/**
+ * The table of running modules and the hot swap, one queue per module (Vite's lesson: updates
+ * applied in arrival order through one queue; Erlang's: new code replaces old only once it has
+ * loaded and taken its state, and the old code finishes what it was doing).
+ *
+ * A swap of module M to new code:
+ *
+ *   1. compile and start the new version in a new isolate   (M keeps serving meanwhile)
+ *   2. hold new calls to M; let calls in flight on the old version finish (bounded by drainMs)
+ *   3. copy the old version's state out, migrate it into the new version
+ *   4. route to the new version, release the held calls, dispose the old isolate
+ *
+ * If 1 or 3 fails, the new isolate is disposed and the old version goes on with its state
+ * untouched; the error (mapped to the TypeScript source) goes back to whoever pushed. Held
+ * calls wait milliseconds, never fail. Swaps queued behind a running one coalesce: only the
+ * newest waits, the ones it replaces resolve as superseded — a burst of saves loads once.
+ */
+import { FixpointError } from "../../loader/errors.js";
+import type { WireRequest, WireResponse } from "../isolate/harness.js";
+import { DEFAULT_ISOLATE_LIMITS, ModuleIsolate, type IsolateHooks, type IsolateLimits, type ModuleShape } from "../host/module-isolate.js";
+
+export interface LoadRequest {
+  name: string;
+  digest: string;
+  code: string;
+  sourceMap: string;
+  /** State to start from instead of the running version's (a restart restoring a snapshot). */
+  restore?: { state: unknown; version: string };
+}
+
+export type LoadOutcome =
+  | { status: "loaded"; name: string; digest: string; version: string; previousDigest: string | null; ms: number }
+  | { status: "unchanged"; name: string; digest: string }
+  | { status: "superseded"; name: string; digest: string; by: string };
+
+export interface ModuleInfo {
+  name: string;
+  digest: string;
+  version: string;
+  functions: string[];
+  http: boolean;
+  health: boolean;
+  heapUsed: number;
+  calls: number;
+  loadedAt: string;
+}
+
+export interface TableHooks {
+  log(module: string, level: "debug" | "info" | "warn" | "error", text: string): void;
+  /** An isolate died (memory limit, catastrophic error); the table has already removed it. */
+  onModuleDead(module: string, reason: FixpointError): void;
+}
+
+interface Running {
+  isolate: ModuleIsolate;
+  digest: string;
+  inFlight: number;
+  calls: number;
+  loadedAt: string;
+  drained: (() => void)[];
+}
+
+interface Slot {
+  running: Running | null;
+  /** Calls held while a swap hands the state over. */
+  held: (() => void)[] | null;
+  /** The swap in progress, and the newest one waiting behind it. */
+  busy: Promise<void> | null;
+  next: { request: LoadRequest; settle: (o: LoadOutcome | FixpointError) => void } | null;
+}
+
+export interface TableOptions {
+  limits?: Partial<IsolateLimits>;
+  /** Longest wait for calls in flight on the old version before its state is taken, ms. Default 2000. */
+  drainMs?: number;
+}
+
+export class ModuleTable {
+  private readonly slots = new Map<string, Slot>();
+  private readonly limits: IsolateLimits;
+  private readonly drainMs: number;
+
+  constructor(
+    private readonly hooks: TableHooks,
+    options: TableOptions = {},
+  ) {
+    this.limits = { ...DEFAULT_ISOLATE_LIMITS, ...options.limits };
+    this.drainMs = options.drainMs ?? 2000;
+  }
+
+  private slot(name: string): Slot {
+    let slot = this.slots.get(name);
+    if (slot === undefined) {
+      slot = { running: null, held: null, busy: null, next: null };
+      this.slots.set(name, slot);
+    }
+    return slot;
+  }
+
+  /** Loads or swaps a module; resolves when it is live (or unchanged, or superseded). */
+  load(request: LoadRequest): Promise<LoadOutcome> {
+    const slot = this.slot(request.name);
+    return new Promise<LoadOutcome>((resolve, reject) => {
+      const settle = (o: LoadOutcome | FixpointError) => (o instanceof FixpointError ? reject(o) : resolve(o));
+      if (slot.busy === null) {
+        this.run(slot, request, settle);
+        return;
+      }
+      slot.next?.settle({ status: "superseded", name: request.name, digest: slot.next.request.digest, by: request.digest });
+      slot.next = { request, settle };
+    });
+  }
+
+  private run(slot: Slot, request: LoadRequest, settle: (o: LoadOutcome | FixpointError) => void): void {
+    slot.busy = this.swap(slot, request).then(settle, (err: unknown) => settle(err instanceof FixpointError ? err : new FixpointError("INTERNAL", String(err))));
+    void slot.busy.then(() => {
+      slot.busy = null;
+      const next = slot.next;
+      slot.next = null;
+      if (next !== null) this.run(slot, next.request, next.settle);
+    });
+  }
+
+  private async swap(slot: Slot, request: LoadRequest): Promise<LoadOutcome> {
+    const started = performance.now();
+    const old = slot.running;
+    if (old !== null && old.digest === request.digest && request.restore === undefined) {
+      return { status: "unchanged", name: request.name, digest: request.digest };
+    }
+    const isolate = await ModuleIsolate.create(request.name, request.code, request.sourceMap, this.limits, this.isolateHooks(request.name, () => slot.running?.isolate === isolate));
+    try {
+      slot.held = [];
+      let previous: { state: unknown; version: string } | null = request.restore ?? null;
+      if (previous === null && old !== null) {
+        await this.drain(old);
+        previous = { state: await old.isolate.exportState(), version: old.isolate.shape.version };
+      }
+      await isolate.init(previous);
+    } catch (err) {
+      isolate.dispose();
+      this.release(slot);
+      throw err;
+    }
+    slot.running = { isolate, digest: request.digest, inFlight: 0, calls: 0, loadedAt: new Date().toISOString(), drained: [] };
+    this.release(slot);
+    if (old !== null) void this.drain(old).then(() => old.isolate.dispose());
+    return {
+      status: "loaded",
+      name: request.name,
+      digest: request.digest,
+      version: isolate.shape.version,
+      previousDigest: old?.digest ?? null,
+      ms: performance.now() - started,
+    };
+  }
+
+  private release(slot: Slot): void {
+    const held = slot.held ?? [];
+    slot.held = null;
+    for (const go of held) go();
+  }
+
+  private drain(running: Running): Promise<void> {
+    if (running.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, this.drainMs);
+      running.drained.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private isolateHooks(name: string, isCurrent: () => boolean): IsolateHooks {
+    return {
+      log: (level, text) => this.hooks.log(name, level, text),
+      call: (module, fn, args) => this.call(module, fn, args),
+      onDead: (reason) => {
+        if (!isCurrent()) return;
+        const slot = this.slots.get(name);
+        if (slot !== undefined) slot.running = null;
+        this.hooks.onModuleDead(name, reason);
+      },
+    };
+  }
+
+  /** Waits out a swap's handover, then runs `work` on the current version, counted as in flight. */
+  private async use<T>(module: string, work: (isolate: ModuleIsolate) => Promise<T>): Promise<T> {
+    const slot = this.slots.get(module);
+    if (slot === undefined || (slot.running === null && slot.busy === null)) {
+      throw new FixpointError("MODULE_NOT_FOUND", `no module "${module}" runs on this node${this.slots.size > 0 ? ` (running: ${this.names().join(", ")})` : ""}`);
+    }
+    while (slot.held !== null) await new Promise<void>((go) => slot.held!.push(go));
+    const running = slot.running;
+    if (running === null) throw new FixpointError("MODULE_NOT_FOUND", `module "${module}" is not running (it failed to load or was stopped)`);
+    running.inFlight++;
+    running.calls++;
+    try {
+      return await work(running.isolate);
+    } finally {
+      running.inFlight--;
+      if (running.inFlight === 0) for (const done of running.drained.splice(0)) done();
+    }
+  }
+
+  call(module: string, fn: string, args: unknown[]): Promise<unknown> {
+    return this.use(module, (isolate) => isolate.call(fn, args));
+  }
+
+  http(module: string, request: WireRequest): Promise<WireResponse> {
+    return this.use(module, (isolate) => isolate.http(request));
+  }
+
+  health(module: string): Promise<{ ok: boolean; detail?: string }> {
+    return this.use(module, (isolate) => isolate.health());
+  }
+
+  /** A copy of one module's state and version (for snapshots before a restart). */
+  exportState(module: string): Promise<{ state: unknown; version: string }> {
+    return this.use(module, async (isolate) => ({ state: await isolate.exportState(), version: isolate.shape.version }));
+  }
+
+  names(): string[] {
+    return [...this.slots.entries()].filter(([, s]) => s.running !== null).map(([n]) => n).sort();
+  }
+
+  shapeOf(module: string): ModuleShape | null {
+    return this.slots.get(module)?.running?.isolate.shape ?? null;
+  }
+
+  list(): ModuleInfo[] {
+    return this.names().map((name) => {
+      const r = this.slots.get(name)!.running!;
+      return { name, digest: r.digest, version: r.isolate.shape.version, functions: r.isolate.shape.functions, http: r.isolate.shape.http, health: r.isolate.shape.health, heapUsed: r.isolate.heapUsed(), calls: r.calls, loadedAt: r.loadedAt };
+    });
+  }
+
+  /** Stops a module and disposes its isolate. */
+  unload(module: string): void {
+    const slot = this.slots.get(module);
+    slot?.running?.isolate.dispose();
+    this.slots.delete(module);
+  }
+
+  dispose(): void {
+    for (const name of [...this.slots.keys()]) this.unload(name);
+  }
+}
