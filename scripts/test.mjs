@@ -1,4 +1,5 @@
-// Runs every test/**/*.test.ts with node's own test runner through tsx.
+// Runs every test/**/*.test.ts with node's own test runner through tsx. --no-node-snapshot:
+// isolated-vm 5 on Node 20 crashes without it (the runtime process is started with it too).
 // Node 20's `--test` takes no globs, so the files are listed here. Arguments narrow the set:
 //   npm test -- test/loader/protocol     runs the tests under that folder
 import { spawnSync } from "node:child_process";
@@ -21,5 +22,5 @@ if (files.length === 0) {
   console.error("no test files found");
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...flags, ...files], { stdio: "inherit" });
+const result = spawnSync(process.execPath, ["--no-node-snapshot", "--import", "tsx", "--test", "--test-concurrency=2", ...flags, ...files], { stdio: "inherit" });
 process.exit(result.status ?? 1);

@@ -3,9 +3,12 @@
  * external source map. Build errors become BUILD_FAILED with file, line, column and a code
  * frame, and nothing is produced.
  */
-import { basename, extname, relative } from "node:path";
+import { basename, extname, join, relative } from "node:path";
 import { build, type Message } from "esbuild";
 import { FixpointError, MODULE_NAME } from "../../loader/index.js";
+import { packageRoot } from "../../loader/version.js";
+
+const MODULE_API = join(packageRoot(), "runtime/api.ts");
 
 export interface BuiltModule {
   name: string;
@@ -47,6 +50,9 @@ export async function buildModule(file: string, cwd = process.cwd()): Promise<Bu
       sourcemap: "external",
       outfile: `${name}.js`,
       logLevel: "silent",
+      // `import { defineModule } from "fixpoint"` resolves to the module API in this package,
+      // wherever the module's own project lives.
+      alias: { fixpoint: MODULE_API },
     });
   } catch (err) {
     const errors = (err as { errors?: Message[] }).errors ?? [];

@@ -5,7 +5,7 @@
  */
 import { buildSync } from "esbuild";
 import { join } from "node:path";
-import { packageRoot } from "./package-root.js";
+import { packageRoot } from "../../loader/version.js";
 
 let cached: string | undefined;
 

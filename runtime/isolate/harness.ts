@@ -125,7 +125,8 @@ function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, cal
     /** Finds the definition the bundle exported; returns what the host shows in status. */
     attach(): { version: string; functions: string[]; http: boolean; health: boolean } {
       const exported = g["__fixpoint_module"] as { default?: unknown } | undefined;
-      delete g["__fixpoint_module"];
+      // A top-level `var` of the bundle: not deletable, so cleared.
+      g["__fixpoint_module"] = undefined;
       const candidate = exported?.default as (AnyDefinition & Record<string, unknown>) | undefined;
       if (candidate === undefined || candidate === null || candidate[MODULE_MARK] !== true) {
         const err = new Error(`module ${moduleName} must \`export default defineModule({...})\` (import { defineModule } from "fixpoint")`);

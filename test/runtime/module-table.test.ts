@@ -1,0 +1,209 @@
+/**
+ * The module table against real isolates: hot swap keeps state, a failing new version leaves
+ * the old one serving with its state, calls are never dropped during a swap, bursts coalesce.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { hasCode, type FixpointError } from "../../loader/index.js";
+import { ModuleTable } from "../../runtime/swap/module-table.js";
+import { buildSource } from "../helpers/modules.js";
+
+const counter = (version: string, extra = "") => `
+import { defineModule } from "fixpoint";
+export default defineModule({
+  version: "${version}",
+  state: { hits: 0 },
+  functions: {
+    hit: (ctx, by: number = 1) => (ctx.state.hits += by),
+    hits: (ctx) => ctx.state.hits,
+    version: () => "${version}",
+    slow: async (ctx) => { await new Promise((r) => setTimeout(r, 50)); return ctx.state.hits++; },
+  },
+  ${extra}
+});
+`;
+
+function newTable(logs: string[] = []) {
+  return new ModuleTable({ log: (m, level, text) => logs.push(`${m} ${level} ${text}`), onModuleDead: () => {} }, { limits: { cpuMs: 200, memoryMb: 64, asyncMs: 2000 } });
+}
+
+describe("ModuleTable", () => {
+  test("loads a module and calls its functions with copied arguments", async () => {
+    const table = newTable();
+    try {
+      const m = await buildSource("counter", counter("1"));
+      const outcome = await table.load(m);
+      assert.equal(outcome.status, "loaded");
+      assert.equal(await table.call("counter", "hit", [5]), 5);
+      assert.equal(await table.call("counter", "hit", []), 6);
+      assert.deepEqual(table.list().map((i) => [i.name, i.version, i.functions]), [["counter", "1", ["hit", "hits", "version", "slow"]]]);
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("a hot swap keeps the state and routes new calls to the new version", async () => {
+    const table = newTable();
+    try {
+      await table.load(await buildSource("counter", counter("1")));
+      await table.call("counter", "hit", [41]);
+      const outcome = await table.load(await buildSource("counter", counter("2")));
+      assert.equal(outcome.status, "loaded");
+      assert.equal(await table.call("counter", "version", []), "2");
+      assert.equal(await table.call("counter", "hit", []), 42);
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("migrate receives the previous state and version", async () => {
+    const table = newTable();
+    try {
+      await table.load(await buildSource("counter", counter("1")));
+      await table.call("counter", "hit", [3]);
+      await table.load(await buildSource("counter", counter("2", `migrate: (old: any, from: string) => ({ hits: old.hits * 10, from }),`)));
+      assert.equal(await table.call("counter", "hits", []), 30);
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("pushing the same digest again is a no-op", async () => {
+    const table = newTable();
+    try {
+      const m = await buildSource("counter", counter("1"));
+      await table.load(m);
+      assert.equal((await table.load(m)).status, "unchanged");
+    } finally {
+      table.dispose();
+    }
+  });
+
+  const header = `import { defineModule } from "fixpoint";\n`;
+  for (const [what, source, code] of [
+    ["throws at load", `${header}throw new Error("boom at load");\nexport default defineModule({});`, "MODULE_LOAD_FAILED"],
+    ["does not export a module", `export const x = 1;`, "MODULE_LOAD_FAILED"],
+    ["loops forever at load", `${header}while (Date.now() > 0) {}\nexport default defineModule({});`, "MODULE_TIMEOUT"],
+    ["throws in migrate", counter("2", `migrate: () => { throw new Error("cannot migrate"); },`), "MIGRATION_FAILED"],
+    ["loops forever in migrate", counter("2", `migrate: () => { for (;;) {} },`), "MODULE_TIMEOUT"],
+  ] as const) {
+    test(`a new version that ${what} fails with ${code}; the old one serves on with its state`, async () => {
+      const table = newTable();
+      try {
+        await table.load(await buildSource("counter", counter("1")));
+        await table.call("counter", "hit", [7]);
+        await assert.rejects(table.load(await buildSource("counter", source)), (err: FixpointError) => err.code === code);
+        assert.equal(await table.call("counter", "version", []), "1");
+        assert.equal(await table.call("counter", "hits", []), 7);
+      } finally {
+        table.dispose();
+      }
+    });
+  }
+
+  test("a throw in a call is MODULE_ERROR with the stack mapped to the TypeScript file and line", async () => {
+    const table = newTable();
+    try {
+      const m = await buildSource("thrower", `import { defineModule } from "fixpoint";\nexport default defineModule({\n  functions: {\n    fail: () => {\n      throw new Error("deliberate");\n    },\n  },\n});\n`);
+      await table.load(m);
+      await assert.rejects(table.call("thrower", "fail", []), (err: FixpointError) => {
+        assert.equal(err.code, "MODULE_ERROR");
+        assert.match(err.message, /deliberate/);
+        assert.match(err.message, /thrower\.ts:5:/);
+        assert.equal(err.location?.line, 5);
+        return true;
+      });
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("an endless loop in a call is MODULE_TIMEOUT and the module keeps serving", async () => {
+    const table = newTable();
+    try {
+      const spinner = await buildSource("spinner", `import { defineModule } from "fixpoint";\nexport default defineModule({ state: { n: 1 }, functions: { spin: () => { for (;;) {} }, n: (ctx) => ctx.state.n } });`);
+      await table.load(spinner);
+      await assert.rejects(table.call("spinner", "spin", []), (err: unknown) => hasCode(err, "MODULE_TIMEOUT"));
+      assert.equal(await table.call("spinner", "n", []), 1);
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("a missing module or function is a coded error naming what exists", async () => {
+    const table = newTable();
+    try {
+      await table.load(await buildSource("counter", counter("1")));
+      await assert.rejects(table.call("nope", "x", []), (err: FixpointError) => err.code === "MODULE_NOT_FOUND" && /counter/.test(err.message));
+      await assert.rejects(table.call("counter", "nope", []), (err: FixpointError) => err.code === "FUNCTION_NOT_FOUND" && /hit/.test(err.message));
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("a result that cannot be copied out is RESULT_NOT_COPYABLE", async () => {
+    const table = newTable();
+    try {
+      await table.load(await buildSource("leaky", `import { defineModule } from "fixpoint";\nexport default defineModule({ functions: { fn: () => () => 1 } });`));
+      await assert.rejects(table.call("leaky", "fn", []), (err: unknown) => hasCode(err, "RESULT_NOT_COPYABLE"));
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("no call fails during a swap, and none is lost", async () => {
+    const table = newTable();
+    try {
+      await table.load(await buildSource("counter", counter("1")));
+      const v2 = await buildSource("counter", counter("2"));
+      const calls: Promise<unknown>[] = [];
+      for (let i = 0; i < 50; i++) calls.push(table.call("counter", "slow", []));
+      const swap = table.load(v2);
+      for (let i = 0; i < 50; i++) calls.push(table.call("counter", "hit", []));
+      await swap;
+      await Promise.all(calls);
+      assert.equal(await table.call("counter", "hits", []), 100);
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("a burst of loads coalesces to the newest", async () => {
+    const table = newTable();
+    try {
+      await table.load(await buildSource("counter", counter("1")));
+      const versions = await Promise.all(["2", "3", "4", "5"].map((v) => buildSource("counter", counter(v))));
+      const outcomes = await Promise.all(versions.map((m) => table.load(m)));
+      assert.deepEqual(outcomes.map((o) => o.status), ["loaded", "superseded", "superseded", "loaded"]);
+      assert.equal(await table.call("counter", "version", []), "5");
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("console output reaches the host log, and timers fire", async () => {
+    const logs: string[] = [];
+    const table = newTable(logs);
+    try {
+      await table.load(await buildSource("chatty", `import { defineModule } from "fixpoint";\nexport default defineModule({ state: { ticks: 0 }, functions: {\n  say: (ctx, what: string) => { console.log("said", what, { n: 1 }); },\n  later: (ctx) => new Promise((r) => setTimeout(() => r(++ctx.state.ticks), 20)),\n} });`));
+      await table.call("chatty", "say", ["hi"]);
+      assert.deepEqual(logs, ['chatty info said hi { n: 1 }']);
+      assert.equal(await table.call("chatty", "later", []), 1);
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("a module calls another module on the same node", async () => {
+    const table = newTable();
+    try {
+      await table.load(await buildSource("counter", counter("1")));
+      await table.load(await buildSource("front", `import { defineModule } from "fixpoint";\nexport default defineModule({ functions: { twice: async (ctx) => { await ctx.call("counter", "hit", 2); return ctx.call("counter", "hit", 2); }, missing: (ctx) => ctx.call("nope", "x") } });`));
+      assert.equal(await table.call("front", "twice", []), 4);
+      // An error the callee raised and the caller did not handle keeps its code.
+      await assert.rejects(table.call("front", "missing", []), (err: FixpointError) => err.code === "MODULE_NOT_FOUND" && /"nope"/.test(err.message));
+    } finally {
+      table.dispose();
+    }
+  });
+});
