@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   keygen: { summary: "create your Ed25519 identity", load: () => import("./commands/keygen.js") },
   status: { summary: "show nodes: mode, uptime, modules, memory", load: () => import("./commands/status.js") },
   push: { summary: "build, sign and send modules to nodes", load: () => import("./commands/push.js") },
+  call: { summary: "call a module's function on nodes: MODULE FUNCTION [ARG...]", load: () => import("./commands/call.js") },
 };
 
 const HELP = `Usage: devtool <command> [options]

@@ -6,7 +6,9 @@ import { FixpointError } from "../errors.js";
 import { fingerprint } from "../crypto/fingerprint.js";
 import { formatPublicKeyLine, parsePublicKey } from "../crypto/keys.js";
 import { streamLogger } from "../log.js";
-import { MODES, type Mode } from "../protocol/messages.js";
+import { MODES, MODULE_NAME, type Mode } from "../protocol/messages.js";
+import type { RuntimeLimits } from "../protocol/runtime-ipc.js";
+import { runtimeEntry } from "../supervisor/runtime-entry.js";
 import { formatTrustEntry, parseRoles, readTrustFile } from "../trust/trust-file.js";
 import { writeFileAtomic } from "../store/atomic.js";
 import { parseHostPort } from "../node/config.js";
@@ -53,9 +55,10 @@ Options:
                         production)
   --comment TEXT        a note kept on the line (default: the comment in FILE.pub)
 `,
-  start: `Usage: loader start --data DIR [--listen HOST:PORT] [--mode dev|production] [--log-format text|json]
+  start: `Usage: loader start --data DIR [--listen HOST:PORT] [--http HOST:PORT] [--mode dev|production] [--log-format text|json]
 
-Runs the node in the foreground. Logs go to stderr, one line per event. SIGTERM or SIGINT
+Runs the node in the foreground, with its modules in isolates in a runtime process that it
+supervises and restarts on the last good code and state if it dies. Logs go to stderr, one line per event. SIGTERM or SIGINT
 lets requests in flight finish, closes every connection and exits 0.
 
 Options:
@@ -69,6 +72,12 @@ Options:
   --idle-timeout-ms N         close connections with no request for this long (default 600000)
   --max-connections N         authenticated connections (default 256)
   --max-pending-handshakes N  connections still in the handshake (default 32)
+  --http HOST:PORT            serve HTTP for the modules: "/NAME/..." goes to module NAME,
+                              everything else to the root module
+  --http-root MODULE          the module taking paths no other module claims (default index)
+  --module-memory-mb N        heap limit per module isolate (default 128; V8 may overshoot it)
+  --module-cpu-ms N           longest synchronous run of module code per call (default 1000)
+  --module-async-ms N         longest wait for an async call or handler (default 30000)
 `,
 } as const;
 
@@ -158,10 +167,24 @@ export async function start(args: string[]): Promise<number> {
       "idle-timeout-ms": { type: "string" },
       "max-connections": { type: "string" },
       "max-pending-handshakes": { type: "string" },
+      http: { type: "string" },
+      "http-root": { type: "string" },
+      "module-memory-mb": { type: "string" },
+      "module-cpu-ms": { type: "string" },
+      "module-async-ms": { type: "string" },
     },
     0,
   );
   if (parsed.values["help"] === true) return help("start");
+  const http = stringOption(parsed, "http");
+  if (http !== undefined && parseHostPort(http) === null) throw new FixpointError("USAGE", `--http must be HOST:PORT, got "${http}"`);
+  const httpRoot = stringOption(parsed, "http-root");
+  if (httpRoot !== undefined && !MODULE_NAME.test(httpRoot)) throw new FixpointError("USAGE", `--http-root must be a module name (lowercase letters, digits, "-"), got "${httpRoot}"`);
+  const runtimeLimits: RuntimeLimits = {
+    memoryMb: positiveInt(parsed, "module-memory-mb") ?? 128,
+    cpuMs: positiveInt(parsed, "module-cpu-ms") ?? 1000,
+    asyncMs: positiveInt(parsed, "module-async-ms") ?? 30_000,
+  };
   const dataDir = requireOption(parsed, "data");
   const listen = stringOption(parsed, "listen");
   if (listen !== undefined && parseHostPort(listen) === null) throw new FixpointError("USAGE", `--listen must be HOST:PORT, got "${listen}"`);
@@ -186,6 +209,7 @@ export async function start(args: string[]): Promise<number> {
     dataDir,
     logger,
     limits,
+    runtime: { entry: runtimeEntry(), limits: runtimeLimits, ...(http === undefined ? {} : { http }), ...(httpRoot === undefined ? {} : { httpRoot }) },
     ...(listen === undefined ? {} : { listen }),
     ...(mode === undefined ? {} : { mode }),
   });

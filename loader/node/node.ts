@@ -13,11 +13,14 @@ import type { Mode, Request, RequestOf, ResultOf } from "../protocol/messages.js
 import type { Data } from "../protocol/schema.js";
 import { authorize } from "../trust/policy.js";
 import { verifyBundle } from "../bundle/verify.js";
-import type { Manifest } from "../bundle/manifest.js";
+import { decodeManifest, type Manifest } from "../bundle/manifest.js";
 import { BundleStore } from "../store/bundle-store.js";
 import { readNodeConfig, parseHostPort, type NodeConfig } from "./config.js";
 import { dataDirPaths, readNodeIdentity, type DataDirPaths } from "./data-dir.js";
 import { TrustCache } from "./trust-cache.js";
+import { RuntimeSupervisor, type ModuleSource, type RuntimeEntry } from "../supervisor/runtime-supervisor.js";
+import type { RuntimeLimits, RuntimeModuleStatus } from "../protocol/runtime-ipc.js";
+import { HttpFront } from "./http-front.js";
 
 export interface NodeOptions {
   dataDir: string;
@@ -27,6 +30,15 @@ export interface NodeOptions {
   mode?: Mode;
   logger: Logger;
   limits?: Partial<ServerLimits>;
+  /** How to run modules; without it the node stores bundles but runs none. */
+  runtime?: {
+    entry: RuntimeEntry;
+    limits: RuntimeLimits;
+    /** "HOST:PORT" to serve HTTP for the modules on, if any. */
+    http?: string;
+    /** The module serving paths no other module claims. Default "index". */
+    httpRoot?: string;
+  };
 }
 
 export class LoaderNode {
@@ -40,6 +52,10 @@ export class LoaderNode {
   private readonly startedAt = new Date();
   private readonly logger: Logger;
   private address: { host: string; port: number } | null = null;
+  private readonly runtime: RuntimeSupervisor | null = null;
+  private readonly httpFront: HttpFront | null = null;
+  /** One push at a time per module, in arrival order. */
+  private readonly pushQueues = new Map<string, Promise<unknown>>();
 
   /** Reads and checks everything on disk; throws a coded error before anything listens. */
   constructor(options: NodeOptions) {
@@ -69,9 +85,39 @@ export class LoaderNode {
     this.trust = new TrustCache(this.paths.trust, this.logger);
     this.store = new BundleStore(this.paths.store, (key) => this.trust.rolesOf(key));
     for (const { manifest } of this.store.verifiedModules()) this.modules.set(manifest.name, manifest);
+    this.reportStoreProblems();
+    const runtime = options.runtime;
+    if (runtime !== undefined) {
+      this.runtime = new RuntimeSupervisor({
+        entry: runtime.entry,
+        boot: { limits: runtime.limits, http: { rootModule: runtime.httpRoot ?? "index" } },
+        logger: this.logger,
+        currentModules: () => this.currentSources(),
+        onModuleLog: (module, level, text) => this.logger.log(level, "module.log", { module, text }),
+      });
+      if (runtime.http !== undefined) this.httpFront = new HttpFront(runtime.http, this.runtime);
+    }
+  }
+
+  private reportStoreProblems(): void {
     for (const problem of this.store.problems.splice(0)) {
       this.logger.log("error", "store.corrupt", { file: problem.file, code: problem.error.code, reason: problem.error.message });
     }
+  }
+
+  /** The current modules' code, re-verified from disk (a node trusts nothing it did not just check). */
+  private currentSources(): ModuleSource[] {
+    const out: ModuleSource[] = [];
+    for (const m of this.modules.values()) {
+      try {
+        const { bundle } = this.store.load(m.digest);
+        out.push({ name: m.name, digest: m.digest, code: Buffer.from(bundle.code).toString("utf8"), sourceMap: Buffer.from(bundle.sourceMap).toString("utf8") });
+      } catch {
+        this.modules.delete(m.name);
+      }
+    }
+    this.reportStoreProblems();
+    return out;
   }
 
   async start(): Promise<{ host: string; port: number }> {
@@ -83,7 +129,10 @@ export class LoaderNode {
       const code = (err as NodeJS.ErrnoException).code ?? "error";
       throw new FixpointError("CONFIG_INVALID", `cannot listen on ${this.config.listen} (${code}); ${code === "EADDRINUSE" ? "another process uses that port: pass --listen HOST:PORT" : "check --listen"}`, { cause: err });
     }
+    if (this.runtime !== null) await this.runtime.start();
+    const http = this.httpFront === null ? undefined : await this.httpFront.listen();
     this.logger.log("info", "node.started", {
+      http: http === undefined ? undefined : `${http.host}:${http.port}`,
       name: this.config.name,
       cluster: this.config.cluster,
       mode: this.config.mode,
@@ -97,7 +146,9 @@ export class LoaderNode {
   /** Finishes requests in flight, says goodbye, closes. */
   async stop(graceMs?: number): Promise<void> {
     this.logger.log("info", "node.stopping", {});
+    await this.httpFront?.close();
     await this.server.close(graceMs);
+    await this.runtime?.stop();
     this.logger.log("info", "node.stopped", {});
   }
 
@@ -107,9 +158,14 @@ export class LoaderNode {
       case "ping":
         return request.data === undefined ? {} : { data: request.data };
       case "status":
-        return this.status();
+        return this.status(await this.runningModules());
       case "push":
-        return this.push(session, request);
+        return this.serialized(request.bundle, () => this.push(session, request));
+      case "call": {
+        if (this.runtime === null) throw new FixpointError("RUNTIME_UNAVAILABLE", "this node runs no modules (started without a runtime)");
+        const value = await this.runtime.call(request.module, request.fn, request.args);
+        return value === undefined ? {} : { value: toData(value) };
+      }
       case "subscribe":
         session.subscribe(request.topics);
         return { topics: request.topics };
@@ -120,11 +176,26 @@ export class LoaderNode {
     }
   }
 
-  private status(): ResultOf<"status"> {
+  private async runningModules(): Promise<Map<string, RuntimeModuleStatus>> {
+    if (this.runtime === null || this.runtime.status.state !== "up") return new Map();
+    try {
+      return new Map((await this.runtime.runtimeStatus()).modules.map((m) => [m.name, m]));
+    } catch {
+      return new Map();
+    }
+  }
+
+  private status(running: Map<string, RuntimeModuleStatus>): ResultOf<"status"> {
     const memory = process.memoryUsage();
     const modules = [...this.modules.values()]
       .sort((a, b) => a.name.localeCompare(b.name))
-      .map((m) => ({ name: m.name, digest: m.digest, size: m.size, builtAt: m.builtAt, signer: fingerprint(Buffer.from(m.signer, "base64")), storedAt: this.storedAt(m.name) }));
+      .map((m) => {
+        const live = running.get(m.name);
+        const base = { name: m.name, digest: m.digest, size: m.size, builtAt: m.builtAt, signer: fingerprint(Buffer.from(m.signer, "base64")), storedAt: this.storedAt(m.name) };
+        return live === undefined || live.digest !== m.digest
+          ? { ...base, running: false }
+          : { ...base, running: true, version: live.version, functions: live.functions, http: live.http, heapUsed: live.heapUsed, calls: live.calls };
+      });
     return {
       name: this.config.name,
       cluster: this.config.cluster,
@@ -145,13 +216,71 @@ export class LoaderNode {
     return this.store.modules().find((m) => m.name === name)?.storedAt ?? "";
   }
 
-  private push(session: Session, request: RequestOf<"push">): ResultOf<"push"> {
+  /** Runs pushes of one module one after another, in the order they arrived. */
+  private serialized<T>(bundle: RequestOf<"push">["bundle"], work: () => Promise<T>): Promise<T> {
+    // The name is only trusted after verification; an unparsable manifest queues under "".
+    let name = "";
+    try {
+      name = decodeManifest(bundle.manifest).name;
+    } catch {
+      // push() reports it
+    }
+    const previous = this.pushQueues.get(name) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const tail = next.catch(() => {});
+    this.pushQueues.set(name, tail);
+    void tail.then(() => {
+      if (this.pushQueues.get(name) === tail) this.pushQueues.delete(name);
+    });
+    return next;
+  }
+
+  /**
+   * Verify, store, load into the runtime, and only then make it current: a version that
+   * fails to load never becomes what the node restarts on.
+   */
+  private async push(session: Session, request: RequestOf<"push">): Promise<ResultOf<"push">> {
     const verified = verifyBundle(request.bundle, (key) => this.trust.rolesOf(key), "dev");
-    const { stored, changed } = this.store.put(verified);
     const { manifest } = verified;
+    const stored = this.store.storeBundle(verified);
+    let loaded: { version: string; ms: number } | null = null;
+    if (this.runtime !== null) {
+      const result = await this.runtime.load({
+        name: manifest.name,
+        digest: manifest.digest,
+        code: Buffer.from(request.bundle.code).toString("utf8"),
+        sourceMap: Buffer.from(request.bundle.sourceMap).toString("utf8"),
+      });
+      if (result.status === "loaded") loaded = { version: result.version, ms: result.ms };
+    }
+    const changed = this.store.setCurrent(manifest.name, manifest.digest);
     // `stored` without `changed`: a corrupted copy was repaired, so the module is loadable again.
     if (changed || stored) this.modules.set(manifest.name, manifest);
-    this.logger.log("info", "module.pushed", { module: manifest.name, digest: manifest.digest.slice(0, 12), stored, changed, by: session.fingerprint });
-    return { name: manifest.name, digest: manifest.digest, stored, changed };
+    this.logger.log("info", "module.pushed", {
+      module: manifest.name,
+      digest: manifest.digest.slice(0, 12),
+      stored,
+      changed,
+      version: loaded?.version,
+      swapMs: loaded === null ? undefined : Math.round(loaded.ms * 10) / 10,
+      by: session.fingerprint,
+    });
+    const base = { name: manifest.name, digest: manifest.digest, stored, changed };
+    return loaded === null ? base : { ...base, version: loaded.version, swapMs: loaded.ms };
   }
+}
+
+/** A call's result as channel data: JSON-like values pass; the rest is described, not dropped silently. */
+function toData(value: unknown, depth = 0): Data {
+  if (value === null || typeof value === "boolean" || typeof value === "string" || value instanceof Uint8Array) return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : String(value);
+  if (value === undefined) return null;
+  if (typeof value === "bigint") return value.toString();
+  if (depth > 30) throw new FixpointError("RESULT_NOT_COPYABLE", "the result is nested deeper than 30 levels");
+  if (Array.isArray(value)) return value.map((v) => toData(v, depth + 1));
+  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), toData(v, depth + 1)]));
+  if (value instanceof Set) return [...value].map((v) => toData(v, depth + 1));
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toData(v, depth + 1)]));
+  throw new FixpointError("RESULT_NOT_COPYABLE", `a ${typeof value} cannot be sent back`);
 }

@@ -7,7 +7,7 @@
  * node to client unasked (logs). `heartbeat`s flow both ways once per interval; either side
  * treats a silent peer as dead. `goodbye` says why a side is about to close.
  *
- *   client → node: ping, status, push, subscribe, heartbeat, goodbye
+ *   client → node: ping, status, push, call, subscribe, heartbeat, goodbye
  *   node → client: welcome (first frame after the handshake), result, error, event,
  *                  heartbeat, goodbye
  *
@@ -16,9 +16,9 @@
  * MESSAGE_INVALID. Either closes the connection after a `goodbye` naming the error.
  */
 import { FixpointError, isErrorCode, type ErrorData } from "../errors.js";
-import { decodeCbor, encodeCbor } from "./cbor.js";
+import { decodeCbor, encodeCbor, encodeCborParts } from "./cbor.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "./limits.js";
-import { array, bool, bytes, data, literal, nullable, object, oneOf, string, uint, check, type Infer, type Schema } from "./schema.js";
+import { array, bool, bytes, data, literal, number, object, oneOf, string, uint, check, type Infer, type Schema } from "./schema.js";
 
 export const ROLES = ["observe", "dev", "release", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -63,9 +63,27 @@ const requestSchemas = {
   status: object({ type: literal("status"), id }),
   push: object({ type: literal("push"), id, bundle: bundleSchema }),
   subscribe: object({ type: literal("subscribe"), id, topics: array(oneOf(TOPICS), TOPICS.length) }),
+  call: object({ type: literal("call"), id, module: string(64, MODULE_NAME), fn: string(128), args: array(data(), 256) }),
 } as const;
 
-const moduleInfo = object({ name: string(64, MODULE_NAME), digest: string(64, DIGEST), size: uint(), builtAt: string(64), signer: string(128), storedAt: string(64) });
+const moduleInfo = object(
+  {
+    name: string(64, MODULE_NAME),
+    digest: string(64, DIGEST),
+    size: uint(),
+    builtAt: string(64),
+    signer: string(128),
+    storedAt: string(64),
+    /** Whether the runtime has this version live, and what it says of it. */
+    running: bool(),
+    version: string(256),
+    functions: array(string(128), 1024),
+    http: bool(),
+    heapUsed: uint(),
+    calls: uint(),
+  },
+  ["version", "functions", "http", "heapUsed", "calls"],
+);
 
 /** What each request's `result.value` holds. */
 export const resultSchemas = {
@@ -84,7 +102,19 @@ export const resultSchemas = {
     memory: object({ rss: uint(), heapUsed: uint() }),
     connections: object({ active: uint(), pending: uint() }),
   }),
-  push: object({ name: string(64, MODULE_NAME), digest: string(64, DIGEST), stored: bool(), changed: bool() }),
+  push: object(
+    {
+      name: string(64, MODULE_NAME),
+      digest: string(64, DIGEST),
+      stored: bool(),
+      changed: bool(),
+      /** The running version's label after the push, and how long the swap took, ms. */
+      version: string(256),
+      swapMs: number(),
+    },
+    ["version", "swapMs"],
+  ),
+  call: object({ value: data() }, ["value"]),
   subscribe: object({ topics: array(oneOf(TOPICS), TOPICS.length) }),
 } as const satisfies Record<keyof typeof requestSchemas, Schema>;
 
@@ -129,6 +159,14 @@ const fromNode: Record<string, Schema> = { ...nodeOnlySchemas, ...controlSchemas
 
 export function encodeMessage(message: Message): Buffer {
   return encodeCbor(message);
+}
+
+/**
+ * The encoding of `message` as parts that concatenate to `encodeMessage(message)`, with byte
+ * strings of at least `minBytes` (>= 64 KiB) left uncopied; see `encodeCborParts`.
+ */
+export function encodeMessageParts(message: Message, minBytes: number): Uint8Array[] {
+  return encodeCborParts(message, minBytes);
 }
 
 function decodeWith(table: Record<string, Schema>, bytes: Uint8Array, side: string): unknown {

@@ -96,19 +96,29 @@ export class BundleStore {
    * module again repairs it (`stored` true).
    */
   put(verified: VerifiedBundle): { stored: boolean; changed: boolean } {
+    const stored = this.storeBundle(verified);
+    return { stored, changed: this.setCurrent(verified.manifest.name, verified.manifest.digest) };
+  }
+
+  /**
+   * Writes a verified bundle under its digest unless an intact copy is there already.
+   * Storing does not make it current: a node stores first, loads, and only then points at it.
+   */
+  storeBundle(verified: VerifiedBundle): boolean {
     const { manifest, bundle } = verified;
-    let stored = false;
-    if (!this.has(manifest.digest) || !this.verifies(manifest.digest)) {
-      writeFileAtomic(this.bundleFile(manifest.digest), encodeCbor(bundle));
-      stored = true;
-    }
-    const current = this.table.get(manifest.name);
-    if (current?.digest === manifest.digest) return { stored, changed: false };
+    if (this.has(manifest.digest) && this.verifies(manifest.digest)) return false;
+    writeFileAtomic(this.bundleFile(manifest.digest), encodeCbor(bundle));
+    return true;
+  }
+
+  /** Makes `digest` (already stored) the current version of module `name`; false if it already was. */
+  setCurrent(name: string, digest: string): boolean {
+    if (this.table.get(name)?.digest === digest) return false;
     const next = new Map(this.table);
-    next.set(manifest.name, { name: manifest.name, digest: manifest.digest, storedAt: new Date().toISOString() });
+    next.set(name, { name, digest, storedAt: new Date().toISOString() });
     this.writeTable(next);
     this.table = next;
-    return { stored, changed: true };
+    return true;
   }
 
   private writeTable(table: Map<string, ModuleEntry>): void {

@@ -15,6 +15,8 @@ export const POLICY: Record<RequestType, Record<Mode, readonly Role[]>> = {
   subscribe: { dev: ANY, production: ANY },
   // Production takes code only as signed releases, applied by guarded restart.
   push: { dev: ["dev"], production: [] },
+  // {M, F, A} on a live node: developers in dev; in production only operators.
+  call: { dev: ["dev", "admin"], production: ["admin"] },
 };
 
 export function authorize(type: RequestType, mode: Mode, roles: readonly Role[]): void {

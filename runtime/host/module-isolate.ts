@@ -133,10 +133,10 @@ export class ModuleIsolate {
     return this.disposed || this.isolate.isDisposed;
   }
 
-  /** Sets the state: migrated from `previous` (a structured copy), or the initial one. */
-  async init(previous: { state: unknown; version: string } | null): Promise<void> {
+  /** Sets the state: `previous` (a structured copy) through `migrate` if asked, or the initial one. */
+  async init(previous: { state: unknown; version: string } | null, migrate = true): Promise<void> {
     try {
-      await this.method("init").apply(undefined, [previous], { arguments: { copy: true }, timeout: this.limits.cpuMs });
+      await this.method("init").apply(undefined, [previous, migrate], { arguments: { copy: true }, timeout: this.limits.cpuMs });
     } catch (err) {
       const e = this.error(err, "MIGRATION_FAILED");
       throw new FixpointError(e.code === "MODULE_ERROR" ? (previous === null ? "MODULE_LOAD_FAILED" : "MIGRATION_FAILED") : e.code, e.message, e.location === undefined ? {} : { location: e.location });

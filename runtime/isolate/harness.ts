@@ -138,12 +138,12 @@ function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, cal
       return { version, functions: Object.keys(candidate.functions ?? {}), http: typeof candidate.http === "function", health: typeof candidate.health === "function" };
     },
     /** Sets the state: migrated from the previous version's, or the initial one. */
-    init(previous: { state: unknown; version: string } | null): void {
+    init(previous: { state: unknown; version: string } | null, migrate: boolean): void {
       const def = definition!;
       if (previous === null) {
         ctx.state = typeof def.state === "function" ? (def.state as () => unknown)() : def.state;
       } else {
-        ctx.state = def.migrate === undefined ? previous.state : def.migrate(previous.state, previous.version);
+        ctx.state = !migrate || def.migrate === undefined ? previous.state : def.migrate(previous.state, previous.version);
       }
     },
     call(name: string, args: unknown[]): unknown {

@@ -25,7 +25,7 @@ export interface LoadRequest {
   code: string;
   sourceMap: string;
   /** State to start from instead of the running version's (a restart restoring a snapshot). */
-  restore?: { state: unknown; version: string };
+  restore?: { state: unknown; version: string; digest: string };
 }
 
 export type LoadOutcome =
@@ -130,12 +130,17 @@ export class ModuleTable {
     const isolate = await ModuleIsolate.create(request.name, request.code, request.sourceMap, this.limits, this.isolateHooks(request.name, () => slot.running?.isolate === isolate));
     try {
       slot.held = [];
-      let previous: { state: unknown; version: string } | null = request.restore ?? null;
-      if (previous === null && old !== null) {
+      let previous: { state: unknown; version: string } | null = null;
+      // A snapshot of this very code is its own state: no migration.
+      let migrate = true;
+      if (request.restore !== undefined) {
+        previous = { state: request.restore.state, version: request.restore.version };
+        migrate = request.restore.digest !== request.digest;
+      } else if (old !== null) {
         await this.drain(old);
         previous = { state: await old.isolate.exportState(), version: old.isolate.shape.version };
       }
-      await isolate.init(previous);
+      await isolate.init(previous, migrate);
     } catch (err) {
       isolate.dispose();
       this.release(slot);

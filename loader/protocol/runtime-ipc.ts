@@ -1,0 +1,104 @@
+/**
+ * The interface between the loader and its runtime process — the only thing of the runtime
+ * the loader knows. The loader forks the runtime with an IPC channel in "advanced"
+ * serialization (structured clone, so bytes and states cross without JSON), and:
+ *
+ *   loader → runtime   requests with an id: load, call, health, export, unload, status, ping;
+ *                      and accepted HTTP sockets, passed as handles with { type: "http-socket" }
+ *   runtime → loader   exactly one reply per request id; unasked: ready (once, at start),
+ *                      log (module console output), dead (a module's isolate was stopped)
+ *
+ * Both ends are ours and run the same build, but the runtime executes module code, so the
+ * loader still checks every message it gets against these shapes (`isRuntimeMessage`).
+ */
+import type { ErrorData } from "../errors.js";
+
+export interface RuntimeLimits {
+  /** Heap per isolate, MB. */
+  memoryMb: number;
+  /** Longest synchronous run of module code, ms. */
+  cpuMs: number;
+  /** Longest wait for async module work, ms. */
+  asyncMs: number;
+}
+
+export interface HttpSettings {
+  /** The module that takes paths not starting with "/<module>/". */
+  rootModule: string;
+}
+
+/** A saved state to start a module from. Same digest: taken as it is; another: through `migrate`. */
+export interface RestoredState {
+  state: unknown;
+  version: string;
+  digest: string;
+}
+
+export type RuntimeRequest =
+  | { type: "load"; id: number; name: string; digest: string; code: string; sourceMap: string; restore?: RestoredState }
+  | { type: "call"; id: number; module: string; fn: string; args: unknown[] }
+  | { type: "health"; id: number; module: string }
+  | { type: "export"; id: number }
+  | { type: "unload"; id: number; name: string }
+  | { type: "status"; id: number }
+  | { type: "ping"; id: number };
+
+export type LoadResult =
+  | { status: "loaded"; name: string; digest: string; version: string; previousDigest: string | null; ms: number }
+  | { status: "unchanged"; name: string; digest: string }
+  | { status: "superseded"; name: string; digest: string; by: string };
+
+export interface RuntimeModuleStatus {
+  name: string;
+  digest: string;
+  version: string;
+  functions: string[];
+  http: boolean;
+  health: boolean;
+  heapUsed: number;
+  calls: number;
+  loadedAt: string;
+}
+
+/** States of every running module, keyed by name (what a restart restores). */
+export type StateSnapshot = Record<string, { digest: string; version: string; state: unknown }>;
+
+export interface RuntimeResults {
+  load: LoadResult;
+  call: unknown;
+  health: { ok: boolean; detail?: string };
+  export: { snapshot: StateSnapshot; failed: Record<string, ErrorData> };
+  unload: null;
+  status: { modules: RuntimeModuleStatus[]; rss: number; heapUsed: number };
+  ping: null;
+}
+
+export type RuntimeMessage =
+  | { type: "reply"; id: number; ok: true; value: unknown }
+  | { type: "reply"; id: number; ok: false; error: ErrorData }
+  | { type: "ready"; pid: number }
+  | { type: "log"; module: string; level: "debug" | "info" | "warn" | "error"; text: string }
+  | { type: "dead"; module: string; error: ErrorData };
+
+/** Arguments the loader passes when it forks the runtime, as one JSON argv entry. */
+export interface RuntimeBoot {
+  limits: RuntimeLimits;
+  http: HttpSettings;
+}
+
+export function isRuntimeMessage(value: unknown): value is RuntimeMessage {
+  if (typeof value !== "object" || value === null) return false;
+  const m = value as Record<string, unknown>;
+  switch (m["type"]) {
+    case "reply":
+      return typeof m["id"] === "number" && typeof m["ok"] === "boolean";
+    case "ready":
+      return typeof m["pid"] === "number";
+    case "log":
+      return typeof m["module"] === "string" && typeof m["level"] === "string" && typeof m["text"] === "string";
+    case "dead":
+      return typeof m["module"] === "string" && typeof m["error"] === "object";
+    default:
+      return false;
+  }
+}

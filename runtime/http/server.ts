@@ -1,0 +1,83 @@
+/**
+ * HTTP inside the runtime process. The loader owns the listening socket and hands each
+ * accepted connection over as a handle, so requests reach the isolates without a second hop
+ * through the loader, and the socket keeps accepting while the runtime restarts.
+ *
+ * Routing: a path "/NAME" or "/NAME/..." goes to module NAME when it has an http handler;
+ * every other path goes to the root module (`--http-root`, default "index"). The module sees
+ * the full URL, unchanged.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { FixpointError, toFixpointError } from "../../loader/errors.js";
+import type { WireRequest } from "../isolate/harness.js";
+import type { ModuleTable } from "../swap/module-table.js";
+
+/** Largest request body passed to a module, bytes. */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+export function routeOf(path: string, table: ModuleTable, rootModule: string): string | null {
+  const first = /^\/([a-z][a-z0-9-]{0,62})(?:[/?#]|$)/.exec(path)?.[1];
+  if (first !== undefined && table.shapeOf(first)?.http === true) return first;
+  return table.shapeOf(rootModule)?.http === true ? rootModule : null;
+}
+
+function readBody(req: IncomingMessage): Promise<Uint8Array | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new FixpointError("ARGUMENTS_INVALID", `request body over ${MAX_BODY_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(size === 0 ? null : Buffer.concat(chunks, size)));
+    req.on("error", reject);
+  });
+}
+
+function plain(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+  res.end(text + "\n");
+}
+
+export function createHttpServer(table: ModuleTable, rootModule: string, log: (level: "info" | "warn" | "error", event: string, fields: Record<string, string | number>) => void): Server {
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const path = req.url ?? "/";
+    const module = routeOf(path, table, rootModule);
+    if (module === null) {
+      plain(res, 404, `no module serves ${path}: push one with an http handler named after the path's first segment, or "${rootModule}" for the rest`);
+      return;
+    }
+    try {
+      const headers: [string, string][] = [];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
+      const wire: WireRequest = {
+        method: req.method ?? "GET",
+        url: `http://${req.headers.host ?? "localhost"}${path}`,
+        headers,
+        body: await readBody(req),
+      };
+      const response = await table.http(module, wire);
+      res.writeHead(response.status, response.statusText, response.headers);
+      res.end(response.body);
+    } catch (err) {
+      const e = toFixpointError(err);
+      log("error", "http.failed", { module, path, code: e.code, reason: e.message });
+      if (!res.headersSent) plain(res, e.code === "MODULE_TIMEOUT" ? 504 : e.code === "ARGUMENTS_INVALID" ? 413 : 500, `${e.code}: ${e.message}`);
+      else res.destroy();
+    }
+  });
+  server.keepAliveTimeout = 5000;
+  return server;
+}
+
+/** Serves one connection the loader accepted. */
+export function serveSocket(server: Server, socket: Socket): void {
+  server.emit("connection", socket);
+  socket.resume();
+}
