@@ -264,7 +264,10 @@ describe("devtool push", () => {
     dir = project({ modules: ["src/greeter.ts"], nodes: [pinned(node)] });
     mkdirSync(join(dir, "src"));
     writeFileSync(join(dir, "src", "util.ts"), 'export const greeting = (name: string): string => `hello, ${name}`;\n');
-    writeFileSync(join(dir, "src", "greeter.ts"), 'import { greeting } from "./util";\nexport function greet(name: string): string {\n  return greeting(name);\n}\n');
+    writeFileSync(
+      join(dir, "src", "greeter.ts"),
+      'import { defineModule } from "fixpoint";\nimport { greeting } from "./util";\nexport default defineModule({ functions: { greet: (ctx, name: string) => greeting(name) } });\n',
+    );
   });
   after(async () => {
     await node?.stop();
@@ -324,7 +327,7 @@ describe("devtool push", () => {
   });
 
   test("a build error is BUILD_FAILED naming file:line, and nothing is pushed", () => {
-    writeFileSync(join(dir, "src", "fresh.ts"), "export const fresh = 1;\n");
+    writeFileSync(join(dir, "src", "fresh.ts"), 'import { defineModule } from "fixpoint";\nexport default defineModule({});\n');
     writeFileSync(join(dir, "src", "broken.ts"), "export function broken() {\n  return 1;\n  const = 2;\n}\n");
     const before = snapshotDir(storeOf());
     const r = push(["src/fresh.ts", "src/broken.ts"]);

@@ -6,7 +6,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fingerprint, signBundle, type Data } from "../../loader/index.js";
+import { fingerprint, type Data } from "../../loader/index.js";
+import { counterSource, signedModule } from "../helpers/modules.js";
 import { snapshotDir, startNode } from "../helpers/processes.js";
 
 test("status describes the node: name, key, mode, modules, memory, connections", async () => {
@@ -32,9 +33,10 @@ test("status describes the node: name, key, mode, modules, memory, connections",
 
 test("a pushed bundle is stored by digest, a second push of the same bytes is a no-op, and both survive a restart", async () => {
   const node = await startNode();
-  const { bundle, manifest } = signBundle("counter", Buffer.from("globalThis.n = 1;"), Buffer.from("{}"), node.dev);
+  const { bundle, manifest } = await signedModule("counter", counterSource(), node.dev);
   let conn = await node.connect();
-  assert.deepEqual(await conn.request("push", { bundle }), { name: "counter", digest: manifest.digest, stored: true, changed: true });
+  const first = await conn.request("push", { bundle });
+  assert.deepEqual({ ...first, swapMs: 0 }, { name: "counter", digest: manifest.digest, stored: true, changed: true, version: "counter-v1", swapMs: 0 });
   const disk = snapshotDir(node.dataDir);
   assert.deepEqual(await conn.request("push", { bundle }), { name: "counter", digest: manifest.digest, stored: false, changed: false });
   assert.deepEqual(snapshotDir(node.dataDir), disk, "the second push wrote nothing");
@@ -57,7 +59,7 @@ test("a pushed bundle is stored by digest, a second push of the same bytes is a 
 
 test("a bundle corrupted on disk is reported at boot and never listed", async () => {
   const node = await startNode();
-  const { bundle, manifest } = signBundle("counter", Buffer.from("globalThis.n = 1;"), Buffer.from("{}"), node.dev);
+  const { bundle, manifest } = await signedModule("counter", counterSource("marker-to-corrupt"), node.dev);
   const conn = await node.connect();
   await conn.request("push", { bundle });
   conn.close();
@@ -65,8 +67,9 @@ test("a bundle corrupted on disk is reported at boot and never listed", async ()
 
   const file = join(node.dataDir, "store", "bundles", `${manifest.digest}.bundle`);
   const bytes = readFileSync(file);
-  const at = bytes.indexOf(Buffer.from("globalThis.n = 1;"));
-  bytes[at + 13] = "9".charCodeAt(0);
+  const at = bytes.indexOf(Buffer.from("marker-to-corrupt"));
+  assert.ok(at > 0);
+  bytes[at] = "M".charCodeAt(0);
   writeFileSync(file, bytes);
 
   const again = await startNode({ dataDir: node.dataDir, dev: node.dev });
@@ -92,7 +95,7 @@ test("a subscriber to log receives the node's events and is not closed as idle",
     });
     assert.deepEqual(await watcher.request("subscribe", { topics: ["log"] }), { topics: ["log"] });
     const pusher = await node.connect();
-    const { bundle } = signBundle("greeter", Buffer.from("1"), Buffer.from("{}"), node.dev);
+    const { bundle } = await signedModule("greeter", counterSource(), node.dev);
     await pusher.request("push", { bundle });
     pusher.close();
     await new Promise((r) => setTimeout(r, 600)); // beyond the idle timeout
