@@ -14,7 +14,7 @@
  */
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connect, type ClientConnection } from "../loader/channel/index.js";
 import { generateKeyPair } from "../loader/crypto/index.js";
@@ -47,10 +47,11 @@ interface Ports {
 const clientIdentity = generateKeyPair();
 const clientKey = Buffer.from(clientIdentity.publicKey).toString("base64");
 
-async function startPeers(): Promise<{ ports: Ports; stop: () => Promise<void> }> {
+async function startPeers(): Promise<{ ports: Ports; serverCpu: () => Promise<number>; stop: () => Promise<void> }> {
   if (inProcess) {
     const servers = await startServers(clientKey);
-    return { ports: servers, stop: () => servers.close() };
+    // The client's own process.cpuUsage already includes the servers'.
+    return { ports: servers, serverCpu: async () => 0, stop: () => servers.close() };
   }
   const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
   const child = fork(fileURLToPath(new URL("./channel-server.ts", import.meta.url)), ["--child"], {
@@ -63,8 +64,14 @@ async function startPeers(): Promise<{ ports: Ports; stop: () => Promise<void> }
     child.once("exit", (code) => reject(new Error(`the server process exited with ${code} before listening`)));
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const serverCpu = () =>
+    new Promise<number>((resolve) => {
+      child.once("message", (m) => resolve((m as { cpu: number }).cpu));
+      child.send("cpu");
+    });
   return {
     ports,
+    serverCpu,
     stop: async () => {
       child.send("stop");
       await exited;
@@ -83,18 +90,18 @@ function median(values: number[]): number {
 }
 
 /** Completed calls per second with `inFlight` callers each waiting for its previous answer. */
-async function rate(call: () => Promise<unknown>, inFlight: number, ms: number): Promise<number> {
-  let done = 0;
+async function rate(call: () => Promise<unknown>, inFlight: number, ms: number): Promise<{ ops: number; perSecond: number }> {
+  let ops = 0;
   const start = performance.now();
   const end = start + ms;
   const worker = async (): Promise<void> => {
     while (performance.now() < end) {
       await call();
-      done++;
+      ops++;
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
-  return done / ((performance.now() - start) / 1000);
+  return { ops, perSecond: ops / ((performance.now() - start) / 1000) };
 }
 
 async function timeMs(f: () => Promise<unknown>): Promise<number> {
@@ -108,22 +115,35 @@ interface Row {
   fixpoint: number;
   plain: number;
   unit: string;
+  /** CPU time (client + server, user + system) per operation, µs. */
+  fixpointCpu: number;
+  plainCpu: number;
   /** Spread of the fixpoint rounds, for the reader to judge the noise. */
   spread: string;
   goal: string;
   met: boolean | null;
-  higherIsBetter: boolean;
 }
 
 const rows: Row[] = [];
 
 async function main(): Promise<void> {
   const cpu = cpus();
+  const load = loadavg();
   console.log(`machine: ${cpu[0]?.model ?? "?"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${process.platform}/${process.arch}`);
   console.log(`servers: ${inProcess ? "in this process (one event loop for client and server)" : "in a child process (client and server on separate event loops)"}, ${HOST}`);
-  console.log("peer:    plain TCP, same 4-byte length framing and cbor-x messages, no handshake/crypto/validation\n");
+  console.log("peer:    plain TCP, same 4-byte length framing and cbor-x messages, no handshake/crypto/validation");
+  console.log(`load:    ${load.map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) at start${load[0]! > 0.5 ? " -- other work is running; figures will be noisy" : ""}\n`);
 
-  const { ports, stop } = await startPeers();
+  const { ports, serverCpu, stop } = await startPeers();
+  // CPU (µs, both processes) spent while `f` runs.
+  const withCpu = async <T>(f: () => Promise<T>): Promise<{ result: T; cpuUs: number }> => {
+    const s0 = await serverCpu();
+    const c0 = process.cpuUsage();
+    const result = await f();
+    const c = process.cpuUsage(c0);
+    const s1 = await serverCpu();
+    return { result, cpuUs: c.user + c.system + (s1 - s0) };
+  };
   const dial = (): Promise<ClientConnection> =>
     connect({
       host: HOST,
@@ -143,24 +163,43 @@ async function main(): Promise<void> {
     if (wanted("handshake")) {
       const fix: number[] = [];
       const plain: number[] = [];
-      for (let i = 0; i < HANDSHAKE_WARMUP + HANDSHAKES; i++) {
-        let c: ClientConnection | undefined;
-        const tf = await timeMs(async () => (c = await dial()));
-        c!.close();
-        let p: PlainClient | undefined;
-        const tp = await timeMs(async () => (p = await dialPlain()));
-        p!.close();
-        if (i >= HANDSHAKE_WARMUP) {
-          fix.push(tf);
-          plain.push(tp);
-        }
+      let fixCpu = 0;
+      let plainCpu = 0;
+      const block = HANDSHAKES / 10;
+      // Blocks of each, alternating, so that CPU time can be charged to one peer at a time.
+      for (let b = -1; b < HANDSHAKES / block; b++) {
+        const warm = b < 0;
+        const f = await withCpu(async () => {
+          const times: number[] = [];
+          for (let i = 0; i < (warm ? HANDSHAKE_WARMUP : block); i++) {
+            let c: ClientConnection | undefined;
+            times.push(await timeMs(async () => (c = await dial())));
+            c!.close();
+          }
+          return times;
+        });
+        const p = await withCpu(async () => {
+          const times: number[] = [];
+          for (let i = 0; i < (warm ? HANDSHAKE_WARMUP : block); i++) {
+            let c: PlainClient | undefined;
+            times.push(await timeMs(async () => (c = await dialPlain())));
+            c!.close();
+          }
+          return times;
+        });
+        if (warm) continue;
+        fix.push(...f.result);
+        plain.push(...p.result);
+        fixCpu += f.cpuUs;
+        plainCpu += p.cpuUs;
       }
       fix.sort((a, b) => a - b);
       plain.sort((a, b) => a - b);
       const spread = `min ${fix[0]!.toFixed(2)}, max ${fix[fix.length - 1]!.toFixed(2)}`;
       const p50 = percentile(fix, 50);
-      rows.push({ metric: `connect+handshake p50 (${HANDSHAKES})`, fixpoint: p50, plain: percentile(plain, 50), unit: "ms", spread, goal: "< 2 ms", met: p50 < 2, higherIsBetter: false });
-      rows.push({ metric: `connect+handshake p95 (${HANDSHAKES})`, fixpoint: percentile(fix, 95), plain: percentile(plain, 95), unit: "ms", spread: "", goal: "", met: null, higherIsBetter: false });
+      const cpuEach = { fixpointCpu: fixCpu / fix.length, plainCpu: plainCpu / plain.length };
+      rows.push({ metric: `connect+handshake p50 (${HANDSHAKES})`, fixpoint: p50, plain: percentile(plain, 50), unit: "ms", ...cpuEach, spread, goal: "< 2 ms", met: p50 < 2 });
+      rows.push({ metric: `connect+handshake p95 (${HANDSHAKES})`, fixpoint: percentile(fix, 95), plain: percentile(plain, 95), unit: "ms", ...cpuEach, spread: "", goal: "", met: null });
     }
 
     if (wanted("rt") || wanted("bulk")) {
@@ -176,22 +215,32 @@ async function main(): Promise<void> {
           await rate(plainPing, inFlight, RT_WARMUP_MS);
           const fix: number[] = [];
           const plain: number[] = [];
+          let fixOps = 0;
+          let fixCpu = 0;
+          let plainOps = 0;
+          let plainCpu = 0;
           for (let r = 0; r < RT_ROUNDS; r++) {
-            fix.push(await rate(fixPing, inFlight, RT_ROUND_MS));
-            plain.push(await rate(plainPing, inFlight, RT_ROUND_MS));
+            const f = await withCpu(() => rate(fixPing, inFlight, RT_ROUND_MS));
+            const p = await withCpu(() => rate(plainPing, inFlight, RT_ROUND_MS));
+            fix.push(f.result.perSecond);
+            plain.push(p.result.perSecond);
+            fixOps += f.result.ops;
+            fixCpu += f.cpuUs;
+            plainOps += p.result.ops;
+            plainCpu += p.cpuUs;
           }
           const f = median(fix);
           const p = median(plain);
-          const goal = inFlight === 64 ? "" : ">= 0.5x plain";
           rows.push({
             metric: inFlight === 1 ? `round trips/s, sequential` : `round trips/s, ${inFlight} in flight`,
             fixpoint: f,
             plain: p,
             unit: "/s",
+            fixpointCpu: fixCpu / fixOps,
+            plainCpu: plainCpu / plainOps,
             spread: `${Math.round(Math.min(...fix))}..${Math.round(Math.max(...fix))}`,
-            goal,
+            goal: inFlight === 64 ? "" : ">= 0.5x plain",
             met: inFlight === 64 ? null : f / p >= 0.5,
-            higherIsBetter: true,
           });
         }
       }
@@ -203,13 +252,16 @@ async function main(): Promise<void> {
         if (!Buffer.from(echoed.data!).equals(payload) || !Buffer.from(plainEchoed.data!).equals(payload)) throw new Error("bench: the 10 MB echo came back different");
         const fix: number[] = [];
         const plain: number[] = [];
+        let fixCpu = 0;
+        let plainCpu = 0;
         for (let r = 0; r < BULK_WARMUP + BULK_ROUNDS; r++) {
-          const tf = await timeMs(() => conn.request("ping", { data: payload }));
-          const tp = await timeMs(() => plainConn.ping({ data: payload }));
-          if (r >= BULK_WARMUP) {
-            fix.push(BULK_BYTES / 1e6 / (tf / 1000));
-            plain.push(BULK_BYTES / 1e6 / (tp / 1000));
-          }
+          const f = await withCpu(() => timeMs(() => conn.request("ping", { data: payload })));
+          const p = await withCpu(() => timeMs(() => plainConn.ping({ data: payload })));
+          if (r < BULK_WARMUP) continue;
+          fix.push(BULK_BYTES / 1e6 / (f.result / 1000));
+          plain.push(BULK_BYTES / 1e6 / (p.result / 1000));
+          fixCpu += f.cpuUs;
+          plainCpu += p.cpuUs;
         }
         const f = median(fix);
         rows.push({
@@ -217,10 +269,11 @@ async function main(): Promise<void> {
           fixpoint: f,
           plain: median(plain),
           unit: "MB/s",
+          fixpointCpu: fixCpu / BULK_ROUNDS,
+          plainCpu: plainCpu / BULK_ROUNDS,
           spread: `${Math.round(Math.min(...fix))}..${Math.round(Math.max(...fix))}`,
           goal: ">= 300 MB/s",
           met: f >= 300,
-          higherIsBetter: true,
         });
       }
       conn.close();
@@ -230,6 +283,7 @@ async function main(): Promise<void> {
     await stop();
   }
   printTable();
+  console.log(`load:    ${loadavg().map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) at the end`);
 }
 
 function format(value: number, unit: string): string {
@@ -237,26 +291,34 @@ function format(value: number, unit: string): string {
   return Math.round(value).toLocaleString("en-US");
 }
 
+function cpuText(us: number): string {
+  return us >= 10_000 ? `${(us / 1000).toFixed(1)} ms` : `${us.toFixed(0)} µs`;
+}
+
 function printTable(): void {
-  const header = ["metric", "fixpoint", "plain", "fixpoint/plain", "fixpoint spread", "goal", "met"];
+  const header = ["metric", "fixpoint", "plain", "fixpoint/plain", "CPU/op fixpoint", "CPU/op plain", "fixpoint spread", "goal", "met"];
   const body = rows.map((r) => [
     r.metric + (r.unit === "ms" ? " ms" : ""),
     format(r.fixpoint, r.unit),
     format(r.plain, r.unit),
     `${(r.fixpoint / r.plain).toFixed(2)}x`,
+    cpuText(r.fixpointCpu),
+    cpuText(r.plainCpu),
     r.spread,
     r.goal,
     r.met === null ? "" : r.met ? "yes" : "NO",
   ]);
+  const left = (i: number) => i === 0 || i >= 6;
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => "| " + cells.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ") + " |";
+  const line = (cells: string[]) => "| " + cells.map((c, i) => (left(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ") + " |";
   console.log(line(header));
-  console.log("|" + widths.map((w, i) => (i === 0 || i >= 4 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|") + "|");
+  console.log("|" + widths.map((w, i) => (left(i) ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|") + "|");
   for (const row of body) console.log(line(row));
   console.log(
     `\nround trips: ping with ${SMALL_PAYLOAD_BYTES} random bytes echoed, median of ${RT_ROUNDS} rounds of ${RT_ROUND_MS} ms per peer, alternating; ` +
       `10 MB: ${BULK_BYTES.toLocaleString("en-US")} bytes echoed, payload bytes / round-trip time, median of ${BULK_ROUNDS}; ` +
       `handshake: fixpoint = TCP connect + handshake + welcome, plain = TCP connect + one ping round trip. ` +
+      `CPU/op: user + system time of client and server together per operation, from process.cpuUsage (less sensitive to other load than the rates). ` +
       `Times: lower is better; rates: higher is better.`,
   );
 }

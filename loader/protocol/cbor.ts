@@ -15,6 +15,7 @@
  * them, so it costs little even for a 10 MB byte string.
  */
 import { isUtf8 } from "node:buffer";
+import { randomBytes } from "node:crypto";
 import { Decoder, Encoder } from "cbor-x";
 import { FixpointError } from "../errors.js";
 import { MAX_CBOR_DEPTH, MAX_CBOR_ITEMS } from "./limits.js";
@@ -41,6 +42,93 @@ export function encodeCbor(value: unknown): Buffer {
   return encoder.encode(value);
 }
 
+/**
+ * Encodes like `encodeCbor`, but without copying byte strings of at least `minBytes` (>= 64 KiB):
+ * returns parts whose concatenation is exactly `encodeCbor(value)`, each large byte string
+ * being a part of its own (the caller's bytes, not a copy). For a sender that seals the parts
+ * at once: copying a 10 MB payload into the encoder's buffer, fresh memory each time, cost
+ * as much as sealing it (bench/channel.ts).
+ *
+ * How: each large byte string (reached through plain objects and arrays) is swapped, in a copy
+ * of the objects on its path, for a 32-byte marker that holds a per-process random value; the
+ * markers are found in the encoding and replaced by the original's head and bytes. cbor-x
+ * writes every Uint8Array with the same head rule, so the bytes are those of `encodeCbor`.
+ * Anything unexpected (a marker not found where it should be, or found twice) falls back to
+ * `encodeCbor`.
+ */
+export function encodeCborParts(value: unknown, minBytes: number): Uint8Array[] {
+  if (minBytes < 0x10000) throw new RangeError("encodeCborParts: minBytes must be at least 64 KiB");
+  const large: Uint8Array[] = [];
+  const stand = substitute(value, minBytes, large);
+  if (large.length === 0) return [encoder.encode(value)];
+  const out = encoder.encode(stand);
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  for (let i = 0; i < large.length; i++) {
+    const marker = markerFor(i);
+    const at = out.indexOf(marker, from);
+    if (at < from + 2 || out[at - 2] !== 0x58 || out[at - 1] !== MARKER_BYTES || out.indexOf(marker, at + 1) !== -1) return [encoder.encode(value)];
+    const bytes = large[i]!;
+    if (bytes.length > 0xffffffff) return [encoder.encode(value)];
+    const head = Buffer.allocUnsafe(5);
+    head[0] = 0x5a; // byte string, 4-byte length: what cbor-x writes for 65536 bytes and more
+    head.writeUInt32BE(bytes.length, 1);
+    parts.push(out.subarray(from, at - 2), head, bytes);
+    from = at + MARKER_BYTES;
+  }
+  parts.push(out.subarray(from));
+  return parts;
+}
+
+const MARKER_BYTES = 32;
+const MARKER_SALT = randomBytes(MARKER_BYTES - 4);
+const markers: Buffer[] = [];
+
+function markerFor(index: number): Buffer {
+  let marker = markers[index];
+  if (marker === undefined) {
+    marker = Buffer.concat([MARKER_SALT, Buffer.alloc(4)]);
+    marker.writeUInt32BE(index, MARKER_BYTES - 4);
+    markers[index] = marker;
+  }
+  return marker;
+}
+
+// Returns `value` with each large byte string replaced by the next marker (copying only the
+// plain objects and arrays on the way to one), and collects the originals in encoding order.
+function substitute(value: unknown, minBytes: number, large: Uint8Array[]): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  const constructor: unknown = value.constructor;
+  if (value instanceof Uint8Array) {
+    // cbor-x dispatches on these constructors before it looks at Uint8Array.
+    if (value.length < minBytes || constructor === Object || constructor === Array || constructor === Map) return value;
+    const marker = markerFor(large.length);
+    large.push(value);
+    return marker;
+  }
+  if (constructor === Array) {
+    const array = value as unknown[];
+    let copy: unknown[] | null = null;
+    for (let i = 0; i < array.length; i++) {
+      const item = array[i];
+      const stand = substitute(item, minBytes, large);
+      if (stand !== item) (copy ??= array.slice())[i] = stand;
+    }
+    return copy ?? value;
+  }
+  if (constructor !== Object) return value;
+  const object = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | null = null;
+  // for…in with an own-property test is how cbor-x walks a plain object, so the order matches.
+  for (const key in object) {
+    if (!Object.hasOwn(object, key)) continue;
+    const item = object[key];
+    const stand = substitute(item, minBytes, large);
+    if (stand !== item) Object.defineProperty((copy ??= { ...object }), key, { value: stand, writable: true, enumerable: true, configurable: true });
+  }
+  return copy ?? value;
+}
+
 /** Decodes one CBOR value that must fill `bytes` exactly. Throws MESSAGE_INVALID. */
 export function decodeCbor(bytes: Uint8Array): unknown {
   checkWellFormed(bytes);
@@ -55,100 +143,160 @@ function invalid(why: string): FixpointError {
   return new FixpointError("MESSAGE_INVALID", `malformed message: ${why}`);
 }
 
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const PROTO_KEY = Buffer.from("__proto__");
+const EMPTY = new Uint8Array(0);
+
+// The walk's state lives at module level rather than in closures made per call: a small
+// message is checked on every frame, and allocating three closures for it cost more than the
+// walk itself (profiled: bench/channel.ts). checkWellFormed is synchronous and not reentrant.
+let src: Uint8Array = EMPTY;
+let pos = 0;
+// Keys of the maps being walked, as [start, end) ranges of `src`: a small map compares its keys
+// with each other in place instead of building a Set of strings.
+const keyStarts: number[] = [];
+const keyEnds: number[] = [];
+let keyTop = 0;
+// Up to this many entries a map finds duplicates by comparing bytes pairwise; above it, a Set.
+const PAIRWISE_KEYS = 16;
 
 /** Throws MESSAGE_INVALID unless `bytes` is exactly one value of the accepted subset. */
 export function checkWellFormed(bytes: Uint8Array): void {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pos = 0;
+  src = bytes;
+  pos = 0;
+  keyTop = 0;
+  try {
+    item(0);
+    if (pos !== bytes.length) throw invalid(`${bytes.length - pos} trailing bytes`);
+  } finally {
+    src = EMPTY; // do not keep a large message alive
+  }
+}
 
-  // Reads a head's argument; returns it as a number (lengths are bounded by the buffer anyway).
-  const argument = (info: number): number => {
-    if (info < 24) return info;
-    const width = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
-    if (width === 0) throw invalid(info === 31 ? "indefinite lengths are not accepted" : `reserved additional info ${info}`);
-    if (pos + width > buf.length) throw invalid("truncated");
-    let value: number;
-    if (width === 8) {
-      const big = buf.readBigUInt64BE(pos);
-      if (big > MAX_SAFE) throw invalid("integer or length beyond 2^53");
-      value = Number(big);
-    } else {
-      value = buf.readUIntBE(pos, width);
+// Reads a head's argument; returns it as a number (lengths are bounded by the buffer anyway).
+function argument(info: number): number {
+  if (info < 24) return info;
+  const width = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
+  if (width === 0) throw invalid(info === 31 ? "indefinite lengths are not accepted" : `reserved additional info ${info}`);
+  if (pos + width > src.length) throw invalid("truncated");
+  const b = src;
+  const p = pos;
+  let value: number;
+  if (width === 1) value = b[p]!;
+  else if (width === 2) value = (b[p]! << 8) | b[p + 1]!;
+  else if (width === 4) value = b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+  else {
+    const high = b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+    // high > 0x1fffff is exactly "the 64-bit value exceeds 2^53 - 1".
+    if (high > 0x1fffff) throw invalid("integer or length beyond 2^53");
+    value = high * 0x100000000 + b[p + 4]! * 0x1000000 + ((b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!);
+  }
+  pos = p + width;
+  return value;
+}
+
+// A map key's content, compared as content and not as its encoding: a non-canonical length
+// head (0x78 0x01 "a" next to 0x61 "a") used to slip a duplicate or "__proto__" past the check,
+// and cbor-x then silently kept the last value. Keys must be valid UTF-8 so that distinct bytes
+// stay distinct strings once decoded (cbor-x turns every invalid sequence into U+FFFD).
+// Returns the start of the key's content; it ends at `pos`.
+function textKey(): number {
+  if (pos >= src.length || src[pos]! >> 5 !== 3) throw invalid("map keys must be text strings");
+  const length = argument(src[pos++]! & 0x1f);
+  if (length > src.length - pos) throw invalid("string longer than the message");
+  const start = pos;
+  pos += length;
+  if (!isAscii(start, pos) && !isUtf8(src.subarray(start, pos))) throw invalid("map keys must be valid UTF-8");
+  return start;
+}
+
+function isAscii(start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (src[i]! > 0x7f) return false;
+  return true;
+}
+
+function isProtoKey(start: number, end: number): boolean {
+  if (end - start !== PROTO_KEY.length) return false;
+  for (let i = 0; i < PROTO_KEY.length; i++) if (src[start + i] !== PROTO_KEY[i]) return false;
+  return true;
+}
+
+function sameBytes(aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let i = 0; i < aEnd - aStart; i++) if (src[aStart + i] !== src[bStart + i]) return false;
+  return true;
+}
+
+function item(depth: number): void {
+  if (pos >= src.length) throw invalid("truncated");
+  const initial = src[pos++]!;
+  const major = initial >> 5;
+  const info = initial & 0x1f;
+  switch (major) {
+    case 0:
+    case 1:
+      argument(info);
+      return;
+    case 2:
+    case 3: {
+      const length = argument(info);
+      if (length > src.length - pos) throw invalid("string longer than the message");
+      pos += length;
+      return;
     }
-    pos += width;
-    return value;
-  };
-
-  // A map key's content, compared as content and not as its encoding: a non-canonical length
-  // head (0x78 0x01 "a" next to 0x61 "a") used to slip a duplicate or "__proto__" past the check,
-  // and cbor-x then silently kept the last value. Keys must be valid UTF-8 so that distinct bytes
-  // stay distinct strings once decoded (cbor-x turns every invalid sequence into U+FFFD).
-  const textKey = (): Buffer => {
-    if (pos >= buf.length || buf[pos]! >> 5 !== 3) throw invalid("map keys must be text strings");
-    const length = argument(buf[pos++]! & 0x1f);
-    if (length > buf.length - pos) throw invalid("string longer than the message");
-    const key = buf.subarray(pos, pos + length);
-    pos += length;
-    if (!isUtf8(key)) throw invalid("map keys must be valid UTF-8");
-    return key;
-  };
-
-  const item = (depth: number): void => {
-    if (pos >= buf.length) throw invalid("truncated");
-    const initial = buf[pos++]!;
-    const major = initial >> 5;
-    const info = initial & 0x1f;
-    switch (major) {
-      case 0:
-      case 1:
-        argument(info);
-        return;
-      case 2:
-      case 3: {
-        const length = argument(info);
-        if (length > buf.length - pos) throw invalid("string longer than the message");
-        pos += length;
+    case 4:
+    case 5: {
+      if (depth >= MAX_CBOR_DEPTH) throw invalid(`nested deeper than ${MAX_CBOR_DEPTH}`);
+      const count = argument(info);
+      if (count > MAX_CBOR_ITEMS) throw invalid(`container of ${count} items exceeds ${MAX_CBOR_ITEMS}`);
+      if (count > src.length - pos) throw invalid("container longer than the message");
+      if (major === 4) {
+        for (let i = 0; i < count; i++) item(depth + 1);
         return;
       }
-      case 4:
-      case 5: {
-        if (depth >= MAX_CBOR_DEPTH) throw invalid(`nested deeper than ${MAX_CBOR_DEPTH}`);
-        const count = argument(info);
-        if (count > MAX_CBOR_ITEMS) throw invalid(`container of ${count} items exceeds ${MAX_CBOR_ITEMS}`);
-        if (count > buf.length - pos) throw invalid("container longer than the message");
-        if (major === 4) {
-          for (let i = 0; i < count; i++) item(depth + 1);
-          return;
-        }
-        const keys = count > 1 ? new Set<string>() : null;
-        for (let i = 0; i < count; i++) {
-          const key = textKey();
-          if (key.equals(PROTO_KEY)) throw invalid('the key "__proto__" is not accepted');
-          if (keys !== null) {
-            const id = key.toString("latin1");
-            if (keys.has(id)) throw invalid("duplicate map key");
-            keys.add(id);
-          }
-          item(depth + 1);
-        }
-        return;
-      }
-      case 6:
-        throw invalid("tags are not accepted");
-      default: {
-        // major 7: false, true, null, undefined, float16/32/64.
-        if (info >= 20 && info <= 23) return;
-        const width = info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
-        if (width === 0) throw invalid(`simple value ${info} is not accepted`);
-        if (pos + width > buf.length) throw invalid("truncated");
-        pos += width;
-        return;
-      }
+      map(count, depth);
+      return;
     }
-  };
+    case 6:
+      throw invalid("tags are not accepted");
+    default: {
+      // major 7: false, true, null, undefined, float16/32/64.
+      if (info >= 20 && info <= 23) return;
+      const width = info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
+      if (width === 0) throw invalid(`simple value ${info} is not accepted`);
+      if (pos + width > src.length) throw invalid("truncated");
+      pos += width;
+      return;
+    }
+  }
+}
 
-  item(0);
-  if (pos !== buf.length) throw invalid(`${buf.length - pos} trailing bytes`);
+function map(count: number, depth: number): void {
+  if (count > PAIRWISE_KEYS) {
+    const keys = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      const start = textKey();
+      if (isProtoKey(start, pos)) throw invalid('the key "__proto__" is not accepted');
+      const id = Buffer.from(src.buffer, src.byteOffset + start, pos - start).toString("latin1");
+      if (keys.has(id)) throw invalid("duplicate map key");
+      keys.add(id);
+      item(depth + 1);
+    }
+    return;
+  }
+  // This map's keys occupy [base, keyTop) of the range stack; a map nested in a value pushes
+  // above them and has popped back by the time the next key is read.
+  const base = keyTop;
+  for (let i = 0; i < count; i++) {
+    const start = textKey();
+    const end = pos;
+    if (isProtoKey(start, end)) throw invalid('the key "__proto__" is not accepted');
+    for (let k = base; k < keyTop; k++) {
+      if (sameBytes(keyStarts[k]!, keyEnds[k]!, start, end)) throw invalid("duplicate map key");
+    }
+    keyStarts[keyTop] = start;
+    keyEnds[keyTop] = end;
+    keyTop++;
+    item(depth + 1);
+  }
+  keyTop = base;
 }

@@ -27,6 +27,7 @@ const CLIENT_MESSAGES: ClientMessage[] = [
   { type: "push", id: 3, bundle: bundle() },
   { type: "subscribe", id: 4, topics: ["log"] },
   { type: "subscribe", id: 5, topics: [] },
+  { type: "call", id: 6, module: "counter", fn: "hit", args: [1, "two", { three: [3] }, null] },
   { type: "heartbeat" },
   { type: "goodbye" },
   { type: "goodbye", error: { code: "SHUTTING_DOWN", message: "bye" } },
@@ -170,7 +171,10 @@ describe("validateResult", () => {
     pid: 1234,
     startedAt: "2026-01-01T00:00:00.000Z",
     uptimeMs: 1000,
-    modules: [{ name: "hello", digest: DIGEST, size: 10, builtAt: "t", signer: "SHA256:x", storedAt: "t" }],
+    modules: [
+      { name: "hello", digest: DIGEST, size: 10, builtAt: "t", signer: "SHA256:x", storedAt: "t", running: false },
+      { name: "live", digest: DIGEST, size: 10, builtAt: "t", signer: "SHA256:x", storedAt: "t", running: true, version: "2", functions: ["hit"], http: true, heapUsed: 1000, calls: 3 },
+    ],
     memory: { rss: 1, heapUsed: 1 },
     connections: { active: 1, pending: 0 },
   };
@@ -182,6 +186,10 @@ describe("validateResult", () => {
     const push = { name: "hello", digest: DIGEST, stored: true, changed: false };
     assert.deepEqual(validateResult("push", push), push);
     assert.deepEqual(validateResult("subscribe", { topics: ["log"] }), { topics: ["log"] });
+    const swapped = { ...push, version: "3", swapMs: 4.2 };
+    assert.deepEqual(validateResult("push", swapped), swapped);
+    assert.deepEqual(validateResult("call", {}), {});
+    assert.deepEqual(validateResult("call", { value: { hits: [1, 2] } }), { value: { hits: [1, 2] } });
   });
 
   test("rejects wrong shapes with MESSAGE_INVALID naming the field", () => {
@@ -197,6 +205,12 @@ describe("validateResult", () => {
     throwsCode(() => validateResult("status", { ...status, modules: [{ ...status.modules[0], size: -1 }] }), "MESSAGE_INVALID", "status result.modules[0].size");
     throwsCode(() => validateResult("status", { ...status, extra: 1 }), "MESSAGE_INVALID", 'unknown field "extra"');
     throwsCode(() => validateResult("subscribe", { topics: ["other"] }), "MESSAGE_INVALID", "subscribe result.topics[0]");
+    throwsCode(() => validateResult("call", { value: 1, extra: 2 }), "MESSAGE_INVALID", 'unknown field "extra"');
+  });
+
+  test("rejects a call to an invalid module name or with too many arguments", () => {
+    throwsCode(() => decodeClientMessage(wire({ type: "call", id: 1, module: "Bad Name", fn: "x", args: [] })), "MESSAGE_INVALID", "call.module");
+    throwsCode(() => decodeClientMessage(wire({ type: "call", id: 1, module: "ok", fn: "x", args: new Array(257).fill(0) })), "MESSAGE_INVALID", "call.args");
   });
 });
 
