@@ -1,20 +1,35 @@
 import { relative } from "node:path";
-import { FixpointError, parseCommandLine, signBundle, styleFor } from "../../loader/index.js";
+import { FixpointError, fingerprint, parseCommandLine, signBundle, styleFor, type ResultOf, type Style } from "../../loader/index.js";
 import { buildModule } from "../build/build.js";
-import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, fanOut, printFailures } from "./common.js";
+import { knownNodesPath } from "../home.js";
+import { NodeSessions, type SessionOutcome } from "../nodes/sessions.js";
+import { addressText } from "../nodes/targets.js";
+import { PushWatcher } from "../watch/push-watcher.js";
+import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, fanOut, printFailures, type Context } from "./common.js";
 
-export const HELP = `Usage: devtool push [FILE...] [--node NAME|HOST:PORT] [options]
+export const HELP = `Usage: devtool push [FILE...] [--node NAME|HOST:PORT] [--watch] [options]
 
 Builds each module with esbuild, signs it with your key, and sends it to every target node
-at once. A node stores a bundle by its digest; pushing the same bytes again changes nothing.
-With no FILE, pushes the "modules" of fixpoint.json. A build error shows the file, line and
-code, and nothing is pushed.
+at once. Each node verifies it, starts it in a new isolate, hands it the old version's state
+and swaps it in; if the new version fails to start or migrate, the old one keeps serving and
+you see the error with its file and line. The same bytes again change nothing.
+With no FILE, pushes the "modules" of fixpoint.json.
 
 Options:
+  --watch                keep running: rebuild and push a module whenever a file it is built
+                         from changes; Ctrl-C stops
 ${CONNECTION_HELP}`;
 
+const clock = () => new Date().toTimeString().slice(0, 8);
+
+function describePush(style: Style, r: ResultOf<"push">): string {
+  if (!r.changed && !r.stored) return style.dim("unchanged");
+  const version = r.version === undefined ? "" : ` v${r.version}`;
+  return `${style.green("live")}${version}${r.swapMs === undefined ? "" : style.dim(` swap ${r.swapMs.toFixed(1)} ms`)}`;
+}
+
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseCommandLine(args, { ...CONNECTION_OPTIONS }, 1000);
+  const parsed = parseCommandLine(args, { ...CONNECTION_OPTIONS, watch: { type: "boolean" } }, 1000);
   if (parsed.values["help"] === true) {
     process.stdout.write(HELP);
     return 0;
@@ -22,6 +37,10 @@ export async function run(args: string[]): Promise<number> {
   const ctx = contextFrom(parsed);
   const files = parsed.positionals.length > 0 ? parsed.positionals : (ctx.project?.modules ?? []);
   if (files.length === 0) throw new FixpointError("USAGE", "no module to push: name FILEs or list them in fixpoint.json's \"modules\"");
+  return parsed.values["watch"] === true ? watchAndPush(ctx, files) : pushOnce(ctx, files);
+}
+
+async function pushOnce(ctx: Context, files: string[]): Promise<number> {
   // Build and sign everything first: a build error means nothing is sent anywhere.
   const started = performance.now();
   const bundles: ReturnType<typeof signBundle>[] = [];
@@ -39,11 +58,44 @@ export async function run(args: string[]): Promise<number> {
   for (const { target, value } of outcomes) {
     if (value === undefined) continue;
     for (const r of value.results) {
-      const what = r.changed ? out.green("updated") : out.dim("unchanged");
-      process.stdout.write(`${target.label}  ${r.name.padEnd(20)} ${r.digest.slice(0, 12)}  ${what}  ${value.ms.toFixed(1)} ms\n`);
+      process.stdout.write(`${target.label}  ${r.name.padEnd(20)} ${r.digest.slice(0, 12)}  ${describePush(out, r)}  ${value.ms.toFixed(1)} ms\n`);
     }
   }
   process.stdout.write(out.dim(`built ${bundles.length} module(s) in ${buildMs.toFixed(0)} ms from ${files.map((f) => relative(process.cwd(), f) || f).join(", ")}\n`));
   printFailures(outcomes);
   return exitStatusOf(outcomes);
+}
+
+function printOutcomes(out: Style, err: Style, module: string, digest: string, totalMs: number, outcomes: SessionOutcome<ResultOf<"push">>[]): void {
+  for (const { target, value, error } of outcomes) {
+    if (value !== undefined) {
+      process.stdout.write(`${out.dim(clock())} ${target.label}  ${module.padEnd(16)} ${digest.slice(0, 12)}  ${describePush(out, value)}  ${out.dim(`${totalMs.toFixed(1)} ms from save`)}\n`);
+    } else if (error !== undefined) {
+      process.stderr.write(`${err.dim(clock())} ${err.red("error")} ${target.label}  ${module}: ${err.bold(error.code)}: ${error.message}\n`);
+    }
+  }
+}
+
+async function watchAndPush(ctx: Context, files: string[]): Promise<number> {
+  const out = styleFor(process.stdout);
+  const err = styleFor(process.stderr);
+  const sessions = new NodeSessions(ctx.targets, ctx.identity, {
+    knownNodesFile: knownNodesPath(),
+    acceptNew: ctx.acceptNew,
+    onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${t.label} (${addressText(t.address)}) with key ${fingerprint(key)} in ${knownNodesPath()}\n`),
+  }, ctx.timeoutMs);
+  const watcher = new PushWatcher(files, sessions, ctx.identity, {
+    pushed: (r) => printOutcomes(out, err, r.module, r.digest, r.totalMs, r.outcomes),
+    buildFailed: (module, message) => process.stderr.write(`${err.dim(clock())} ${err.red("build failed")} ${module}: nothing pushed\n${message}\n`),
+    skipped: (module, why) => process.stderr.write(err.dim(`${clock()} ${module}: ${why}\n`)),
+  });
+  await watcher.start();
+  process.stderr.write(err.dim(`watching ${files.length} module(s) for ${ctx.targets.map((t) => t.label).join(", ")}; Ctrl-C stops\n`));
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await watcher.close();
+  await sessions.close();
+  return 0;
 }

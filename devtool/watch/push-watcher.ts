@@ -1,0 +1,182 @@
+/**
+ * `devtool push --watch`: rebuild a module when a file it is built from changes, sign it,
+ * and push it to every node at once — the dev loop's hot path.
+ *
+ * - Incremental esbuild builds (ModuleBuilder); the files watched are the module's inputs as
+ *   esbuild reports them, re-read after every build (an import added is watched from then on).
+ * - Directories are watched, not files: editors that save by rename replace the file.
+ * - fs.watch can fire before the editor has finished writing; a change is built only once
+ *   the file's size and mtime hold still for a moment, and never from an empty file.
+ * - One build per module at a time; changes arriving meanwhile coalesce into one more build.
+ * - Unchanged output (same digest as last pushed) is not resent.
+ * - A build error prints file, line and code frame; nothing is pushed; watching goes on.
+ */
+import { watch, statSync, type FSWatcher } from "node:fs";
+import { createHash } from "node:crypto";
+import { basename, dirname, join } from "node:path";
+import { signBundle, toFixpointError, type KeyPair, type ResultOf } from "../../loader/index.js";
+import { ModuleBuilder } from "../build/build.js";
+import type { NodeSessions, SessionOutcome } from "../nodes/sessions.js";
+
+export interface PushReport {
+  module: string;
+  digest: string;
+  /** ms from the change being noticed to every node answering. */
+  totalMs: number;
+  buildMs: number;
+  outcomes: SessionOutcome<ResultOf<"push">>[];
+}
+
+export interface WatchEvents {
+  pushed(report: PushReport): void;
+  buildFailed(module: string, message: string): void;
+  skipped(module: string, why: string): void;
+}
+
+interface Watched {
+  builder: ModuleBuilder;
+  inputs: Set<string>;
+  lastDigest: string | null;
+  running: Promise<void> | null;
+  again: boolean;
+  changedAt: number;
+}
+
+const STABLE_MS = 2;
+const STABLE_TRIES = 50;
+
+export class PushWatcher {
+  private readonly modules: Watched[];
+  private readonly dirWatchers = new Map<string, FSWatcher>();
+  private closed = false;
+
+  constructor(
+    files: string[],
+    private readonly sessions: NodeSessions,
+    private readonly identity: KeyPair,
+    private readonly events: WatchEvents,
+  ) {
+    this.modules = files.map((file) => ({ builder: new ModuleBuilder(file), inputs: new Set([file]), lastDigest: null, running: null, again: false, changedAt: 0 }));
+  }
+
+  /** Builds and pushes every module once, then watches. */
+  async start(): Promise<void> {
+    await Promise.all(this.modules.map((m) => this.schedule(m)));
+  }
+
+  private watchDirs(): void {
+    const wanted = new Set<string>();
+    for (const m of this.modules) for (const input of m.inputs) if (!input.includes("/node_modules/")) wanted.add(dirname(input));
+    for (const [dir, w] of this.dirWatchers) {
+      if (!wanted.has(dir)) {
+        w.close();
+        this.dirWatchers.delete(dir);
+      }
+    }
+    for (const dir of wanted) {
+      if (this.dirWatchers.has(dir)) continue;
+      try {
+        const w = watch(dir, (_event, filename) => {
+          if (filename !== null) this.changed(join(dir, filename.toString()));
+        });
+        w.on("error", () => {
+          w.close();
+          this.dirWatchers.delete(dir);
+        });
+        this.dirWatchers.set(dir, w);
+      } catch {
+        // a directory that vanished: the next build re-reads the inputs
+      }
+    }
+  }
+
+  private changed(path: string): void {
+    if (this.closed) return;
+    for (const m of this.modules) {
+      if (m.inputs.has(path)) {
+        m.changedAt = performance.now();
+        void this.schedule(m);
+      }
+    }
+  }
+
+  private schedule(m: Watched): Promise<void> {
+    if (m.running !== null) {
+      m.again = true;
+      return m.running;
+    }
+    m.running = (async () => {
+      do {
+        m.again = false;
+        await this.buildAndPush(m);
+      } while (m.again && !this.closed);
+      m.running = null;
+    })();
+    return m.running;
+  }
+
+  /** Waits until the entry file holds still; false if it stays empty (a save in progress). */
+  private async settled(file: string): Promise<boolean> {
+    let last = "";
+    for (let i = 0; i < STABLE_TRIES; i++) {
+      let stamp: string;
+      let size: number;
+      try {
+        const s = statSync(file);
+        size = s.size;
+        stamp = `${s.size}:${s.mtimeMs}`;
+      } catch {
+        stamp = "missing";
+        size = 0;
+      }
+      if (stamp === last && size > 0) return true;
+      last = stamp;
+      await new Promise((r) => setTimeout(r, STABLE_MS));
+    }
+    return false;
+  }
+
+  private async buildAndPush(m: Watched): Promise<void> {
+    const noticed = m.changedAt === 0 ? performance.now() : m.changedAt;
+    if (!(await this.settled(m.builder.file))) {
+      this.events.skipped(m.builder.name, `${basename(m.builder.file)} is empty or still being written; waiting for the next save`);
+      return;
+    }
+    const t0 = performance.now();
+    let built;
+    try {
+      built = await m.builder.build();
+    } catch (err) {
+      this.events.buildFailed(m.builder.name, toFixpointError(err).message);
+      return;
+    } finally {
+      this.watchDirsAfter(m);
+    }
+    m.inputs = new Set(built.inputs);
+    this.watchDirs();
+    const buildMs = performance.now() - t0;
+    const digest = createHash("sha256").update(built.code).digest("hex");
+    if (digest === m.lastDigest) {
+      this.events.skipped(m.builder.name, "the build output did not change");
+      return;
+    }
+    const { bundle } = signBundle(built.name, built.code, built.sourceMap, this.identity);
+    const outcomes = await this.sessions.each((conn) => conn.request("push", { bundle }, { timeoutMs: 30_000 }));
+    if (outcomes.every((o) => o.error === undefined)) m.lastDigest = digest;
+    this.events.pushed({ module: built.name, digest, totalMs: performance.now() - noticed, buildMs, outcomes });
+  }
+
+  // Keep watching the entry's directory even when the first build fails.
+  private watchDirsAfter(m: Watched): void {
+    if (m.inputs.size === 0) m.inputs.add(m.builder.file);
+    this.watchDirs();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.dirWatchers.values()) w.close();
+    this.dirWatchers.clear();
+    await Promise.allSettled(this.modules.map((m) => m.running));
+    await Promise.all(this.modules.map((m) => m.builder.dispose()));
+  }
+}
