@@ -50,6 +50,55 @@ export interface ModuleShape {
 
 type HarnessMethod = keyof Harness;
 
+/** What becomes of a prepared isolate: who to tell if V8 gives up on it. */
+interface Fate {
+  name: string;
+  hooks: IsolateHooks | null;
+  dead: FixpointError | null;
+}
+
+/** An isolate with its context and the bootstrap already run, waiting for a module. */
+export interface WarmIsolate {
+  readonly isolate: ivm.Isolate;
+  readonly context: ivm.Context;
+  readonly fate: Fate;
+}
+
+// V8's code cache for the bootstrap: compiled once per process, then ~10x faster to load.
+let bootstrapCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
+
+/** Creates an isolate and runs the bootstrap in it (web primitives, harness). */
+export async function prepareIsolate(limits: IsolateLimits): Promise<WarmIsolate> {
+  const fate: Fate = { name: "(spare)", hooks: null, dead: null };
+  const isolate = new ivm.Isolate({
+    memoryLimit: limits.memoryMb,
+    onCatastrophicError: (message) => {
+      fate.dead = new FixpointError("MODULE_MEMORY_LIMIT", `V8 lost control of module ${fate.name}'s isolate: ${message}`);
+      fate.hooks?.onDead(fate.dead);
+    },
+  });
+  try {
+    const context = await isolate.createContext();
+    const options: ivm.ScriptInfo = bootstrapCache === undefined ? { filename: "fixpoint:bootstrap.js", produceCachedData: true } : { filename: "fixpoint:bootstrap.js", cachedData: bootstrapCache };
+    const bootstrap = await isolate.compileScript(bootstrapSource(), options);
+    // The d.ts types compileScript's result without it, but a Script carries the data it produced.
+    const produced = (bootstrap as ivm.Script & ivm.CachedDataResult).cachedData;
+    if (bootstrapCache === undefined && produced !== undefined) bootstrapCache = produced;
+    await bootstrap.run(context, { timeout: limits.cpuMs });
+    bootstrap.release();
+    return { isolate, context, fate };
+  } catch (err) {
+    if (!isolate.isDisposed) isolate.dispose();
+    throw toModuleError(err, "(bootstrap)", new SourceMap({}), "MODULE_LOAD_FAILED");
+  }
+}
+
+/** Disposes a prepared isolate nobody took. */
+export function discardIsolate(warm: WarmIsolate): void {
+  warm.context.release();
+  if (!warm.isolate.isDisposed) warm.isolate.dispose();
+}
+
 export class ModuleIsolate {
   private disposed = false;
   private readonly timers = new Map<number, NodeJS.Timeout>();
@@ -69,22 +118,19 @@ export class ModuleIsolate {
     this.scriptName = scriptNameOf(name);
   }
 
-  /** Compiles and starts a module version. Throws MODULE_LOAD_FAILED; nothing is left running. */
-  static async create(name: string, code: string, sourceMap: string, limits: IsolateLimits, hooks: IsolateHooks): Promise<ModuleIsolate> {
-    let dead: FixpointError | null = null;
-    const isolate = new ivm.Isolate({
-      memoryLimit: limits.memoryMb,
-      onCatastrophicError: (message) => {
-        dead = new FixpointError("MODULE_MEMORY_LIMIT", `V8 lost control of module ${name}'s isolate: ${message}`);
-        hooks.onDead(dead);
-      },
-    });
+  /**
+   * Compiles and starts a module version, in `warm` if given (an isolate already prepared by
+   * `prepareIsolate`, which takes isolate creation and the bootstrap off the swap's path).
+   * Throws MODULE_LOAD_FAILED (or MODULE_TIMEOUT, MODULE_MEMORY_LIMIT); nothing is left running.
+   */
+  static async create(name: string, code: string, sourceMap: string, limits: IsolateLimits, hooks: IsolateHooks, warm?: WarmIsolate): Promise<ModuleIsolate> {
+    const prepared = warm ?? (await prepareIsolate(limits));
+    const { isolate, context, fate } = prepared;
+    fate.name = name;
+    fate.hooks = hooks;
     const map = SourceMap.parse(sourceMap);
     try {
-      const context = await isolate.createContext();
-      const bootstrap = await isolate.compileScript(bootstrapSource(), { filename: "fixpoint:bootstrap.js" });
-      await bootstrap.run(context, { timeout: limits.cpuMs });
-      bootstrap.release();
+      if (fate.dead !== null) throw fate.dead;
       // Filled in once the instance exists; timers and calls only fire after create() returns.
       let self: ModuleIsolate | undefined;
       const refs = [
@@ -111,12 +157,9 @@ export class ModuleIsolate {
       const shape = (await attach.apply(harness.derefInto(), [], { result: { copy: true }, timeout: limits.cpuMs })) as ModuleShape;
       const instance = new ModuleIsolate(name, isolate, context, sourceMap, limits, hooks, shape);
       instance.sourceMap = map;
+      // The harness's methods are closures, not `this`-methods: a reference to each is enough.
       for (const method of ["init", "call", "exportState", "http", "health", "fire"] as const) {
-        const fn = (await harness.get(method, { reference: true })) as ivm.Reference;
-        // Bind the receiver once so every apply is a plain function call.
-        const bound = (await context.evalClosure("return $0.bind($1)", [fn.derefInto(), harness.derefInto()], { result: { reference: true } })) as ivm.Reference;
-        instance.methods.set(method, bound);
-        fn.release();
+        instance.methods.set(method, (await harness.get(method, { reference: true })) as ivm.Reference);
       }
       attach.release();
       harness.release();
@@ -124,7 +167,7 @@ export class ModuleIsolate {
       return instance;
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
-      const mapped = dead ?? toModuleError(err, name, map, "MODULE_LOAD_FAILED");
+      const mapped = fate.dead ?? toModuleError(err, name, map, "MODULE_LOAD_FAILED");
       throw new FixpointError(mapped.code === "MODULE_ERROR" ? "MODULE_LOAD_FAILED" : mapped.code, `module ${name} failed to start: ${mapped.message}`, mapped.location === undefined ? {} : { location: mapped.location });
     }
   }
