@@ -10,9 +10,11 @@ interface Command {
 }
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  dev: { summary: "the dev loop: local node (or fixpoint.json's), push on save, logs", load: () => import("./commands/dev.js") },
   keygen: { summary: "create your Ed25519 identity", load: () => import("./commands/keygen.js") },
   status: { summary: "show nodes: mode, uptime, modules, memory", load: () => import("./commands/status.js") },
   push: { summary: "build, sign and send modules to nodes", load: () => import("./commands/push.js") },
+  logs: { summary: "show or follow nodes' logs: module console output and node events", load: () => import("./commands/logs.js") },
   call: { summary: "call a module's function on nodes: MODULE FUNCTION [ARG...]", load: () => import("./commands/call.js") },
 };
 

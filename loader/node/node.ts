@@ -22,6 +22,8 @@ import { RuntimeSupervisor, type ModuleSource, type RuntimeEntry } from "../supe
 import type { RuntimeLimits, RuntimeModuleStatus } from "../protocol/runtime-ipc.js";
 import { HttpFront } from "./http-front.js";
 
+const RECENT_LOGS = 1000;
+
 export interface NodeOptions {
   dataDir: string;
   /** Overrides config.json's listen address ("HOST:PORT"). */
@@ -54,6 +56,8 @@ export class LoaderNode {
   private address: { host: string; port: number } | null = null;
   private readonly runtime: RuntimeSupervisor | null = null;
   private readonly httpFront: HttpFront | null = null;
+  /** The last RECENT_LOGS log events, for `devtool logs` without --follow. */
+  private readonly recentLogs: Data[] = [];
   /** One push at a time per module, in arrival order. */
   private readonly pushQueues = new Map<string, Promise<unknown>>();
 
@@ -65,7 +69,10 @@ export class LoaderNode {
         options.logger.log(level, event, fields);
         const data: Record<string, string | number | boolean | null> = {};
         for (const [k, v] of Object.entries(fields)) if (v !== undefined) data[k] = v;
-        this.server.publish("log", { time: new Date().toISOString(), level, event, fields: data });
+        const entry = { time: new Date().toISOString(), level, event, fields: data };
+        this.recentLogs.push(entry);
+        if (this.recentLogs.length > RECENT_LOGS) this.recentLogs.shift();
+        this.server.publish("log", entry);
       },
     };
     this.paths = dataDirPaths(options.dataDir);
@@ -166,9 +173,11 @@ export class LoaderNode {
         const value = await this.runtime.call(request.module, request.fn, request.args);
         return value === undefined ? {} : { value: toData(value) };
       }
-      case "subscribe":
+      case "subscribe": {
         session.subscribe(request.topics);
-        return { topics: request.topics };
+        const backlog = request.backlog ?? 0;
+        return backlog === 0 ? { topics: request.topics } : { topics: request.topics, backlog: this.recentLogs.slice(-backlog) };
+      }
       default: {
         const exhaustive: never = request;
         return exhaustive;

@@ -62,7 +62,8 @@ const requestSchemas = {
   ping: object({ type: literal("ping"), id, data: bytes(DEFAULT_MAX_FRAME_BYTES) }, ["data"]),
   status: object({ type: literal("status"), id }),
   push: object({ type: literal("push"), id, bundle: bundleSchema }),
-  subscribe: object({ type: literal("subscribe"), id, topics: array(oneOf(TOPICS), TOPICS.length) }),
+  /** `backlog`: also send back up to this many of the most recent events of the topics. */
+  subscribe: object({ type: literal("subscribe"), id, topics: array(oneOf(TOPICS), TOPICS.length), backlog: uint(1000) }, ["backlog"]),
   call: object({ type: literal("call"), id, module: string(64, MODULE_NAME), fn: string(128), args: array(data(), 256) }),
 } as const;
 
@@ -115,7 +116,7 @@ export const resultSchemas = {
     ["version", "swapMs"],
   ),
   call: object({ value: data() }, ["value"]),
-  subscribe: object({ topics: array(oneOf(TOPICS), TOPICS.length) }),
+  subscribe: object({ topics: array(oneOf(TOPICS), TOPICS.length), backlog: array(data(), 1000) }, ["backlog"]),
 } as const satisfies Record<keyof typeof requestSchemas, Schema>;
 
 const controlSchemas = {

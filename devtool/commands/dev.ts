@@ -1,0 +1,132 @@
+import { existsSync, readdirSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { FixpointError, MODULE_NAME, fingerprint, parseCommandLine, parseHostPort, styleFor, type Data } from "../../loader/index.js";
+import { loadProjectConfig } from "../config/project.js";
+import { knownNodesPath, loadIdentity } from "../home.js";
+import { startLocalNode, type LocalNode } from "../local-node.js";
+import { NodeSessions } from "../nodes/sessions.js";
+import { addressText, resolveTargets, type Target } from "../nodes/targets.js";
+import { PushWatcher } from "../watch/push-watcher.js";
+import { formatEntry } from "./logs.js";
+
+export const HELP = `Usage: devtool dev [DIR] [--http HOST:PORT] [--identity FILE]
+
+The dev loop in one command. Pushes every module of the project in DIR (default: the current
+directory), watches their files and pushes each change, hot-swapped with its state kept, and
+streams the modules' console output and the nodes' events.
+
+Modules are the "modules" of DIR/fixpoint.json, or else every DIR/*.ts named like a module.
+With nodes in fixpoint.json it works against them. With none, it starts an embedded local
+node: its data and a developer identity live in DIR/.fixpoint/ (created on first run), and it
+serves the modules over HTTP on --http (default 127.0.0.1:8080, or a free port if taken).
+
+Options:
+  --http HOST:PORT       where the local node serves HTTP (default 127.0.0.1:8080)
+  --identity FILE        your key, for nodes from fixpoint.json (default ~/.fixpoint/id_ed25519)
+  --accept-new           pin nodes of fixpoint.json not pinned yet
+`;
+
+function modulesOf(dir: string, listed: string[]): string[] {
+  if (listed.length > 0) return listed;
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts") && MODULE_NAME.test(f.slice(0, -3)))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseCommandLine(args, { http: { type: "string" }, identity: { type: "string" }, "accept-new": { type: "boolean" } }, 1);
+  if (parsed.values["help"] === true) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const dir = resolve(parsed.positionals[0] ?? ".");
+  if (!existsSync(dir)) throw new FixpointError("USAGE", `${dir} does not exist`);
+  const http = typeof parsed.values["http"] === "string" ? parsed.values["http"] : "127.0.0.1:8080";
+  if (parseHostPort(http) === null) throw new FixpointError("USAGE", `--http must be HOST:PORT, got "${http}"`);
+  const projectFile = join(dir, "fixpoint.json");
+  const project = existsSync(projectFile) ? loadProjectConfig(projectFile) : null;
+  const files = modulesOf(dir, project?.modules ?? []);
+  if (files.length === 0) throw new FixpointError("USAGE", `no modules in ${dir}: add NAME.ts files or list them in fixpoint.json's "modules"`);
+
+  const out = styleFor(process.stdout);
+  const err = styleFor(process.stderr);
+  const printLog = (node: string, entry: Record<string, unknown>) => {
+    const event = String(entry["event"]);
+    // The dev loop shows what a developer acts on: module output, swaps, failures.
+    // module.pushed is shown as the ✓ line instead.
+    if (event.startsWith("connection.") || event === "node.started" || event === "runtime.up" || event === "module.pushed") return;
+    const { time, level, event: _e, ...fields } = entry;
+    process.stdout.write(formatEntry(out, node, { time: String(time), level: String(level), event, fields: fields as Record<string, Data> }) + "\n");
+  };
+
+  let local: LocalNode | null = null;
+  let targets: Target[];
+  let identity;
+  if (project !== null && project.nodes.length > 0) {
+    targets = resolveTargets(undefined, project);
+    identity = loadIdentity(typeof parsed.values["identity"] === "string" ? parsed.values["identity"] : undefined);
+  } else {
+    const requested = parseHostPort(http)!;
+    local = await startLocalNode({ stateDir: join(dir, ".fixpoint"), http, onLog: (entry) => printLog("local", entry) }).catch(async (e: unknown) => {
+      // The default port taken: any free one rather than failing the newcomer's first command.
+      if (typeof parsed.values["http"] === "string") throw e;
+      return startLocalNode({ stateDir: join(dir, ".fixpoint"), http: `${requested.host}:0`, onLog: (entry) => printLog("local", entry) });
+    });
+    identity = local.identity;
+    targets = [{ label: "local", address: local.channel, pinned: local.nodeKey }];
+  }
+
+  const sessions = new NodeSessions(targets, identity, {
+    knownNodesFile: knownNodesPath(),
+    acceptNew: parsed.values["accept-new"] === true,
+    onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${t.label} (${addressText(t.address)}) with key ${fingerprint(key)}\n`),
+  });
+  if (local === null) {
+    // Remote nodes' logs come over the channel; the local node's come from its stderr.
+    sessions.onOpen((conn, target) => {
+      conn.onEvent((topic, data) => topic === "log" && printLog(target.label, data as Record<string, unknown>));
+      void conn.request("subscribe", { topics: ["log"] }).catch(() => {});
+    });
+  }
+  const watcher = new PushWatcher(files, sessions, identity, {
+    pushed: (r) => {
+      for (const { target, value, error } of r.outcomes) {
+        if (value !== undefined && (value.changed || value.stored)) {
+          process.stdout.write(`${out.green("✓")} ${target.label} ${out.bold(r.module)} ${value.version === undefined ? "" : `v${value.version} `}${out.dim(`${r.digest.slice(0, 12)} live ${r.totalMs.toFixed(0)} ms after save`)}\n`);
+        } else if (error !== undefined) {
+          process.stderr.write(`${err.red("✗")} ${target.label} ${err.bold(r.module)} ${err.bold(error.code)}: ${error.message}\n  ${err.dim("the previous version keeps serving, with its state")}\n`);
+        }
+      }
+    },
+    buildFailed: (module, message) => process.stderr.write(`${err.red("✗")} ${err.bold(module)} build failed, nothing pushed:\n${message}\n`),
+    skipped: () => {},
+  });
+  const stop = async (interrupted = false) => {
+    await watcher.close();
+    await sessions.close();
+    // A Ctrl-C in the terminal reached the local node too (same process group): let it finish.
+    if (local !== null && interrupted) await Promise.race([local.exited, new Promise((r) => setTimeout(r, 3000))]);
+    await local?.stop();
+  };
+  try {
+    await watcher.start();
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  process.stdout.write(
+    `\n${out.bold("Fixpoint dev")}: ${files.length} module(s) from ${relative(process.cwd(), dir) || "."} on ${targets.map((t) => t.label).join(", ")}\n` +
+      (local?.http === null || local === null ? "" : `  ${out.green(`http://${local.http!.host}:${local.http!.port}/`)}\n`) +
+      `  edit a module and save: it is live in milliseconds, its state kept. Ctrl-C stops.\n\n`,
+  );
+  const exited = local === null ? new Promise<never>(() => {}) : local.exited.then(() => "exited" as const);
+  const signal = new Promise<"SIGINT" | "SIGTERM">((resolve) => (process.once("SIGINT", () => resolve("SIGINT")), process.once("SIGTERM", () => resolve("SIGTERM"))));
+  const why = await Promise.race([signal, exited]);
+  await stop(why === "SIGINT");
+  if (why === "exited") {
+    process.stderr.write(`${err.red("error")} the local node stopped; see its log above\n`);
+    return 1;
+  }
+  return 0;
+}

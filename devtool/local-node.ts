@@ -1,0 +1,110 @@
+/**
+ * The embedded local node of `devtool dev`: a real `loader` process on loopback, with its data
+ * directory and a developer identity under the project's .fixpoint/ folder, created and
+ * authorized on first run. Its key is pinned from its own node.pub, so there is nothing to
+ * accept by hand.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { FixpointError, formatIdentity, formatPublicKeyLine, generateKeyPair, parsePublicKey, readIdentityFile, type KeyPair } from "../loader/index.js";
+import { packageRoot } from "../loader/version.js";
+
+export interface LocalNode {
+  identity: KeyPair;
+  nodeKey: Uint8Array;
+  channel: { host: string; port: number };
+  http: { host: string; port: number } | null;
+  child: ChildProcess;
+  /** Resolves with the exit code when the node process ends. */
+  exited: Promise<number | null>;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export interface LocalNodeOptions {
+  /** The project's .fixpoint/ folder. */
+  stateDir: string;
+  /** "HOST:PORT" for HTTP; port 0 picks a free one. */
+  http: string;
+  /** Every node log line, as parsed JSON. */
+  onLog(entry: Record<string, unknown>): void;
+}
+
+function loaderScript(): string {
+  const script = join(packageRoot(), "dist", "loader.js");
+  if (!existsSync(script)) throw new FixpointError("INTERNAL", `${script} is missing; run \`npm run build\``);
+  return script;
+}
+
+/** Creates the node and the identity if missing; returns the identity. */
+function ensureNode(stateDir: string): KeyPair {
+  const dataDir = join(stateDir, "node");
+  const keyFile = join(stateDir, "dev.key");
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  let identity: KeyPair;
+  if (existsSync(keyFile)) {
+    identity = readIdentityFile(keyFile);
+  } else {
+    identity = generateKeyPair();
+    writeFileSync(keyFile, formatIdentity(identity), { mode: 0o600 });
+  }
+  if (!existsSync(join(dataDir, "config.json"))) {
+    const run = (args: string[]) => {
+      const r = spawnSync(process.execPath, [loaderScript(), ...args], { encoding: "utf8" });
+      if (r.status !== 0) throw new FixpointError("INTERNAL", `loader ${args[0]} failed: ${r.stderr}`);
+    };
+    run(["init", "--data", dataDir, "--name", "local"]);
+    run(["authorize", "--data", dataDir, "--key", formatPublicKeyLine(identity.publicKey, "devtool dev"), "--roles", "dev,observe,admin"]);
+  }
+  return identity;
+}
+
+export async function startLocalNode(options: LocalNodeOptions): Promise<LocalNode> {
+  const identity = ensureNode(options.stateDir);
+  const dataDir = join(options.stateDir, "node");
+  const nodeKey = parsePublicKey(readFileSync(join(dataDir, "node.pub"), "utf8"), join(dataDir, "node.pub"));
+  const child = spawn(process.execPath, [loaderScript(), "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", options.http, "--log-format", "json"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let partial = "";
+  let stderr = "";
+  const started = new Promise<Record<string, unknown>>((resolve, reject) => {
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (chunk: string) => {
+      partial += chunk;
+      const lines = partial.split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) {
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          stderr += line + "\n";
+          continue;
+        }
+        if (entry["event"] === "node.started") resolve(entry);
+        options.onLog(entry);
+      }
+    });
+    child.once("exit", (code) => reject(new FixpointError("INTERNAL", `the local node exited (${code}) before it started:\n${stderr}`)));
+  });
+  const entry = await started;
+  const parse = (text: unknown) => {
+    const [host, port] = String(text).split(/:(?=\d+$)/);
+    return { host: host!, port: Number(port) };
+  };
+  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return {
+    identity,
+    nodeKey,
+    channel: parse(entry["listen"]),
+    http: entry["http"] === undefined ? null : parse(entry["http"]),
+    child,
+    exited: exit,
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return exit;
+    },
+  };
+}
