@@ -159,3 +159,54 @@ export async function startNode(options: StartNodeOptions = {}): Promise<NodePro
     alive: () => !exited,
   };
 }
+
+export interface RunningCli {
+  child: ChildProcess;
+  /** Everything printed so far. */
+  output(): { stdout: string; stderr: string };
+  /** Resolves when stdout or stderr matches `pattern` (checked against all output so far). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts a long-running built CLI (push --watch, dev, logs --follow). */
+export function spawnCli(cli: "loader" | "devtool", args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): RunningCli {
+  const child = spawn(process.execPath, [DIST[cli], ...args], {
+    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    cwd: options.cwd ?? ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  const waiters: (() => void)[] = [];
+  const notify = () => waiters.splice(0).forEach((w) => w());
+  child.stdout!.setEncoding("utf8").on("data", (c: string) => ((stdout += c), notify()));
+  child.stderr!.setEncoding("utf8").on("data", (c: string) => ((stderr += c), notify()));
+  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => (notify(), resolve(code))));
+  return {
+    child,
+    output: () => ({ stdout, stderr }),
+    waitFor: (pattern, timeoutMs = 15_000) =>
+      new Promise((resolve, reject) => {
+        const deadline = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`)), timeoutMs);
+        const check = () => {
+          const m = (stdout + "\n" + stderr).match(pattern);
+          if (m !== null) {
+            clearTimeout(deadline);
+            resolve(m);
+          } else if (child.exitCode !== null) {
+            clearTimeout(deadline);
+            reject(new Error(`exited (${child.exitCode}) before ${pattern}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+          } else {
+            waiters.push(check);
+          }
+        };
+        check();
+      }),
+    stop: async (signal = "SIGINT") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exit;
+    },
+  };
+}
