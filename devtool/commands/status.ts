@@ -47,7 +47,12 @@ export async function run(args: string[]): Promise<number> {
         `  memory       rss ${mb(value.memory.rss)}, heap ${mb(value.memory.heapUsed)}\n` +
         `  connections  ${value.connections.active} active, ${value.connections.pending} in handshake\n` +
         `  modules      ${value.modules.length === 0 ? out.dim("none") : ""}\n` +
-        value.modules.map((m) => `    ${m.name.padEnd(20)} ${m.digest.slice(0, 12)}  ${String(m.size).padStart(8)} B  built ${m.builtAt}\n`).join(""),
+        value.modules
+          .map((m) => {
+            const live = m.running ? out.green(`v${m.version ?? "?"} live`) + out.dim(`, ${m.calls ?? 0} calls, heap ${mb(m.heapUsed ?? 0)}`) : out.yellow("not running");
+            return `    ${m.name.padEnd(20)} ${m.digest.slice(0, 12)}  ${String(m.size).padStart(8)} B  ${live}  ${out.dim(`built ${m.builtAt}`)}\n`;
+          })
+          .join(""),
     );
   }
   printFailures(outcomes);
