@@ -22,5 +22,5 @@ if (files.length === 0) {
   console.error("no test files found");
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ["--no-node-snapshot", "--import", "tsx", "--test", "--test-concurrency=2", ...flags, ...files], { stdio: "inherit" });
+const result = spawnSync(process.execPath, ["--no-node-snapshot", "--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=180000", ...flags, ...files], { stdio: "inherit" });
 process.exit(result.status ?? 1);

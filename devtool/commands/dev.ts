@@ -8,6 +8,7 @@ import { NodeSessions } from "../nodes/sessions.js";
 import { addressText, resolveTargets, type Target } from "../nodes/targets.js";
 import { PushWatcher } from "../watch/push-watcher.js";
 import { formatEntry } from "./logs.js";
+import { shutdown, stopSignal } from "../ui/shutdown.js";
 
 export const HELP = `Usage: devtool dev [DIR] [--http HOST:PORT] [--identity FILE]
 
@@ -121,9 +122,12 @@ export async function run(args: string[]): Promise<number> {
       `  edit a module and save: it is live in milliseconds, its state kept. Ctrl-C stops.\n\n`,
   );
   const exited = local === null ? new Promise<never>(() => {}) : local.exited.then(() => "exited" as const);
-  const signal = new Promise<"SIGINT" | "SIGTERM">((resolve) => (process.once("SIGINT", () => resolve("SIGINT")), process.once("SIGTERM", () => resolve("SIGTERM"))));
-  const why = await Promise.race([signal, exited]);
-  await stop(why === "SIGINT");
+  const why = await Promise.race([stopSignal(), exited]);
+  await shutdown(
+    () => stop(why === "SIGINT"),
+    () => local?.child.kill("SIGKILL"),
+    12_000,
+  );
   if (why === "exited") {
     process.stderr.write(`${err.red("error")} the local node stopped; see its log above\n`);
     return 1;

@@ -2,6 +2,7 @@ import { FixpointError, fingerprint, parseCommandLine, styleFor, type Data, type
 import { knownNodesPath } from "../home.js";
 import { NodeSessions } from "../nodes/sessions.js";
 import { addressText } from "../nodes/targets.js";
+import { shutdown, stopSignal } from "../ui/shutdown.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, printFailures } from "./common.js";
 
 export const HELP = `Usage: devtool logs [--node NAME|HOST:PORT] [--follow] [--lines N] [--json] [options]
@@ -89,10 +90,7 @@ export async function run(args: string[]): Promise<number> {
     await sessions.close();
     return exitStatusOf(outcomes);
   }
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
-  await sessions.close();
+  await stopSignal();
+  await shutdown(() => sessions.close());
   return 0;
 }

@@ -5,6 +5,7 @@ import { knownNodesPath } from "../home.js";
 import { NodeSessions, type SessionOutcome } from "../nodes/sessions.js";
 import { addressText } from "../nodes/targets.js";
 import { PushWatcher } from "../watch/push-watcher.js";
+import { shutdown, stopSignal } from "../ui/shutdown.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, fanOut, printFailures, type Context } from "./common.js";
 
 export const HELP = `Usage: devtool push [FILE...] [--node NAME|HOST:PORT] [--watch] [options]
@@ -91,11 +92,10 @@ async function watchAndPush(ctx: Context, files: string[]): Promise<number> {
   });
   await watcher.start();
   process.stderr.write(err.dim(`watching ${files.length} module(s) for ${ctx.targets.map((t) => t.label).join(", ")}; Ctrl-C stops\n`));
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
+  await stopSignal();
+  await shutdown(async () => {
+    await watcher.close();
+    await sessions.close();
   });
-  await watcher.close();
-  await sessions.close();
   return 0;
 }

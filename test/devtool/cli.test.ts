@@ -278,7 +278,7 @@ describe("devtool push", () => {
   test("builds, signs and stores a module; status lists its digest; the same file again is unchanged", () => {
     const r = push(["src/greeter.ts"]);
     assert.equal(r.status, 0, r.stderr);
-    const match = /^node-a +greeter +([0-9a-f]{12}) +updated /m.exec(r.stdout);
+    const match = /^node-a +greeter +([0-9a-f]{12}) +live /m.exec(r.stdout);
     assert.ok(match !== null, r.stdout);
     const prefix = match[1]!;
 

@@ -43,7 +43,7 @@ function projectFor(node: { port: number; nodeKey: Uint8Array; dev: Parameters<t
   return { dir, env: { FIXPOINT_HOME: home, FIXPOINT_IDENTITY: "" } };
 }
 
-test("push --watch swaps the module on every save, keeps its state, and survives a build error", async () => {
+test("push --watch swaps the module on every save, keeps its state, and survives a build error", { timeout: 90_000 }, async () => {
   const node = await startNode({ args: ["--http", "127.0.0.1:0"] });
   const http = String((await node.waitForLog("node.started"))["http"]);
   const { dir, env } = projectFor(node);
@@ -70,7 +70,7 @@ test("push --watch swaps the module on every save, keeps its state, and survives
   }
 });
 
-test("devtool logs shows module console output, and --follow streams it", async () => {
+test("devtool logs shows module console output, and --follow streams it", { timeout: 90_000 }, async () => {
   const node = await startNode();
   const { dir, env } = projectFor(node);
   writeFileSync(join(dir, "index.ts"), page("v1"));
@@ -92,7 +92,7 @@ test("devtool logs shows module console output, and --follow streams it", async 
   }
 });
 
-test("devtool dev runs the example app on an embedded node: edit, and the same URL shows the change with the counter still counting", async () => {
+test("devtool dev runs the example app on an embedded node: edit, and the same URL shows the change with the counter still counting", { timeout: 90_000 }, async () => {
   const app = join(tempDir("fixpoint-example-"), "app");
   cpSync(join(ROOT, "examples"), app, { recursive: true, filter: (src) => !src.includes(".fixpoint") });
   const dev = spawnCli("devtool", ["dev", app, "--http", "127.0.0.1:0"], { env: { FIXPOINT_HOME: tempDir() } });
