@@ -19,7 +19,17 @@ const boot = JSON.parse(process.argv[2] ?? "{}") as RuntimeBoot;
 const table = new ModuleTable(
   {
     log: (module, level, text) => send({ type: "log", module, level, text }),
-    onModuleDead: (module, reason) => send({ type: "dead", module, error: reason.toData() }),
+    onModuleDead: (module, reason, fatal) => {
+      if (!fatal) return send({ type: "dead", module, error: reason.toData() });
+      // V8 lost control of an isolate: its memory and thread are gone for good and the call on it
+      // would hang until asyncMs. End the process (isolated-vm's advice for onCatastrophicError);
+      // the loader restarts it on every module's last snapshot and fails that call
+      // RUNTIME_UNAVAILABLE. SIGKILL, not exit(): exit waits for the stuck isolate thread and
+      // hangs until the heartbeat kills it (measured: 3 s more); abort() would dump a huge core.
+      const exit = () => process.kill(process.pid, "SIGKILL");
+      setTimeout(exit, 1000);
+      process.send?.({ type: "log", module, level: "error", text: `${reason.code}: ${reason.message}; restarting the runtime process` } satisfies RuntimeMessage, undefined, {}, exit);
+    },
   },
   { limits: boot.limits },
 );
@@ -30,12 +40,13 @@ const http = createHttpServer(table, boot.http.rootModule, (level, event, fields
 async function exportAll(): Promise<RuntimeResults["export"]> {
   const snapshot: StateSnapshot = {};
   const failed: Record<string, ErrorData> = {};
-  for (const info of table.list()) {
+  // names(), not list(): list() reads each isolate's heap synchronously (see there).
+  for (const name of table.names()) {
     try {
-      const { state, version } = await table.exportState(info.name);
-      snapshot[info.name] = { digest: info.digest, version, state };
+      const { state, version, digest } = await table.exportState(name);
+      snapshot[name] = { digest, version, state };
     } catch (err) {
-      failed[info.name] = toFixpointError(err).toData();
+      failed[name] = toFixpointError(err).toData();
     }
   }
   return { snapshot, failed };

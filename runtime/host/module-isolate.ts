@@ -37,8 +37,12 @@ export const DEFAULT_ISOLATE_LIMITS: IsolateLimits = { memoryMb: 128, cpuMs: 100
 export interface IsolateHooks {
   log(level: "debug" | "info" | "warn" | "error", text: string): void;
   call(module: string, fn: string, args: unknown[]): Promise<unknown>;
-  /** Told when V8 stopped the isolate for good (memory limit, catastrophic error). */
-  onDead(reason: FixpointError): void;
+  /**
+   * Told when V8 stopped the isolate for good (memory limit, catastrophic error). `fatal`: V8
+   * lost control of it (a catastrophic error), so its memory and thread are not coming back
+   * and calls on it never settle; isolated-vm's advice is to end the process.
+   */
+  onDead(reason: FixpointError, fatal?: boolean): void;
 }
 
 export interface ModuleShape {
@@ -74,7 +78,7 @@ export async function prepareIsolate(limits: IsolateLimits): Promise<WarmIsolate
     memoryLimit: limits.memoryMb,
     onCatastrophicError: (message) => {
       fate.dead = new FixpointError("MODULE_MEMORY_LIMIT", `V8 lost control of module ${fate.name}'s isolate: ${message}`);
-      fate.hooks?.onDead(fate.dead);
+      fate.hooks?.onDead(fate.dead, true);
     },
   });
   try {
@@ -224,6 +228,9 @@ export class ModuleIsolate {
 
   private method(name: HarnessMethod): ivm.Reference {
     const ref = this.methods.get(name);
+    // Disposed by isolated-vm, not by us: it stops an isolate only at its memory limit. Saying so
+    // matters because whichever request notices first is what onDead reports as the cause.
+    if (this.isolate.isDisposed && !this.disposed) throw new FixpointError("MODULE_MEMORY_LIMIT", `module ${this.name} went past its memory limit and was stopped`);
     if (ref === undefined || this.isDisposed) throw new FixpointError("MODULE_NOT_FOUND", `module ${this.name}'s isolate is gone`);
     return ref;
   }

@@ -56,8 +56,11 @@ export interface ModuleInfo {
 
 export interface TableHooks {
   log(module: string, level: "debug" | "info" | "warn" | "error", text: string): void;
-  /** An isolate died (memory limit, catastrophic error); the table has already removed it. */
-  onModuleDead(module: string, reason: FixpointError): void;
+  /**
+   * An isolate died (memory limit); the table has already removed it. `fatal`: V8 lost control
+   * of it (a catastrophic error) and the process hosting the table should end (see IsolateHooks).
+   */
+  onModuleDead(module: string, reason: FixpointError, fatal: boolean): void;
 }
 
 interface Running {
@@ -217,28 +220,35 @@ export class ModuleTable {
     return {
       log: (level, text) => this.hooks.log(name, level, text),
       call: (module, fn, args) => this.call(module, fn, args),
-      onDead: (reason) => {
+      onDead: (reason, fatal = false) => {
+        // Current or not (a version still loading), a lost isolate compromises the process.
+        if (fatal) return this.hooks.onModuleDead(name, reason, true);
         if (!isCurrent()) return;
         const slot = this.slots.get(name);
         if (slot !== undefined) slot.running = null;
-        this.hooks.onModuleDead(name, reason);
+        this.hooks.onModuleDead(name, reason, false);
       },
     };
   }
 
   /** Waits out a swap's handover, then runs `work` on the current version, counted as in flight. */
-  private async use<T>(module: string, work: (isolate: ModuleIsolate) => Promise<T>): Promise<T> {
+  private async use<T>(module: string, work: (isolate: ModuleIsolate, running: Running) => Promise<T>): Promise<T> {
     const slot = this.slots.get(module);
     if (slot === undefined || (slot.running === null && slot.busy === null)) {
       throw new FixpointError("MODULE_NOT_FOUND", `no module "${module}" runs on this node${this.slots.size > 0 ? ` (running: ${this.names().join(", ")})` : ""}`);
     }
-    while (slot.held !== null) await new Promise<void>((go) => slot.held!.push(go));
+    // A load in progress with nothing running yet (a first load, or a module reloaded after its
+    // isolate died) is waited for like a handover, rather than answered "not running".
+    while (slot.held !== null || (slot.running === null && slot.busy !== null)) {
+      if (slot.held !== null) await new Promise<void>((go) => slot.held!.push(go));
+      else await slot.busy;
+    }
     const running = slot.running;
     if (running === null) throw new FixpointError("MODULE_NOT_FOUND", `module "${module}" is not running (it failed to load or was stopped)`);
     running.inFlight++;
     running.calls++;
     try {
-      return await work(running.isolate);
+      return await work(running.isolate, running);
     } finally {
       running.inFlight--;
       if (running.inFlight === 0) for (const done of running.drained.splice(0)) done();
@@ -257,9 +267,12 @@ export class ModuleTable {
     return this.use(module, (isolate) => isolate.health());
   }
 
-  /** A copy of one module's state and version (for snapshots before a restart). */
-  exportState(module: string): Promise<{ state: unknown; version: string }> {
-    return this.use(module, async (isolate) => ({ state: await isolate.exportState(), version: isolate.shape.version }));
+  /**
+   * A copy of one module's state, with the version and digest it belongs to (for snapshots
+   * before a restart). Asks nothing synchronous of the isolate: see `list()`.
+   */
+  exportState(module: string): Promise<{ state: unknown; version: string; digest: string }> {
+    return this.use(module, async (isolate, running) => ({ state: await isolate.exportState(), version: isolate.shape.version, digest: running.digest }));
   }
 
   names(): string[] {
@@ -270,6 +283,12 @@ export class ModuleTable {
     return this.slots.get(module)?.running?.isolate.shape ?? null;
   }
 
+  /**
+   * Every running module with its heap figure. `heapUsed` is a synchronous V8 call that waits
+   * while the isolate runs code, blocking this whole process meanwhile: keep it out of
+   * anything periodic (the snapshots once blocked the heartbeat for a module's whole cpuMs,
+   * and a long call got the runtime killed as unresponsive).
+   */
   list(): ModuleInfo[] {
     return this.names().map((name) => {
       const r = this.slots.get(name)!.running!;
