@@ -61,7 +61,7 @@ export interface RuntimeModuleStatus {
 }
 
 /** States of every running module, keyed by name (what a restart restores). */
-export type StateSnapshot = Record<string, { digest: string; version: string; state: unknown }>;
+export type StateSnapshot = Record<string, RestoredState>;
 
 export interface RuntimeResults {
   load: LoadResult;

@@ -24,6 +24,7 @@ import type { Logger } from "../log.js";
 import {
   isRuntimeMessage,
   type LoadResult,
+  type RestoredState,
   type RuntimeBoot,
   type RuntimeMessage,
   type RuntimeRequest,
@@ -169,7 +170,7 @@ export class RuntimeSupervisor {
     for (const m of modules) {
       const saved = this.snapshot[m.name];
       try {
-        await this.send("load", { ...m, ...(saved === undefined ? {} : { restore: { state: saved.state, version: saved.version, digest: saved.digest } }) }, true);
+        await this.send("load", { ...m, ...(saved === undefined ? {} : { restore: saved }) }, true);
       } catch (err) {
         failures.push(m.name);
         this.options.logger.log("error", "module.restore-failed", { module: m.name, code: (err as FixpointError).code, reason: (err as Error).message });
@@ -187,7 +188,7 @@ export class RuntimeSupervisor {
     if (source === undefined) return;
     const saved = this.snapshot[module];
     try {
-      await this.load({ ...source, ...(saved === undefined ? {} : { restore: { state: saved.state, version: saved.version, digest: saved.digest } }) });
+      await this.load({ ...source, ...(saved === undefined ? {} : { restore: saved }) });
       this.options.logger.log("info", "module.restarted", { module, fromSnapshot: saved !== undefined });
     } catch (err) {
       this.options.logger.log("error", "module.restart-failed", { module, code: (err as FixpointError).code, reason: (err as Error).message });
@@ -268,7 +269,7 @@ export class RuntimeSupervisor {
     });
   }
 
-  async load(source: ModuleSource & { restore?: { state: unknown; version: string; digest: string } }): Promise<LoadResult> {
+  async load(source: ModuleSource & { restore?: RestoredState }): Promise<LoadResult> {
     const result = await this.send("load", source);
     if (result.status === "loaded") await this.takeSnapshot();
     return result;

@@ -16,6 +16,7 @@
  * newest waits, the ones it replaces resolve as superseded — a burst of saves loads once.
  */
 import { FixpointError } from "../../loader/errors.js";
+import type { LoadResult, RestoredState, RuntimeModuleStatus } from "../../loader/protocol/runtime-ipc.js";
 import type { WireRequest, WireResponse } from "../isolate/harness.js";
 import {
   DEFAULT_ISOLATE_LIMITS,
@@ -34,25 +35,12 @@ export interface LoadRequest {
   code: string;
   sourceMap: string;
   /** State to start from instead of the running version's (a restart restoring a snapshot). */
-  restore?: { state: unknown; version: string; digest: string };
+  restore?: RestoredState;
 }
 
-export type LoadOutcome =
-  | { status: "loaded"; name: string; digest: string; version: string; previousDigest: string | null; ms: number }
-  | { status: "unchanged"; name: string; digest: string }
-  | { status: "superseded"; name: string; digest: string; by: string };
-
-export interface ModuleInfo {
-  name: string;
-  digest: string;
-  version: string;
-  functions: string[];
-  http: boolean;
-  health: boolean;
-  heapUsed: number;
-  calls: number;
-  loadedAt: string;
-}
+// The table answers the loader's requests, so its results are the IPC interface's types.
+export type LoadOutcome = LoadResult;
+export type ModuleInfo = RuntimeModuleStatus;
 
 export interface TableHooks {
   log(module: string, level: "debug" | "info" | "warn" | "error", text: string): void;
