@@ -52,4 +52,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Exit explicitly: a long-running command (dev, push --watch, logs --follow) has finished its
+// orderly shutdown by now, and a handle some library keeps (esbuild's service) must not keep
+// the process alive after it. stdout and stderr are synchronous on Linux pipes and files.
+process.exit(await main(process.argv.slice(2)));

@@ -34,7 +34,17 @@ export class HttpFront {
     });
   }
 
+  /**
+   * Stops accepting. Does not wait for connections: those were handed to the runtime, and
+   * net.Server's count of them is not a thing to block a shutdown on.
+   */
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 500);
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }

@@ -20,7 +20,7 @@ export default defineModule({
 `;
 
 async function get(url: string): Promise<string> {
-  const res = await fetch(url);
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
   return res.text();
 }
 

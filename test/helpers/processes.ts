@@ -154,7 +154,14 @@ export async function startNode(options: StartNodeOptions = {}): Promise<NodePro
     stop: async () => {
       // One signal only: a second one during shutdown is the user insisting, and kills the node.
       if (!exited && child.signalCode === null && !signalled) child.kill("SIGTERM");
-      return exit;
+      // A node that does not stop within 20 s fails the test instead of hanging the suite.
+      const timer = setTimeout(() => {
+        process.stderr.write(`node ${child.pid} did not stop within 20 s; killing it. Its log:\n${stderrText.slice(-4000)}\n`);
+        kill("SIGKILL");
+      }, 20_000);
+      const code = await exit;
+      clearTimeout(timer);
+      return code;
     },
     alive: () => !exited,
   };
@@ -206,7 +213,13 @@ export function spawnCli(cli: "loader" | "devtool", args: string[], options: { e
       }),
     stop: async (signal = "SIGINT") => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exit;
+      const timer = setTimeout(() => {
+        process.stderr.write(`${cli} ${args.join(" ")} did not stop within 20 s; killing it. Output:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}\n`);
+        child.kill("SIGKILL");
+      }, 20_000);
+      const code = await exit;
+      clearTimeout(timer);
+      return code;
     },
   };
 }
