@@ -90,6 +90,10 @@ process.on("message", (message: unknown, handle: unknown) => {
   );
 });
 
+// Ctrl-C in a terminal reaches the whole process group; the loader decides when its runtime
+// stops (it disconnects, and kills after a grace period), so the runtime does not act on it.
+process.on("SIGINT", () => {});
+
 // The loader going away means this process has no purpose left.
 process.on("disconnect", () => {
   table.dispose();

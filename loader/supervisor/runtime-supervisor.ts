@@ -132,7 +132,9 @@ export class RuntimeSupervisor {
       this.onMessage(message);
     });
     child.on("exit", (code, signal) => this.onExit(child, code, signal));
-    child.on("error", (err) => this.options.logger.log("error", "runtime.error", { reason: err.message }));
+    child.on("error", (err) => {
+      if (this.state !== "stopped") this.options.logger.log("error", "runtime.error", { reason: err.message });
+    });
   }
 
   private onMessage(message: RuntimeMessage): void {
