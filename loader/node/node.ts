@@ -200,7 +200,7 @@ export class LoaderNode {
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((m) => {
         const live = running.get(m.name);
-        const base = { name: m.name, digest: m.digest, size: m.size, builtAt: m.builtAt, signer: fingerprint(Buffer.from(m.signer, "base64")), storedAt: this.storedAt(m.name) };
+        const base = { name: m.name, digest: m.digest, size: m.size, builtAt: m.builtAt, signer: fingerprint(Buffer.from(m.signer, "base64")), storedAt: this.store.entry(m.name)?.storedAt ?? "" };
         return live === undefined || live.digest !== m.digest
           ? { ...base, running: false }
           : { ...base, running: true, version: live.version, functions: live.functions, http: live.http, heapUsed: live.heapUsed, calls: live.calls };
@@ -219,10 +219,6 @@ export class LoaderNode {
       memory: { rss: memory.rss, heapUsed: memory.heapUsed },
       connections: this.server.stats,
     };
-  }
-
-  private storedAt(name: string): string {
-    return this.store.modules().find((m) => m.name === name)?.storedAt ?? "";
   }
 
   /** Runs pushes of one module one after another, in the order they arrived. */

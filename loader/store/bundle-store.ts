@@ -128,6 +128,11 @@ export class BundleStore {
   }
 
   /** The current modules, as the table says (not re-verified; see `load`). */
+  /** One module's entry in the table, or undefined. */
+  entry(name: string): ModuleEntry | undefined {
+    return this.table.get(name);
+  }
+
   modules(): ModuleEntry[] {
     return [...this.table.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
