@@ -60,6 +60,7 @@ export const ERROR_CODES = {
   BUNDLE_SIGNATURE_INVALID: [EXIT.failed, "a bundle's signature does not verify"],
   BUNDLE_SIGNER_UNTRUSTED: [EXIT.failed, "a bundle was signed by a key without the needed role"],
   STORE_CORRUPT: [EXIT.failed, "a stored file failed re-verification and was ignored"],
+  STORE_WRITE_FAILED: [EXIT.failed, "the node could not write to its store; nothing changed"],
   BUILD_FAILED: [EXIT.failed, "esbuild could not build a module"],
 
   // Modules running in the runtime.
@@ -73,6 +74,10 @@ export const ERROR_CODES = {
   MIGRATION_FAILED: [EXIT.failed, "a new module version's migrate hook failed"],
   RESULT_NOT_COPYABLE: [EXIT.failed, "a result cannot be copied out of the isolate"],
   RUNTIME_UNAVAILABLE: [EXIT.failed, "the node's runtime is restarting or down"],
+
+  // The remote REPL.
+  EVAL_THREW: [EXIT.failed, "code evaluated by `devtool repl` threw"],
+  AUDIT_LOG_FAILED: [EXIT.failed, "the node could not write its audit log, so nothing ran"],
   INTERNAL: [EXIT.failed, "a bug in Fixpoint: please report it"],
 } as const satisfies Record<string, readonly [ExitStatus, string]>;
 

@@ -10,6 +10,8 @@ import type { RuntimeBoot, RuntimeMessage, RuntimeRequest, RuntimeResults, State
 import type { ErrorData } from "../loader/errors.js";
 import { ModuleTable } from "./swap/module-table.js";
 import { createHttpServer, serveSocket } from "./http/server.js";
+import { DEFAULT_ISOLATE_LIMITS } from "./host/module-isolate.js";
+import { ReplSessions } from "./repl/sessions.js";
 
 function send(message: RuntimeMessage): void {
   process.send?.(message);
@@ -18,21 +20,36 @@ function send(message: RuntimeMessage): void {
 const boot = JSON.parse(process.argv[2] ?? "{}") as RuntimeBoot;
 const table = new ModuleTable(
   {
-    log: (module, level, text) => send({ type: "log", module, level, text }),
+    log: (module, level, text) => {
+      send({ type: "log", module, level, text });
+      repl.moduleOutput(module, level, text);
+    },
     onModuleDead: (module, reason, fatal) => {
       if (!fatal) return send({ type: "dead", module, error: reason.toData() });
-      // V8 lost control of an isolate: its memory and thread are gone for good and the call on it
-      // would hang until asyncMs. End the process (isolated-vm's advice for onCatastrophicError);
-      // the loader restarts it on every module's last snapshot and fails that call
-      // RUNTIME_UNAVAILABLE. SIGKILL, not exit(): exit waits for the stuck isolate thread and
-      // hangs until the heartbeat kills it (measured: 3 s more); abort() would dump a huge core.
-      const exit = () => process.kill(process.pid, "SIGKILL");
-      setTimeout(exit, 1000);
-      process.send?.({ type: "log", module, level: "error", text: `${reason.code}: ${reason.message}; restarting the runtime process` } satisfies RuntimeMessage, undefined, {}, exit);
+      endAfterCatastrophe(module, reason);
     },
   },
   { limits: boot.limits },
 );
+// REPL scratch isolates get the same limits as modules (issue 6).
+const repl = new ReplSessions(table, { ...DEFAULT_ISOLATE_LIMITS, ...boot.limits }, {
+  output: (session, level, text) => send({ type: "repl-output", session, level, text }),
+  fatal: (session, reason) => endAfterCatastrophe(`(repl ${session})`, reason),
+});
+
+/**
+ * V8 lost control of an isolate: its memory and thread are gone for good and the call on it
+ * would hang until asyncMs. End the process (isolated-vm's advice for onCatastrophicError);
+ * the loader restarts it on every module's last snapshot and fails that call
+ * RUNTIME_UNAVAILABLE. SIGKILL, not exit(): exit waits for the stuck isolate thread and
+ * hangs until the heartbeat kills it (measured: 3 s more); abort() would dump a huge core.
+ */
+function endAfterCatastrophe(module: string, reason: FixpointError): void {
+  const exit = () => process.kill(process.pid, "SIGKILL");
+  setTimeout(exit, 1000);
+  process.send?.({ type: "log", module, level: "error", text: `${reason.code}: ${reason.message}; restarting the runtime process` } satisfies RuntimeMessage, undefined, {}, exit);
+}
+
 const http = createHttpServer(table, boot.http.rootModule, (level, event, fields) =>
   send({ type: "log", module: String(fields["module"] ?? ""), level, text: `${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ")}` }),
 );
@@ -71,6 +88,12 @@ async function answer(request: RuntimeRequest): Promise<unknown> {
     }
     case "ping":
       return null;
+    case "repl-eval":
+      return repl.evaluate(request);
+    case "repl-complete":
+      return repl.complete(request);
+    case "repl-drop":
+      return { dropped: repl.drop(request.session) } satisfies RuntimeResults["repl-drop"];
     default: {
       const exhaustive: never = request;
       throw new FixpointError("INTERNAL", `unknown runtime request ${JSON.stringify(exhaustive)}`);
@@ -96,6 +119,7 @@ process.on("SIGINT", () => {});
 
 // The loader going away means this process has no purpose left.
 process.on("disconnect", () => {
+  repl.dispose();
   table.dispose();
   process.exit(0);
 });

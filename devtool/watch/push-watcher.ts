@@ -5,8 +5,8 @@
  * - Incremental esbuild builds (ModuleBuilder); the files watched are the module's inputs as
  *   esbuild reports them, re-read after every build (an import added is watched from then on).
  * - Directories are watched, not files: editors that save by rename replace the file.
- * - fs.watch can fire before the editor has finished writing; a change is built only once
- *   the file's size and mtime hold still for a moment, and never from an empty file.
+ * - fs.watch can fire before the editor has finished writing: a change is built at once, but
+ *   pushed only if the file did not change during the build, and never from an empty file.
  * - One build per module at a time; changes arriving meanwhile coalesce into one more build.
  * - Unchanged output (same digest as last pushed) is not resent.
  * - A build error prints file, line and code frame; nothing is pushed; watching goes on.
@@ -44,6 +44,20 @@ interface Watched {
 
 const STABLE_MS = 2;
 const STABLE_TRIES = 50;
+
+/** "size:mtime" of a file with content; null when it is empty or missing. */
+function stampOf(file: string): string | null {
+  try {
+    const s = statSync(file);
+    return s.size === 0 ? null : `${s.size}:${s.mtimeMs}`;
+  } catch {
+    return null;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 export class PushWatcher {
   private readonly modules: Watched[];
@@ -115,31 +129,32 @@ export class PushWatcher {
     return m.running;
   }
 
-  /** Waits until the entry file holds still; false if it stays empty (a save in progress). */
-  private async settled(file: string): Promise<boolean> {
-    let last = "";
+  /**
+   * The entry file's size and mtime, once it has content: at once if it has (no waiting on
+   * the hot path), else after waiting for a save in progress to fill it; null if it stays
+   * empty or missing.
+   */
+  private async contentStamp(file: string): Promise<string | null> {
     for (let i = 0; i < STABLE_TRIES; i++) {
-      let stamp: string;
-      let size: number;
-      try {
-        const s = statSync(file);
-        size = s.size;
-        stamp = `${s.size}:${s.mtimeMs}`;
-      } catch {
-        stamp = "missing";
-        size = 0;
-      }
-      if (stamp === last && size > 0) return true;
-      last = stamp;
-      await new Promise((r) => setTimeout(r, STABLE_MS));
+      const s = stampOf(file);
+      if (s !== null) return s;
+      await sleep(STABLE_MS);
     }
-    return false;
+    return null;
   }
 
+  /**
+   * Builds as soon as the file has content, and pushes only if it did not change while it was
+   * being built (fs.watch can fire mid-save). A change during the build means another build
+   * follows, not a push of what may be half a file; a build error is reported only once the
+   * file has held still, so a save in progress does not flash one.
+   */
   private async buildAndPush(m: Watched): Promise<void> {
     const noticed = m.changedAt === 0 ? performance.now() : m.changedAt;
-    if (!(await this.settled(m.builder.file))) {
-      this.events.skipped(m.builder.name, `${basename(m.builder.file)} is empty or still being written; waiting for the next save`);
+    const file = m.builder.file;
+    const before = await this.contentStamp(file);
+    if (before === null) {
+      this.events.skipped(m.builder.name, `${basename(file)} is empty or still being written; waiting for the next save`);
       return;
     }
     const t0 = performance.now();
@@ -147,10 +162,16 @@ export class PushWatcher {
     try {
       built = await m.builder.build();
     } catch (err) {
-      this.events.buildFailed(m.builder.name, toFixpointError(err).message);
+      await sleep(STABLE_MS);
+      if (stampOf(file) !== before) m.again = true;
+      else this.events.buildFailed(m.builder.name, toFixpointError(err).message);
       return;
     } finally {
       this.watchDirsAfter(m);
+    }
+    if (stampOf(file) !== before) {
+      m.again = true;
+      return;
     }
     m.inputs = new Set(built.inputs);
     this.watchDirs();

@@ -23,7 +23,7 @@ import {
   MAX_IN_FLIGHT,
   PROTOCOL_VERSIONS,
 } from "../protocol/limits.js";
-import { decodeClientMessage, isRequest, type ClientMessage, type NodeMessage, type Request, type Role, type Topic, type Welcome } from "../protocol/messages.js";
+import { decodeClientMessage, isRequest, type ClientMessage, type EventTopic, type NodeMessage, type Request, type Role, type Topic, type Welcome } from "../protocol/messages.js";
 import type { Data } from "../protocol/schema.js";
 import { silentLogger, type Logger } from "../log.js";
 import { Connection, type ConnectionOptions } from "./connection.js";
@@ -35,10 +35,14 @@ export interface Session {
   readonly fingerprint: string;
   readonly roles: readonly Role[];
   readonly remoteAddress: string;
+  /** Unique per connection for the life of the server (names the connection's REPL session). */
+  readonly id: number;
   /** Pushes an event to this client. */
-  sendEvent(topic: Topic, data: Data): void;
+  sendEvent(topic: EventTopic, data: Data): void;
   /** From now on this client receives `publish`ed events of these topics. */
   subscribe(topics: readonly Topic[]): void;
+  /** Called once when the connection is gone (state tied to it, like a REPL session, is dropped). */
+  onClose(listener: () => void): void;
 }
 
 export interface ServerLimits {
@@ -133,6 +137,7 @@ export class ChannelServer {
   private readonly connections = new Set<NodeConnection>();
   private readonly handshaking = new Set<Socket>();
   private shuttingDown = false;
+  private nextSessionId = 1;
 
   constructor(private readonly options: ServerOptions) {
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
@@ -216,8 +221,10 @@ export class ChannelServer {
         fingerprint: who,
         roles,
         remoteAddress: remote,
+        id: this.nextSessionId++,
         sendEvent: (topic, data) => conn.reply({ type: "event", topic, data }),
         subscribe: (topics) => topics.forEach((t) => conn.topics.add(t)),
+        onClose: (listener) => conn.onClose(() => listener()),
       };
       this.connections.add(conn);
       conn.onClose((reason) => {

@@ -6,6 +6,8 @@
  *   ├── node.key        the node's Ed25519 identity, mode 0600
  *   ├── node.pub        its public key, one line
  *   ├── trust           the keys this node accepts and their roles (trust-file.ts)
+ *   ├── audit.log       every REPL evaluation in production mode, appended and fsynced before
+ *   │                   it runs, then its outcome (audit-log.ts); created on first use
  *   └── store/          bundles by digest and the current-module table (bundle-store.ts)
  */
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
@@ -25,11 +27,12 @@ export interface DataDirPaths {
   pub: string;
   trust: string;
   store: string;
+  audit: string;
 }
 
 export function dataDirPaths(dir: string): DataDirPaths {
   const abs = resolve(dir);
-  return { dir: abs, config: join(abs, "config.json"), key: join(abs, "node.key"), pub: join(abs, "node.pub"), trust: join(abs, "trust"), store: join(abs, "store") };
+  return { dir: abs, config: join(abs, "config.json"), key: join(abs, "node.key"), pub: join(abs, "node.pub"), trust: join(abs, "trust"), store: join(abs, "store"), audit: join(abs, "audit.log") };
 }
 
 export interface InitOptions {

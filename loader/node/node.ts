@@ -21,6 +21,8 @@ import { TrustCache } from "./trust-cache.js";
 import { RuntimeSupervisor, type ModuleSource, type RuntimeEntry } from "../supervisor/runtime-supervisor.js";
 import type { RuntimeLimits, RuntimeModuleStatus } from "../protocol/runtime-ipc.js";
 import { HttpFront } from "./http-front.js";
+import { AuditLog } from "./audit-log.js";
+import { ReplGateway } from "./repl-gateway.js";
 
 const RECENT_LOGS = 1000;
 
@@ -60,6 +62,8 @@ export class LoaderNode {
   private readonly recentLogs: Data[] = [];
   /** One push at a time per module, in arrival order. */
   private readonly pushQueues = new Map<string, Promise<unknown>>();
+  /** The remote REPL: sessions per connection, audit in production. */
+  private readonly repl: ReplGateway;
 
   /** Reads and checks everything on disk; throws a coded error before anything listens. */
   constructor(options: NodeOptions) {
@@ -101,9 +105,17 @@ export class LoaderNode {
         logger: this.logger,
         currentModules: () => this.currentSources(),
         onModuleLog: (module, level, text) => this.logger.log(level, "module.log", { module, text }),
+        onReplOutput: (session, level, text) => this.repl.output(session, level, text),
       });
       if (runtime.http !== undefined) this.httpFront = new HttpFront(runtime.http, this.runtime);
     }
+    this.repl = new ReplGateway({
+      runtime: this.runtime,
+      mode: () => this.config.mode,
+      audit: new AuditLog(this.paths.audit),
+      nameOf: (key) => this.trust.commentOf(key),
+      logger: this.logger,
+    });
   }
 
   private reportStoreProblems(): void {
@@ -173,6 +185,10 @@ export class LoaderNode {
         const value = await this.runtime.call(request.module, request.fn, request.args);
         return value === undefined ? {} : { value: toData(value) };
       }
+      case "eval":
+        return this.repl.eval(session, request);
+      case "complete":
+        return this.repl.complete(session, request);
       case "subscribe": {
         session.subscribe(request.topics);
         const backlog = request.backlog ?? 0;
@@ -241,24 +257,42 @@ export class LoaderNode {
   }
 
   /**
-   * Verify, store, load into the runtime, and only then make it current: a version that
-   * fails to load never becomes what the node restarts on.
+   * Verify, then store and load at once, and only then make it current: a version that fails
+   * to load or to be stored never becomes what the node restarts on. Storing overlaps the
+   * runtime's compile because the save-to-live time is the dev loop's whole point; should the
+   * write fail after the load succeeded, the runtime is put back on the stored version.
    */
   private async push(session: Session, request: RequestOf<"push">): Promise<ResultOf<"push">> {
     const verified = verifyBundle(request.bundle, (key) => this.trust.rolesOf(key), "dev");
     const { manifest } = verified;
-    const stored = this.store.storeBundle(verified);
+    const storing = this.store.storeBundle(verified).then(
+      (stored) => ({ stored }),
+      (err: unknown) => ({ error: new FixpointError("STORE_WRITE_FAILED", `cannot store module ${manifest.name}: ${(err as Error).message}`, { cause: err }) }),
+    );
     let loaded: { version: string; ms: number } | null = null;
-    if (this.runtime !== null) {
-      const result = await this.runtime.load({
-        name: manifest.name,
-        digest: manifest.digest,
-        code: Buffer.from(request.bundle.code).toString("utf8"),
-        sourceMap: Buffer.from(request.bundle.sourceMap).toString("utf8"),
-      });
-      if (result.status === "loaded") loaded = { version: result.version, ms: result.ms };
+    try {
+      if (this.runtime !== null) {
+        const result = await this.runtime.load({
+          name: manifest.name,
+          digest: manifest.digest,
+          code: Buffer.from(request.bundle.code).toString("utf8"),
+          sourceMap: Buffer.from(request.bundle.sourceMap).toString("utf8"),
+        });
+        if (result.status === "loaded") loaded = { version: result.version, ms: result.ms };
+      }
+    } finally {
+      await storing;
     }
-    const changed = this.store.setCurrent(manifest.name, manifest.digest);
+    const outcome = await storing;
+    let changed: boolean;
+    try {
+      if ("error" in outcome) throw outcome.error;
+      changed = await this.store.setCurrent(manifest.name, manifest.digest);
+    } catch (err) {
+      if (loaded !== null) await this.putBack(manifest.name);
+      throw err;
+    }
+    const { stored } = outcome;
     // `stored` without `changed`: a corrupted copy was repaired, so the module is loadable again.
     if (changed || stored) this.modules.set(manifest.name, manifest);
     this.logger.log("info", "module.pushed", {
@@ -272,6 +306,19 @@ export class LoaderNode {
     });
     const base = { name: manifest.name, digest: manifest.digest, stored, changed };
     return loaded === null ? base : { ...base, version: loaded.version, swapMs: loaded.ms };
+  }
+
+  /** The runtime runs a version the store could not keep: load the stored current one again. */
+  private async putBack(name: string): Promise<void> {
+    if (this.runtime === null) return;
+    const source = this.currentSources().find((m) => m.name === name);
+    try {
+      if (source === undefined) await this.runtime.unload(name);
+      else await this.runtime.load(source);
+      this.logger.log("warn", "module.put-back", { module: name, digest: source?.digest.slice(0, 12) ?? "none" });
+    } catch (err) {
+      this.logger.log("error", "module.put-back-failed", { module: name, code: (err as FixpointError).code, reason: (err as Error).message });
+    }
   }
 }
 

@@ -48,4 +48,10 @@ export class TrustCache {
     this.refresh();
     return rolesOf(this.entries, publicKey);
   }
+
+  /** The comment on the key's line (who it is, for the audit log), or "". */
+  commentOf(publicKey: Uint8Array): string {
+    const key = Buffer.from(publicKey);
+    return this.entries.find((e) => key.equals(Buffer.from(e.publicKey)))?.comment ?? "";
+  }
 }

@@ -7,9 +7,15 @@
  * node to client unasked (logs). `heartbeat`s flow both ways once per interval; either side
  * treats a silent peer as dead. `goodbye` says why a side is about to close.
  *
- *   client → node: ping, status, push, call, subscribe, heartbeat, goodbye
+ *   client → node: ping, status, push, call, subscribe, eval, complete, heartbeat, goodbye
  *   node → client: welcome (first frame after the handshake), result, error, event,
  *                  heartbeat, goodbye
+ *
+ * `eval` and `complete` are the remote REPL (issue 6). The code runs on the node, in a scratch
+ * isolate of the connection's own (dropped when the connection closes) or, with `module`, in
+ * that module's live isolate. The value comes back already inspected into text inside the
+ * isolate, so nothing the code returns needs to be copyable. Console output an evaluation
+ * produces arrives before its result as `event`s of topic "repl" on the same connection.
  *
  * Decoding is strict (see cbor.ts and schema.ts): an unknown `type` is MESSAGE_UNKNOWN, any
  * other deviation — a missing or extra field, a wrong type, a value out of range — is
@@ -32,6 +38,20 @@ export type Mode = (typeof MODES)[number];
  */
 export const TOPICS = ["log"] as const;
 export type Topic = (typeof TOPICS)[number];
+
+/**
+ * Topics an `event` may carry: the subscribable ones, and "repl", which a node sends only to
+ * the connection whose REPL evaluation printed it, as { level, text } (not subscribable).
+ */
+export const EVENT_TOPICS = [...TOPICS, "repl"] as const;
+export type EventTopic = (typeof EVENT_TOPICS)[number];
+
+/** Longest source text one `eval` may carry, characters. */
+export const MAX_EVAL_SOURCE = 256 * 1024;
+/** Longest text before the cursor a `complete` may carry, characters. */
+export const MAX_COMPLETE_SOURCE = 4096;
+/** Most candidates a `complete` answers with. */
+export const MAX_COMPLETIONS = 2000;
 
 /** Module names: what a file name can say, and safe as a path segment and an HTTP prefix. */
 export const MODULE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -65,6 +85,10 @@ const requestSchemas = {
   /** `backlog`: also send back up to this many of the most recent events of the topics. */
   subscribe: object({ type: literal("subscribe"), id, topics: array(oneOf(TOPICS), TOPICS.length), backlog: uint(1000) }, ["backlog"]),
   call: object({ type: literal("call"), id, module: string(64, MODULE_NAME), fn: string(128), args: array(data(), 256) }),
+  /** `module`: evaluate in that module's isolate instead of the connection's scratch one; `colors`: ANSI colours in the text. */
+  eval: object({ type: literal("eval"), id, source: string(MAX_EVAL_SOURCE), module: string(64, MODULE_NAME), colors: bool() }, ["module", "colors"]),
+  /** `source`: the input line up to the cursor. */
+  complete: object({ type: literal("complete"), id, source: string(MAX_COMPLETE_SOURCE), module: string(64, MODULE_NAME) }, ["module"]),
 } as const;
 
 const moduleInfo = object(
@@ -117,6 +141,16 @@ export const resultSchemas = {
   ),
   call: object({ value: data() }, ["value"]),
   subscribe: object({ topics: array(oneOf(TOPICS), TOPICS.length), backlog: array(data(), 1000) }, ["backlog"]),
+  /**
+   * `text`: the value (or, with `threw`, what was thrown) inspected inside the isolate;
+   * `location`: where a syntax error is in the input (1-based).
+   */
+  eval: object(
+    { threw: bool(), text: string(1024 * 1024), location: object({ line: uint(), column: uint() }) },
+    ["location"],
+  ),
+  /** `prefix`: the word being completed (what each candidate replaces). */
+  complete: object({ candidates: array(string(256), MAX_COMPLETIONS), prefix: string(256) }),
 } as const satisfies Record<keyof typeof requestSchemas, Schema>;
 
 const controlSchemas = {
@@ -133,7 +167,7 @@ const nodeOnlySchemas = {
   }),
   result: object({ type: literal("result"), id, value: data() }),
   error: object({ type: literal("error"), id, error: errorData }),
-  event: object({ type: literal("event"), topic: oneOf(TOPICS), data: data() }),
+  event: object({ type: literal("event"), topic: oneOf(EVENT_TOPICS), data: data() }),
 } as const;
 
 export type RequestType = keyof typeof requestSchemas;

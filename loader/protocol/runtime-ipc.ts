@@ -3,10 +3,15 @@
  * the loader knows. The loader forks the runtime with an IPC channel in "advanced"
  * serialization (structured clone, so bytes and states cross without JSON), and:
  *
- *   loader → runtime   requests with an id: load, call, health, export, unload, status, ping;
+ *   loader → runtime   requests with an id: load, call, health, export, unload, status, ping,
+ *                      repl-eval, repl-complete, repl-drop;
  *                      and accepted HTTP sockets, passed as handles with { type: "http-socket" }
  *   runtime → loader   exactly one reply per request id; unasked: ready (once, at start),
- *                      log (module console output), dead (a module's isolate was stopped)
+ *                      log (module console output), dead (a module's isolate was stopped),
+ *                      repl-output (console output for one REPL session)
+ *
+ * A REPL `session` is a string the loader picks per client connection; the runtime creates
+ * the session's scratch isolate on its first evaluation and disposes it on repl-drop.
  *
  * Both ends are ours and run the same build, but the runtime executes module code, so the
  * loader still checks every message it gets against these shapes (`isRuntimeMessage`).
@@ -41,7 +46,25 @@ export type RuntimeRequest =
   | { type: "export"; id: number }
   | { type: "unload"; id: number; name: string }
   | { type: "status"; id: number }
-  | { type: "ping"; id: number };
+  | { type: "ping"; id: number }
+  | { type: "repl-eval"; id: number; session: string; module?: string; source: string; colors: boolean }
+  | { type: "repl-complete"; id: number; session: string; module?: string; source: string }
+  | { type: "repl-drop"; id: number; session: string };
+
+/** An evaluation's outcome; a limit hit (MODULE_TIMEOUT, MODULE_MEMORY_LIMIT) is a coded error instead. */
+export interface ReplEvalResult {
+  threw: boolean;
+  /** The value or the thrown error, inspected inside the isolate. */
+  text: string;
+  /** Where a syntax error is in the input, 1-based. */
+  location?: { line: number; column: number };
+}
+
+export interface ReplCompletion {
+  candidates: string[];
+  /** The word being completed. */
+  prefix: string;
+}
 
 export type LoadResult =
   | { status: "loaded"; name: string; digest: string; version: string; previousDigest: string | null; ms: number }
@@ -71,6 +94,10 @@ export interface RuntimeResults {
   unload: null;
   status: { modules: RuntimeModuleStatus[]; rss: number; heapUsed: number };
   ping: null;
+  "repl-eval": ReplEvalResult;
+  "repl-complete": ReplCompletion;
+  /** Whether the session had a scratch isolate (now disposed). */
+  "repl-drop": { dropped: boolean };
 }
 
 export type RuntimeMessage =
@@ -78,7 +105,8 @@ export type RuntimeMessage =
   | { type: "reply"; id: number; ok: false; error: ErrorData }
   | { type: "ready"; pid: number }
   | { type: "log"; module: string; level: "debug" | "info" | "warn" | "error"; text: string }
-  | { type: "dead"; module: string; error: ErrorData };
+  | { type: "dead"; module: string; error: ErrorData }
+  | { type: "repl-output"; session: string; level: "debug" | "info" | "warn" | "error"; text: string };
 
 /** Arguments the loader passes when it forks the runtime, as one JSON argv entry. */
 export interface RuntimeBoot {
@@ -98,6 +126,8 @@ export function isRuntimeMessage(value: unknown): value is RuntimeMessage {
       return typeof m["module"] === "string" && typeof m["level"] === "string" && typeof m["text"] === "string";
     case "dead":
       return typeof m["module"] === "string" && typeof m["error"] === "object";
+    case "repl-output":
+      return typeof m["session"] === "string" && typeof m["level"] === "string" && typeof m["text"] === "string";
     default:
       return false;
   }

@@ -10,6 +10,7 @@
  * left out, and never loaded.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FixpointError, toFixpointError } from "../errors.js";
 import { decodeCbor, encodeCbor } from "../protocol/cbor.js";
@@ -17,7 +18,7 @@ import { bundleSchema, DIGEST, MODULE_NAME, type Role, type WireBundle } from ".
 import { check } from "../protocol/schema.js";
 import { verifyBundle, type VerifiedBundle } from "../bundle/verify.js";
 import type { Manifest } from "../bundle/manifest.js";
-import { writeFileAtomic } from "./atomic.js";
+import { writeFileAtomic, writeFileAtomicAsync } from "./atomic.js";
 
 export interface ModuleEntry {
   name: string;
@@ -36,6 +37,9 @@ export class BundleStore {
   private readonly bundlesDir: string;
   private readonly tableFile: string;
   private table: Map<string, ModuleEntry>;
+  /** The table write in progress, and one waiting to start (see setCurrent). */
+  private lastWrite: Promise<void> = Promise.resolve();
+  private queuedWrite: Promise<void> | null = null;
   /** Problems met while reading the store; the node reports them in its log. */
   readonly problems: StoreProblem[] = [];
 
@@ -95,59 +99,91 @@ export class BundleStore {
    * no longer verifies (corrupted on disk, signer since revoked) is replaced, so pushing the
    * module again repairs it (`stored` true).
    */
-  put(verified: VerifiedBundle): { stored: boolean; changed: boolean } {
-    const stored = this.storeBundle(verified);
-    return { stored, changed: this.setCurrent(verified.manifest.name, verified.manifest.digest) };
+  async put(verified: VerifiedBundle): Promise<{ stored: boolean; changed: boolean }> {
+    const stored = await this.storeBundle(verified);
+    return { stored, changed: await this.setCurrent(verified.manifest.name, verified.manifest.digest) };
   }
 
   /**
    * Writes a verified bundle under its digest unless an intact copy is there already.
-   * Storing does not make it current: a node stores first, loads, and only then points at it.
+   * Storing does not make it current: a node stores first (or while it loads), and only then
+   * points at it.
    */
-  storeBundle(verified: VerifiedBundle): boolean {
+  async storeBundle(verified: VerifiedBundle): Promise<boolean> {
     const { manifest, bundle } = verified;
-    if (this.has(manifest.digest) && this.verifies(manifest.digest)) return false;
-    writeFileAtomic(this.bundleFile(manifest.digest), encodeCbor(bundle));
+    if (await this.intact(manifest.digest)) return false;
+    await writeFileAtomicAsync(this.bundleFile(manifest.digest), encodeCbor(bundle));
     return true;
   }
 
-  /** Makes `digest` (already stored) the current version of module `name`; false if it already was. */
-  setCurrent(name: string, digest: string): boolean {
-    if (this.table.get(name)?.digest === digest) return false;
-    const next = new Map(this.table);
-    next.set(name, { name, digest, storedAt: new Date().toISOString() });
-    this.writeTable(next);
-    this.table = next;
+  /**
+   * Makes `digest` (already stored) the current version of module `name`; false if it already
+   * was. The table in memory changes at once; the file follows, one write at a time, each
+   * writing the whole table as it is when the write starts (so writes of several modules
+   * coalesce and the last one on disk is the newest). If the write fails, the entry goes back.
+   */
+  async setCurrent(name: string, digest: string): Promise<boolean> {
+    const before = this.table.get(name);
+    if (before?.digest === digest) return false;
+    const entry = { name, digest, storedAt: new Date().toISOString() };
+    this.table.set(name, entry);
+    try {
+      await this.flushTable();
+    } catch (err) {
+      if (this.table.get(name) === entry) {
+        if (before === undefined) this.table.delete(name);
+        else this.table.set(name, before);
+      }
+      throw new FixpointError("STORE_WRITE_FAILED", `cannot write ${this.tableFile}: ${(err as Error).message}`, { cause: err });
+    }
     return true;
   }
 
-  private writeTable(table: Map<string, ModuleEntry>): void {
-    const modules: Record<string, { digest: string; storedAt: string }> = {};
-    for (const [name, e] of [...table].sort(([a], [b]) => a.localeCompare(b))) modules[name] = { digest: e.digest, storedAt: e.storedAt };
-    writeFileAtomic(this.tableFile, JSON.stringify({ modules }, null, 2) + "\n");
+  private flushTable(): Promise<void> {
+    if (this.queuedWrite !== null) return this.queuedWrite;
+    const queued = this.lastWrite.catch(() => {}).then(() => {
+      this.queuedWrite = null;
+      const modules: Record<string, { digest: string; storedAt: string }> = {};
+      for (const [name, e] of [...this.table].sort(([a], [b]) => a.localeCompare(b))) modules[name] = { digest: e.digest, storedAt: e.storedAt };
+      return writeFileAtomicAsync(this.tableFile, JSON.stringify({ modules }, null, 2) + "\n");
+    });
+    this.queuedWrite = queued;
+    this.lastWrite = queued;
+    return queued;
   }
 
-  /** The current modules, as the table says (not re-verified; see `load`). */
   /** One module's entry in the table, or undefined. */
   entry(name: string): ModuleEntry | undefined {
     return this.table.get(name);
   }
 
+  /** The current modules, as the table says (not re-verified; see `load`). */
   modules(): ModuleEntry[] {
     return [...this.table.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
   private read(digest: string, role: Role): VerifiedBundle {
-    const value = decodeCbor(readFileSync(this.bundleFile(digest)));
+    return this.decodeAndVerify(readFileSync(this.bundleFile(digest)), digest, role);
+  }
+
+  private decodeAndVerify(bytes: Uint8Array, digest: string, role: Role): VerifiedBundle {
+    const value = decodeCbor(bytes);
     check(bundleSchema, value, "bundle");
     const verified = verifyBundle(value as WireBundle, this.signerRoles, role);
     if (verified.manifest.digest !== digest) throw new FixpointError("BUNDLE_DIGEST_MISMATCH", `holds bundle ${verified.manifest.digest}, not ${digest}`);
     return verified;
   }
 
-  private verifies(digest: string): boolean {
+  /** Whether an intact, verifying copy of `digest` is stored. */
+  private async intact(digest: string): Promise<boolean> {
+    let bytes: Buffer;
     try {
-      this.read(digest, "dev");
+      bytes = await readFile(this.bundleFile(digest));
+    } catch {
+      return false;
+    }
+    try {
+      this.decodeAndVerify(bytes, digest, "dev");
       return true;
     } catch {
       return false;

@@ -24,6 +24,8 @@ import type { Logger } from "../log.js";
 import {
   isRuntimeMessage,
   type LoadResult,
+  type ReplCompletion,
+  type ReplEvalResult,
   type RestoredState,
   type RuntimeBoot,
   type RuntimeMessage,
@@ -55,6 +57,8 @@ export interface SupervisorOptions {
   currentModules(): ModuleSource[];
   /** Module console output. */
   onModuleLog(module: string, level: "debug" | "info" | "warn" | "error", text: string): void;
+  /** Console output for one REPL session (issue 6). */
+  onReplOutput?(session: string, level: "debug" | "info" | "warn" | "error", text: string): void;
   /** Default 1000 ms; three missed beats and the runtime is killed and restarted. */
   heartbeatMs?: number;
   /** Default 1000 ms. */
@@ -81,6 +85,8 @@ export class RuntimeSupervisor {
   private waiters: { go: () => void; fail: (err: FixpointError) => void }[] = [];
   private readonly heldSockets: Socket[] = [];
   private snapshot: StateSnapshot = {};
+  private snapshotting: Promise<void> | null = null;
+  private snapshotAgain = false;
   private restarts = 0;
   private backoffMs = 100;
   private lastBeat = Date.now();
@@ -158,6 +164,9 @@ export class RuntimeSupervisor {
         this.options.logger.log("error", "module.stopped", { module: message.module, code: message.error.code, reason: message.error.message });
         void this.reloadAfterDeath(message.module);
         return;
+      case "repl-output":
+        this.options.onReplOutput?.(message.session, message.level, message.text);
+        return;
       default: {
         const exhaustive: never = message;
         return exhaustive;
@@ -225,7 +234,23 @@ export class RuntimeSupervisor {
     this.send("ping", {}).catch(() => {});
   }
 
-  private async takeSnapshot(): Promise<void> {
+  /** One export at a time; asks made meanwhile coalesce into one more (bursts of pushes). */
+  private takeSnapshot(): Promise<void> {
+    if (this.snapshotting !== null) {
+      this.snapshotAgain = true;
+      return this.snapshotting;
+    }
+    this.snapshotting = (async () => {
+      do {
+        this.snapshotAgain = false;
+        await this.exportStates();
+      } while (this.snapshotAgain && this.state === "up");
+      this.snapshotting = null;
+    })();
+    return this.snapshotting;
+  }
+
+  private async exportStates(): Promise<void> {
     if (this.state !== "up") return;
     try {
       const { snapshot, failed } = await this.send("export", {});
@@ -273,8 +298,15 @@ export class RuntimeSupervisor {
 
   async load(source: ModuleSource & { restore?: RestoredState }): Promise<LoadResult> {
     const result = await this.send("load", source);
-    if (result.status === "loaded") await this.takeSnapshot();
+    // Not awaited: HTTP already sees the new version, and the push's answer need not wait for
+    // every module's state to be copied. Until the snapshot lands, a restart restores the old
+    // version's state through the new version's migrate hook, which is what migrate is for.
+    if (result.status === "loaded") void this.takeSnapshot();
     return result;
+  }
+
+  async unload(name: string): Promise<void> {
+    await this.send("unload", { name });
   }
 
   call(module: string, fn: string, args: unknown[]): Promise<unknown> {
@@ -283,6 +315,20 @@ export class RuntimeSupervisor {
 
   health(module: string): Promise<RuntimeResults["health"]> {
     return this.send("health", { module });
+  }
+
+  /** Evaluates REPL input in `session`'s scratch isolate, or in `module`'s isolate. */
+  replEval(request: { session: string; module?: string; source: string; colors: boolean }): Promise<ReplEvalResult> {
+    return this.send("repl-eval", request);
+  }
+
+  replComplete(request: { session: string; module?: string; source: string }): Promise<ReplCompletion> {
+    return this.send("repl-complete", request);
+  }
+
+  /** Disposes a REPL session's scratch isolate, stopping whatever runs in it. */
+  replDrop(session: string): Promise<{ dropped: boolean }> {
+    return this.send("repl-drop", { session });
   }
 
   runtimeStatus(): Promise<RuntimeResults["status"]> {

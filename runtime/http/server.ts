@@ -22,7 +22,16 @@ export function routeOf(path: string, table: ModuleTable, rootModule: string): s
   return table.shapeOf(rootModule)?.http === true ? rootModule : null;
 }
 
-function readBody(req: IncomingMessage): Promise<Uint8Array | null> {
+function readBody(req: IncomingMessage): Promise<Uint8Array | null> | null {
+  // Most requests have no body (GET): no stream to wait for, no promise to settle.
+  if (req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined) {
+    req.resume();
+    return null;
+  }
+  if (req.headers["content-length"] === "0") {
+    req.resume();
+    return null;
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -56,11 +65,12 @@ export function createHttpServer(table: ModuleTable, rootModule: string, log: (l
     try {
       const headers: [string, string][] = [];
       for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
+      const reading = readBody(req);
       const wire: WireRequest = {
         method: req.method ?? "GET",
         url: `http://${req.headers.host ?? "localhost"}${path}`,
         headers,
-        body: await readBody(req),
+        body: reading === null ? null : await reading,
       };
       const response = await table.http(module, wire);
       res.writeHead(response.status, response.statusText, response.headers);

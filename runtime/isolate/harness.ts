@@ -8,6 +8,8 @@
  * their name, message and stack, which the host maps to the TypeScript source.
  */
 import { MODULE_MARK, type ModuleContext, type ModuleDefinition } from "../api.js";
+import { SCRATCH_MARK, replEntries } from "./repl.js";
+import { takeResponseBytes, type Response as PreludeResponse } from "../prelude/response.js";
 
 /** isolated-vm's Reference as seen from inside the isolate (only the members used here). */
 interface HostRef {
@@ -110,6 +112,14 @@ function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, cal
       host.call.apply(undefined, [module, fn, args], { arguments: { copy: true }, result: { promise: true, copy: true } }) as Promise<never>,
   };
 
+  const pendingHttp = new Map<number, Promise<unknown>>();
+  let nextHttp = 1;
+  const wireResponse = (response: unknown): WireResponse => {
+    if (!(response instanceof Response)) throw new TypeError(`module ${moduleName}'s http handler must return a Response`);
+    const headers: [string, string][] = [];
+    response.headers.forEach((value, key) => headers.push([key, value]));
+    return { status: response.status, statusText: response.statusText, headers, body: takeResponseBytes(response as unknown as PreludeResponse) };
+  };
   const fn = (name: string) => {
     const f = definition?.functions !== undefined && Object.hasOwn(definition.functions, name) ? definition.functions[name] : undefined;
     if (typeof f !== "function") {
@@ -122,6 +132,8 @@ function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, cal
   };
 
   return {
+    // The remote REPL (repl.ts): evaluation with the module's state and functions in scope.
+    ...replEntries(() => (definition === null ? null : { ctx, functions: definition.functions ?? {}, scratch: (definition as Record<string, unknown>)[SCRATCH_MARK] === true })),
     /** Finds the definition the bundle exported; returns what the host shows in status. */
     attach(): { version: string; functions: string[]; http: boolean; health: boolean } {
       const exported = g["__fixpoint_module"] as { default?: unknown } | undefined;
@@ -152,16 +164,27 @@ function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, cal
     exportState(): unknown {
       return ctx.state;
     },
-    async http(wire: WireRequest): Promise<WireResponse> {
+    /**
+     * Runs the http handler. A Response returned at once (the usual case) is answered at once,
+     * so the host can run this synchronously without waiting on the isolate's thread; a
+     * promise is parked under an id for httpWait.
+     */
+    httpNow(wire: WireRequest): WireResponse | { pending: number } {
       const handler = definition?.http;
       if (handler === undefined) return { status: 404, statusText: "Not Found", headers: [["content-type", "text/plain"]], body: new TextEncoder().encode(`module ${moduleName} has no http handler\n`) };
       const init: RequestInit = { method: wire.method, headers: wire.headers };
       if (wire.body !== null && wire.method !== "GET" && wire.method !== "HEAD") init.body = wire.body;
-      const response = await handler(new Request(wire.url, init), ctx);
-      if (!(response instanceof Response)) throw new TypeError(`module ${moduleName}'s http handler must return a Response`);
-      const headers: [string, string][] = [];
-      response.headers.forEach((value, key) => headers.push([key, value]));
-      return { status: response.status, statusText: response.statusText, headers, body: new Uint8Array(await response.arrayBuffer()) };
+      const result = handler(new Request(wire.url, init), ctx);
+      if (result instanceof Response) return wireResponse(result);
+      const id = nextHttp++;
+      pendingHttp.set(id, Promise.resolve(result));
+      return { pending: id };
+    },
+    async httpWait(id: number): Promise<WireResponse> {
+      const pending = pendingHttp.get(id);
+      pendingHttp.delete(id);
+      if (pending === undefined) throw new Error(`no http handler is pending under ${id}`);
+      return wireResponse(await pending);
     },
     async health(): Promise<{ ok: boolean; detail?: string }> {
       const check = definition?.health;

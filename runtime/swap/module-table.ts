@@ -134,14 +134,19 @@ export class ModuleTable {
       return { status: "unchanged", name: request.name, digest: request.digest };
     }
     const warm = await this.takeSpare();
+    const owner: { isolate: ModuleIsolate | null } = { isolate: null };
     const isolate: ModuleIsolate = await ModuleIsolate.create(
       request.name,
       request.code,
       request.sourceMap,
       this.limits,
-      this.isolateHooks(request.name, () => slot.running?.isolate === isolate),
+      this.isolateHooks(request.name, isCurrentOf(slot, owner)),
       warm ?? undefined,
-    ).finally(() => this.refillSpare());
+    ).catch((err: unknown) => {
+      this.refillSpare();
+      throw err;
+    });
+    owner.isolate = isolate;
     try {
       slot.held = [];
       let previous: { state: unknown; version: string } | null = null;
@@ -158,10 +163,12 @@ export class ModuleTable {
     } catch (err) {
       isolate.dispose();
       this.release(slot);
+      this.refillSpare();
       throw err;
     }
     slot.running = { isolate, digest: request.digest, inFlight: 0, calls: 0, loadedAt: new Date().toISOString(), drained: [] };
     this.release(slot);
+    this.refillSpare();
     if (old !== null) void this.drain(old).then(() => old.isolate.dispose());
     return {
       status: "loaded",
@@ -247,6 +254,11 @@ export class ModuleTable {
     return this.use(module, (isolate) => isolate.call(fn, args));
   }
 
+  /** Runs `work` on the module's live version, counted as in flight like a call: the REPL's way in. */
+  withModule<T>(module: string, work: (isolate: ModuleIsolate) => Promise<T>): Promise<T> {
+    return this.use(module, (isolate) => work(isolate));
+  }
+
   http(module: string, request: WireRequest): Promise<WireResponse> {
     return this.use(module, (isolate) => isolate.http(request));
   }
@@ -297,4 +309,14 @@ export class ModuleTable {
     void this.spare?.then((w) => w !== null && discardIsolate(w));
     this.spare = null;
   }
+}
+
+/**
+ * Whether `owner.isolate` is the version `slot` routes to. Made here rather than as an arrow in
+ * swap(): an arrow there shares swap()'s scope, `old` included, so every version's hooks kept the
+ * version before it alive (its isolate handle, hooks, code and source map), a chain through every
+ * version ever loaded (measured: no disposed ModuleIsolate was ever collected).
+ */
+function isCurrentOf(slot: Slot, owner: { isolate: ModuleIsolate | null }): () => boolean {
+  return () => owner.isolate !== null && slot.running?.isolate === owner.isolate;
 }

@@ -3,7 +3,7 @@
  * a node in a temporary data directory on a free loopback port, and a client connected to it.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { createHash } from "node:crypto";
@@ -21,8 +21,14 @@ import {
 export const ROOT = resolve(import.meta.dirname, "../..");
 const DIST = { loader: join(ROOT, "dist/loader.js"), devtool: join(ROOT, "dist/devtool.js") };
 
+const made: string[] = [];
+
+/** A fresh directory under the system's temp dir, removed when the test process exits. */
 export function tempDir(prefix = "fixpoint-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (made.length === 0) process.on("exit", () => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  made.push(dir);
+  return dir;
 }
 
 export interface CliResult {

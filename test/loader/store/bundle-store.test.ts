@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { keyPairFromSeed } from "../../../loader/crypto/ed25519.js";
@@ -66,10 +66,10 @@ describe("BundleStore", () => {
     assert.deepEqual(store.problems, []);
   });
 
-  test("put stores the bundle under its digest and makes it the module's current version in modules.json", () => {
+  test("put stores the bundle under its digest and makes it the module's current version in modules.json", async () => {
     const { dir, store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    assert.deepEqual(store.put(v1), { stored: true, changed: true });
+    assert.deepEqual(await store.put(v1), { stored: true, changed: true });
     const digest = v1.manifest.digest;
     assert.ok(existsSync(join(dir, "bundles", `${digest}.bundle`)));
     assert.equal(store.has(digest), true);
@@ -81,44 +81,44 @@ describe("BundleStore", () => {
     assert.deepEqual(store.modules(), [{ name: "counter", digest, storedAt: modules["counter"]!.storedAt }]);
   });
 
-  test("a new version of a module replaces it in the table and keeps the old bundle file", () => {
+  test("a new version of a module replaces it in the table and keeps the old bundle file", async () => {
     const { store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
     const v2 = bundle("counter", "var a = 2;", trust.rolesOf);
-    store.put(v1);
-    assert.deepEqual(store.put(v2), { stored: true, changed: true });
+    await store.put(v1);
+    assert.deepEqual(await store.put(v2), { stored: true, changed: true });
     assert.deepEqual(store.modules().map((m) => m.digest), [v2.manifest.digest]);
     assert.deepEqual(store.digests().sort(), [v1.manifest.digest, v2.manifest.digest].sort());
     // Going back to v1 stores nothing new but changes the table.
-    assert.deepEqual(store.put(v1), { stored: false, changed: true });
+    assert.deepEqual(await store.put(v1), { stored: false, changed: true });
     assert.deepEqual(store.modules().map((m) => m.digest), [v1.manifest.digest]);
   });
 
-  test("putting the same bytes twice stores nothing and changes no file", () => {
+  test("putting the same bytes twice stores nothing and changes no file", async () => {
     const { dir, store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    store.put(v1);
+    await store.put(v1);
     const before = snapshotDir(dir);
     const mtime = statSync(join(dir, "modules.json")).mtimeMs;
-    assert.deepEqual(store.put(v1), { stored: false, changed: false });
+    assert.deepEqual(await store.put(v1), { stored: false, changed: false });
     assert.deepEqual(snapshotDir(dir), before);
     assert.equal(statSync(join(dir, "modules.json")).mtimeMs, mtime);
   });
 
-  test("a new store on the same directory sees the modules put before, in name order", () => {
+  test("a new store on the same directory sees the modules put before, in name order", async () => {
     const { dir, store, trust } = newStore();
-    store.put(bundle("zeta", "var z;", trust.rolesOf));
-    store.put(bundle("alpha", "var a;", trust.rolesOf));
+    await store.put(bundle("zeta", "var z;", trust.rolesOf));
+    await store.put(bundle("alpha", "var a;", trust.rolesOf));
     const reopened = new BundleStore(dir, trust.rolesOf);
     assert.deepEqual(reopened.modules().map((m) => m.name), ["alpha", "zeta"]);
     assert.deepEqual(reopened.verifiedModules().map((m) => m.manifest.name), ["alpha", "zeta"]);
     assert.deepEqual(reopened.problems, []);
   });
 
-  test("load reads a bundle back and re-verifies it", () => {
+  test("load reads a bundle back and re-verifies it", async () => {
     const { store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    store.put(v1);
+    await store.put(v1);
     const loaded = store.load(v1.manifest.digest);
     assert.deepEqual(loaded.manifest, v1.manifest);
     assert.deepEqual(Buffer.from(loaded.bundle.code), Buffer.from(v1.bundle.code));
@@ -132,12 +132,12 @@ describe("BundleStore", () => {
     assert.equal(store.problems.length, 1);
   });
 
-  test("a bundle file corrupted on disk is STORE_CORRUPT on load, recorded in problems, and left out of verifiedModules", () => {
+  test("a bundle file corrupted on disk is STORE_CORRUPT on load, recorded in problems, and left out of verifiedModules", async () => {
     const { dir, store, trust } = newStore();
     const good = bundle("good", "var good = 1;", trust.rolesOf);
     const bad = bundle("bad", "var bad = 'a payload long enough to find';", trust.rolesOf);
-    store.put(good);
-    store.put(bad);
+    await store.put(good);
+    await store.put(bad);
     // Flip one byte inside the stored code.
     const file = join(dir, "bundles", `${bad.manifest.digest}.bundle`);
     const bytes = readFileSync(file);
@@ -157,52 +157,52 @@ describe("BundleStore", () => {
     assert.deepEqual(reopened.problems.map((p) => [p.file, p.error.code]), [[file, "STORE_CORRUPT"]]);
   });
 
-  test("putting a bundle again repairs its corrupted stored copy", () => {
+  test("putting a bundle again repairs its corrupted stored copy", async () => {
     const { dir, store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    store.put(v1);
+    await store.put(v1);
     const file = join(dir, "bundles", `${v1.manifest.digest}.bundle`);
     const good = readFileSync(file);
     writeFileSync(file, good.subarray(0, good.length - 1));
     assert.throws(() => store.load(v1.manifest.digest));
-    assert.deepEqual(store.put(v1), { stored: true, changed: false });
+    assert.deepEqual(await store.put(v1), { stored: true, changed: false });
     assert.deepEqual(readFileSync(file), good);
     assert.deepEqual(store.load(v1.manifest.digest).manifest, v1.manifest);
   });
 
-  test("the same code signed again later is not stored again: the first verified copy stays", () => {
+  test("the same code signed again later is not stored again: the first verified copy stays", async () => {
     const { dir, store, trust } = newStore();
     const first = bundle("counter", "var a = 1;", trust.rolesOf);
-    store.put(first);
+    await store.put(first);
     const before = snapshotDir(dir);
     const { bundle: resigned } = signBundle("counter", first.bundle.code, first.bundle.sourceMap, dev, new Date("2026-01-01T00:00:00.000Z"));
-    assert.deepEqual(store.put(verifyBundle(resigned, trust.rolesOf, "dev")), { stored: false, changed: false });
+    assert.deepEqual(await store.put(verifyBundle(resigned, trust.rolesOf, "dev")), { stored: false, changed: false });
     assert.deepEqual(snapshotDir(dir), before);
   });
 
-  test("a bundle file that is not CBOR at all is STORE_CORRUPT", () => {
+  test("a bundle file that is not CBOR at all is STORE_CORRUPT", async () => {
     const { dir, store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    store.put(v1);
+    await store.put(v1);
     writeFileSync(join(dir, "bundles", `${v1.manifest.digest}.bundle`), "not a bundle");
     throwsStoreCorrupt(() => store.load(v1.manifest.digest), "");
     assert.deepEqual(store.verifiedModules(), []);
   });
 
-  test("a valid bundle stored under another bundle's digest is STORE_CORRUPT", () => {
+  test("a valid bundle stored under another bundle's digest is STORE_CORRUPT", async () => {
     const { dir, store, trust } = newStore();
     const a = bundle("a", "var a;", trust.rolesOf);
     const b = bundle("b", "var b;", trust.rolesOf);
-    store.put(a);
-    store.put(b);
+    await store.put(a);
+    await store.put(b);
     writeFileSync(join(dir, "bundles", `${a.manifest.digest}.bundle`), readFileSync(join(dir, "bundles", `${b.manifest.digest}.bundle`)));
     throwsStoreCorrupt(() => store.load(a.manifest.digest), "BUNDLE_DIGEST_MISMATCH");
   });
 
-  test("a stored bundle whose signer was removed from the trust file is STORE_CORRUPT and not loaded", () => {
+  test("a stored bundle whose signer was removed from the trust file is STORE_CORRUPT and not loaded", async () => {
     const { store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    store.put(v1);
+    await store.put(v1);
     trust.revoke();
     throwsStoreCorrupt(() => store.load(v1.manifest.digest), "BUNDLE_SIGNER_UNTRUSTED");
     assert.deepEqual(store.verifiedModules(), []);
@@ -219,10 +219,10 @@ describe("BundleStore", () => {
     assert.deepEqual(store.problems.map((p) => p.error.code), ["STORE_CORRUPT"]);
   });
 
-  test("a malformed entry in modules.json is reported and skipped, the others kept", () => {
+  test("a malformed entry in modules.json is reported and skipped, the others kept", async () => {
     const { dir, store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    store.put(v1);
+    await store.put(v1);
     const { modules } = table(dir) as { modules: Record<string, unknown> };
     writeFileSync(join(dir, "modules.json"), JSON.stringify({ modules: { ...modules, "Bad Name": { digest: "x", storedAt: "" } } }));
     const reopened = new BundleStore(dir, trust.rolesOf);
@@ -231,10 +231,34 @@ describe("BundleStore", () => {
     assert.match(reopened.problems[0]!.error.message, /"Bad Name"/);
   });
 
-  test("puts leave no temporary files behind", () => {
+  test("puts of several modules at once all reach modules.json, whatever order their writes finish in", async () => {
     const { dir, store, trust } = newStore();
-    for (let i = 0; i < 5; i++) store.put(bundle(`m${i}`, `var x = ${i};`, trust.rolesOf));
-    store.put(bundle("m0", "var x = 'again';", trust.rolesOf));
+    const names = ["a", "b", "c", "d", "e", "f"];
+    await Promise.all(names.map((n) => store.put(bundle(n, `var ${n};`, trust.rolesOf))));
+    const { modules } = table(dir) as { modules: Record<string, { digest: string }> };
+    assert.deepEqual(Object.keys(modules), names);
+    assert.deepEqual(new BundleStore(dir, trust.rolesOf).modules().map((m) => m.digest), store.modules().map((m) => m.digest));
+  });
+
+  test("a table that cannot be written is STORE_WRITE_FAILED: the module keeps its previous version and no file changes", async () => {
+    const { dir, store, trust } = newStore();
+    const v1 = bundle("counter", "var v = 1;", trust.rolesOf);
+    await store.put(v1);
+    const v2 = bundle("counter", "var v = 2;", trust.rolesOf);
+    await store.storeBundle(v2);
+    // A directory where the table goes: the rename over it fails, even for root.
+    rmSync(join(dir, "modules.json"));
+    mkdirSync(join(dir, "modules.json", "blocker"), { recursive: true });
+    const before = snapshotDir(dir);
+    await assert.rejects(store.setCurrent("counter", v2.manifest.digest), (err: unknown) => err instanceof FixpointError && err.code === "STORE_WRITE_FAILED");
+    assert.equal(store.entry("counter")?.digest, v1.manifest.digest);
+    assert.deepEqual(snapshotDir(dir), before);
+  });
+
+  test("puts leave no temporary files behind", async () => {
+    const { dir, store, trust } = newStore();
+    for (let i = 0; i < 5; i++) await store.put(bundle(`m${i}`, `var x = ${i};`, trust.rolesOf));
+    await store.put(bundle("m0", "var x = 'again';", trust.rolesOf));
     assert.deepEqual(allNames(dir).filter((n) => n.includes(".tmp-")), []);
   });
 });
