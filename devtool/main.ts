@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   push: { summary: "build, sign and send modules to nodes", load: () => import("./commands/push.js") },
   logs: { summary: "show or follow nodes' logs: module console output and node events", load: () => import("./commands/logs.js") },
   call: { summary: "call a module's function on nodes: MODULE FUNCTION [ARG...]", load: () => import("./commands/call.js") },
+  repl: { summary: "a REPL into a node, or into one of its modules; code runs on the node", load: () => import("./commands/repl.js") },
 };
 
 const HELP = `Usage: devtool <command> [options]

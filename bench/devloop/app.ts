@@ -5,6 +5,7 @@
  * changes only the version string.
  */
 import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 /** The Fixpoint module: also has functions, for the calls/s measurement. */
 export function moduleSource(version: string): string {
@@ -23,7 +24,18 @@ export default defineModule({
 `;
 }
 
-/** The same app as a plain node:http server on $PORT (CommonJS: no package.json beside it). */
+/**
+ * A folder for the plain app: server.js with `version`, and a package.json that makes it
+ * CommonJS whatever the folders above it say (the bench works inside this repository).
+ */
+export function writePlainApp(dir: string, version: string): string {
+  writeFileSync(join(dir, "package.json"), '{ "type": "commonjs" }\n');
+  const file = join(dir, "server.js");
+  writeSource(file, plainServerSource(version));
+  return file;
+}
+
+/** The same app as a plain node:http server on $PORT (CommonJS). */
 export function plainServerSource(version: string): string {
   return `const VERSION = ${JSON.stringify(version)};
 let hits = 0;

@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { moduleSource, plainServerSource, writeSource } from "./app.js";
+import { moduleSource, plainServerSource, writePlainApp, writeSource } from "./app.js";
 import { appUrl, writeProject, type BenchContext } from "./bench-context.js";
 import { EDIT_TIMEOUT_MS, POLL_PAUSE_MS, edit, type EditResult, type EditTarget } from "./edits.js";
 import { Seen, Traffic } from "./http.js";
@@ -125,9 +125,8 @@ export async function editSection(ctx: BenchContext, options: EditOptions): Prom
   const plainSubject = async (key: string, label: string, start: (dir: string, port: number) => Peer): Promise<Subject> => {
     const dir = join(ctx.work, key);
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, "server.js");
     const first = `${key}-0`;
-    writeSource(file, plainServerSource(first));
+    const file = writePlainApp(dir, first);
     const port = await freePort();
     const url = new URL(`http://127.0.0.1:${port}/app`);
     start(dir, port);

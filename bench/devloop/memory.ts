@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { signBundle, type ClientConnection, type KeyPair, type WireBundle } from "../../loader/index.js";
 import { buildModule } from "../../devtool/build/build.js";
-import { moduleSource, plainServerSource, writeSource } from "./app.js";
+import { moduleSource, writePlainApp, writeSource } from "./app.js";
 import { dial, type BenchContext } from "./bench-context.js";
 import { get, keepAliveAgent } from "./http.js";
 import { median, mib, percentile, sleep, table } from "./measure.js";
@@ -80,7 +80,7 @@ export async function memorySection(ctx: BenchContext): Promise<void> {
   // The peer: one plain node:http process per app, after serving a few requests.
   const plainDir = join(ctx.work, "plain-memory");
   mkdirSync(plainDir, { recursive: true });
-  writeSource(join(plainDir, "server.js"), plainServerSource("plain-1"));
+  writePlainApp(plainDir, "plain-1");
   const port = await freePort();
   const plainUrl = new URL(`http://127.0.0.1:${port}/app`);
   const plain = startPlainServer(plainDir, port);

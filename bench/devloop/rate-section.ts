@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { plainServerSource, writeSource } from "./app.js";
+import { writePlainApp } from "./app.js";
 import { appUrl, dial, type BenchContext } from "./bench-context.js";
 import { breakdown } from "./breakdown.js";
 import { get, keepAliveAgent } from "./http.js";
@@ -64,7 +64,7 @@ export async function rateSection(ctx: BenchContext): Promise<void> {
   await push(conn, make("app", "rates-1"));
   const plainDir = join(ctx.work, "plain");
   mkdirSync(plainDir, { recursive: true });
-  writeSource(join(plainDir, "server.js"), plainServerSource("plain-1"));
+  writePlainApp(plainDir, "plain-1");
   const port = await freePort();
   const plainUrl = new URL(`http://127.0.0.1:${port}/app`);
   const nodeUrl = appUrl(node);

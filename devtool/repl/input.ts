@@ -15,11 +15,12 @@ export function isUnfinished(source: string): boolean {
     parse(source, OPTIONS);
     return false;
   } catch (err) {
-    const e = err as SyntaxError & { raisedAt?: number };
+    // `pos` is where the offending token starts: at the end of the input, the input ended too soon.
+    const e = err as SyntaxError & { pos?: number };
     if (/^Unterminated (template|comment)/.test(e.message)) return true;
     // A string or a regular expression left open is a mistake, not a continuation (node agrees).
     if (/^Unterminated (string|regular expression)/.test(e.message)) return false;
-    return typeof e.raisedAt === "number" && e.raisedAt >= source.trimEnd().length;
+    return typeof e.pos === "number" && e.pos >= source.trimEnd().length;
   }
 }
 

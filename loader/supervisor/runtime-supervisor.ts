@@ -76,6 +76,8 @@ interface Pending {
 }
 
 const MAX_HELD_SOCKETS = 1024;
+/** How long after a load its states are snapshotted, ms. */
+const SNAPSHOT_AFTER_LOAD_MS = 100;
 
 export class RuntimeSupervisor {
   private state: State = "down";
@@ -298,10 +300,11 @@ export class RuntimeSupervisor {
 
   async load(source: ModuleSource & { restore?: RestoredState }): Promise<LoadResult> {
     const result = await this.send("load", source);
-    // Not awaited: HTTP already sees the new version, and the push's answer need not wait for
-    // every module's state to be copied. Until the snapshot lands, a restart restores the old
-    // version's state through the new version's migrate hook, which is what migrate is for.
-    if (result.status === "loaded") void this.takeSnapshot();
+    // Not awaited, and a moment later: HTTP already sees the new version, and neither the push's
+    // answer nor the swaps of other nodes on the same machine should wait for every module's
+    // state to be copied. Until the snapshot lands, a restart restores the old version's state
+    // through the new version's migrate hook, which is what migrate is for.
+    if (result.status === "loaded") setTimeout(() => void this.takeSnapshot(), SNAPSHOT_AFTER_LOAD_MS).unref();
     return result;
   }
 

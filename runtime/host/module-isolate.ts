@@ -60,6 +60,8 @@ interface Fate {
   name: string;
   hooks: IsolateHooks | null;
   dead: FixpointError | null;
+  /** The instance, once create() made it: timers go to it. */
+  self: ModuleIsolate | null;
 }
 
 /** An isolate with its context and the bootstrap already run, waiting for a module. */
@@ -67,6 +69,10 @@ export interface WarmIsolate {
   readonly isolate: ivm.Isolate;
   readonly context: ivm.Context;
   readonly fate: Fate;
+  /** The harness, booted already (its first run in a fresh isolate is a swap's costliest step). */
+  readonly harness: ivm.Reference;
+  /** The host functions the harness holds; released with the isolate (see releaseHostRefs). */
+  readonly refs: ivm.Reference[];
 }
 
 // V8's code cache for the bootstrap: compiled once per process, then ~10x faster to load.
@@ -74,7 +80,7 @@ let bootstrapCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 
 /** Creates an isolate and runs the bootstrap in it (web primitives, harness). */
 export async function prepareIsolate(limits: IsolateLimits): Promise<WarmIsolate> {
-  const fate: Fate = { name: "(spare)", hooks: null, dead: null };
+  const fate: Fate = { name: "(spare)", hooks: null, dead: null, self: null };
   const isolate = new ivm.Isolate({
     memoryLimit: limits.memoryMb,
     onCatastrophicError: (message) => {
@@ -82,6 +88,7 @@ export async function prepareIsolate(limits: IsolateLimits): Promise<WarmIsolate
       fate.hooks?.onDead(fate.dead, true);
     },
   });
+  const refs: ivm.Reference[] = [];
   try {
     const context = await isolate.createContext();
     const options: ivm.ScriptInfo = bootstrapCache === undefined ? { filename: "fixpoint:bootstrap.js", produceCachedData: true } : { filename: "fixpoint:bootstrap.js", cachedData: bootstrapCache };
@@ -91,17 +98,39 @@ export async function prepareIsolate(limits: IsolateLimits): Promise<WarmIsolate
     if (bootstrapCache === undefined && produced !== undefined) bootstrapCache = produced;
     await bootstrap.run(context, { timeout: limits.cpuMs });
     bootstrap.release();
-    return { isolate, context, fate };
+    // The bridge to the host, bound late through `fate`: the module and its hooks arrive in create().
+    refs.push(
+      new ivm.Reference((level: string, text: string) => fate.hooks?.log(normalizeLevel(level), String(text).slice(0, 64 * 1024))),
+      new ivm.Reference((id: number, ms: number, repeat: boolean) => fate.self?.setTimer(id, ms, repeat)),
+      new ivm.Reference((id: number) => fate.self?.clearTimer(id)),
+      new ivm.Reference(async (module: string, fn: string, args: unknown[]) => {
+        try {
+          if (fate.hooks === null) throw new FixpointError("MODULE_NOT_FOUND", "this isolate has no module yet");
+          return await fate.hooks.call(module, fn, args);
+        } catch (err) {
+          // Errors cross into the isolate as messages; the code leads so callers can match it.
+          const e = err instanceof FixpointError ? err : new FixpointError("MODULE_ERROR", String((err as Error)?.message ?? err));
+          throw new Error(`${e.code}: ${e.message}`);
+        }
+      }),
+    );
+    const boot = (await context.global.get("__fixpoint_boot", { reference: true })) as ivm.Reference;
+    const harness = (await boot.apply(undefined, [...refs], { result: { reference: true }, timeout: limits.cpuMs })) as ivm.Reference;
+    boot.release();
+    return { isolate, context, fate, harness, refs };
   } catch (err) {
     if (!isolate.isDisposed) isolate.dispose();
+    releaseHostRefs(refs);
     throw toModuleError(err, "(bootstrap)", new SourceMap({}), "MODULE_LOAD_FAILED");
   }
 }
 
 /** Disposes a prepared isolate nobody took. */
 export function discardIsolate(warm: WarmIsolate): void {
+  warm.harness.release();
   warm.context.release();
   if (!warm.isolate.isDisposed) warm.isolate.dispose();
+  releaseHostRefs(warm.refs);
 }
 
 export class ModuleIsolate {
@@ -132,55 +161,41 @@ export class ModuleIsolate {
    */
   static async create(name: string, code: string, sourceMap: string, limits: IsolateLimits, hooks: IsolateHooks, warm?: WarmIsolate): Promise<ModuleIsolate> {
     const prepared = warm ?? (await prepareIsolate(limits));
-    const { isolate, context, fate } = prepared;
+    const { isolate, context, fate, harness, refs } = prepared;
     fate.name = name;
     fate.hooks = hooks;
-    const map = SourceMap.parse(sourceMap);
-    // Released whatever happens (see releaseHostRefs); declared out here for the catch below.
-    const refs: ivm.Reference[] = [];
     try {
       if (fate.dead !== null) throw fate.dead;
-      // Filled in once the instance exists; timers and calls only fire after create() returns.
-      let self: ModuleIsolate | undefined;
-      refs.push(
-        new ivm.Reference((level: string, text: string) => hooks.log(normalizeLevel(level), String(text).slice(0, 64 * 1024))),
-        new ivm.Reference((id: number, ms: number, repeat: boolean) => self?.setTimer(id, ms, repeat)),
-        new ivm.Reference((id: number) => self?.clearTimer(id)),
-        new ivm.Reference(async (module: string, fn: string, args: unknown[]) => {
-          try {
-            return await hooks.call(module, fn, args);
-          } catch (err) {
-            // Errors cross into the isolate as messages; the code leads so callers can match it.
-            const e = err instanceof FixpointError ? err : new FixpointError("MODULE_ERROR", String((err as Error)?.message ?? err));
-            throw new Error(`${e.code}: ${e.message}`);
-          }
-        }),
-      );
-      const boot = (await context.global.get("__fixpoint_boot", { reference: true })) as ivm.Reference;
-      const harness = (await boot.apply(undefined, [...refs, name], { result: { reference: true }, timeout: limits.cpuMs })) as ivm.Reference;
-      boot.release();
-      const script = await isolate.compileScript(code, { filename: scriptNameOf(name) });
-      await script.run(context, { timeout: limits.cpuMs });
+      // Synchronous steps: each async one costs two thread hops, and together they were a
+      // good part of a swap. All are bounded by cpuMs like any module code.
+      const script = isolate.compileScriptSync(code, { filename: scriptNameOf(name) });
+      script.runSync(context, { timeout: limits.cpuMs });
       script.release();
-      const attach = (await harness.get("attach", { reference: true })) as ivm.Reference;
-      const shape = (await attach.apply(harness.derefInto(), [], { result: { copy: true }, timeout: limits.cpuMs })) as ModuleShape;
+      const attach = harness.getSync("attach", { reference: true }) as ivm.Reference;
+      const shape = attach.applySync(harness.derefInto(), [name], { arguments: { copy: true }, result: { copy: true }, timeout: limits.cpuMs }) as ModuleShape;
       const instance = new ModuleIsolate(name, isolate, context, sourceMap, limits, hooks, shape);
-      instance.sourceMap = map;
       // The harness's methods are closures, not `this`-methods: a reference to each is enough.
       for (const method of ["init", "call", "exportState", "httpNow", "httpWait", "health", "fire", "replPrepare", "replSettle", "replComplete"] as const) {
-        instance.methods.set(method, (await harness.get(method, { reference: true })) as ivm.Reference);
+        instance.methods.set(method, harness.getSync(method, { reference: true }) as ivm.Reference);
       }
       attach.release();
       harness.release();
       instance.hostRefs = refs;
-      self = instance;
+      fate.self = instance;
       return instance;
     } catch (err) {
+      harness.release();
       if (!isolate.isDisposed) isolate.dispose();
       releaseHostRefs(refs);
-      const mapped = fate.dead ?? toModuleError(err, name, map, "MODULE_LOAD_FAILED");
+      // Parsed only now: a swap that succeeds never needs its source map.
+      const mapped = fate.dead ?? toModuleError(err, name, SourceMap.parse(sourceMap), "MODULE_LOAD_FAILED");
       throw new FixpointError(mapped.code === "MODULE_ERROR" ? "MODULE_LOAD_FAILED" : mapped.code, `module ${name} failed to start: ${mapped.message}`, mapped.location === undefined ? {} : { location: mapped.location });
     }
+  }
+
+  /** The source map, parsed the first time an error needs it. */
+  private get map(): SourceMap {
+    return (this.sourceMap ??= SourceMap.parse(this.sourceMapText));
   }
 
   get isDisposed(): boolean {
@@ -287,7 +302,9 @@ export class ModuleIsolate {
   }
 
   private mapStack(text: string): string {
-    return (this.sourceMap ?? SourceMap.parse(this.sourceMapText)).mapStack(text, this.scriptName).stack;
+    // The harness's own frames (the REPL's function wrappers) say nothing to the user.
+    const own = text.split("\n").filter((line) => !line.includes("(fixpoint:bootstrap.js:")).join("\n");
+    return this.map.mapStack(own, this.scriptName).stack;
   }
 
   /** Heap in use, bytes (V8's own figure for this isolate). */
@@ -338,7 +355,7 @@ export class ModuleIsolate {
   }
 
   private error(err: unknown, fallback: ErrorCode): FixpointError {
-    const e = toModuleError(err, this.name, this.sourceMap ?? SourceMap.parse(this.sourceMapText), fallback);
+    const e = toModuleError(err, this.name, this.map, fallback);
     if (this.isolate.isDisposed && !this.disposed) {
       this.disposed = true;
       this.hooks.onDead(e);
@@ -346,7 +363,8 @@ export class ModuleIsolate {
     return e;
   }
 
-  private setTimer(id: number, ms: number, repeat: boolean): void {
+  /** For the harness's timer bridge (prepareIsolate). */
+  setTimer(id: number, ms: number, repeat: boolean): void {
     if (this.isDisposed) return;
     const fire = () => {
       if (!repeat) this.timers.delete(id);
@@ -360,7 +378,7 @@ export class ModuleIsolate {
     this.timers.set(id, repeat ? setInterval(fire, Math.max(1, ms)) : setTimeout(fire, ms));
   }
 
-  private clearTimer(id: number): void {
+  clearTimer(id: number): void {
     const t = this.timers.get(id);
     if (t !== undefined) {
       clearTimeout(t);

@@ -63,7 +63,9 @@ function format(value: unknown, depth = 0, seen = new Set<object>()): string {
   }
 }
 
-function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, callRef: HostRef, moduleName: string) {
+// Run when the isolate is prepared, before the module (and its name) is known: attach() names it.
+function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, callRef: HostRef) {
+  let moduleName = "(not attached)";
   // References arrive as separate arguments: isolated-vm transfers them only at the top level.
   const host: Host = { log: logRef, setTimer: setTimerRef, clearTimer: clearTimerRef, call: callRef };
   const g = globalThis as Record<string, unknown>;
@@ -135,7 +137,9 @@ function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, cal
     // The remote REPL (repl.ts): evaluation with the module's state and functions in scope.
     ...replEntries(() => (definition === null ? null : { ctx, functions: definition.functions ?? {}, scratch: (definition as Record<string, unknown>)[SCRATCH_MARK] === true })),
     /** Finds the definition the bundle exported; returns what the host shows in status. */
-    attach(): { version: string; functions: string[]; http: boolean; health: boolean } {
+    attach(name: string): { version: string; functions: string[]; http: boolean; health: boolean } {
+      moduleName = name;
+      (ctx as { module: string }).module = name;
       const exported = g["__fixpoint_module"] as { default?: unknown } | undefined;
       // A top-level `var` of the bundle: not deletable, so cleared.
       g["__fixpoint_module"] = undefined;

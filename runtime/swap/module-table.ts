@@ -18,16 +18,8 @@
 import { FixpointError } from "../../loader/errors.js";
 import type { LoadResult, RestoredState, RuntimeModuleStatus } from "../../loader/protocol/runtime-ipc.js";
 import type { WireRequest, WireResponse } from "../isolate/harness.js";
-import {
-  DEFAULT_ISOLATE_LIMITS,
-  ModuleIsolate,
-  discardIsolate,
-  prepareIsolate,
-  type IsolateHooks,
-  type IsolateLimits,
-  type ModuleShape,
-  type WarmIsolate,
-} from "../host/module-isolate.js";
+import { DEFAULT_ISOLATE_LIMITS, ModuleIsolate, type IsolateHooks, type IsolateLimits, type ModuleShape } from "../host/module-isolate.js";
+import { SPARE_DELAY_MS, SpareIsolate } from "./spare-isolate.js";
 
 export interface LoadRequest {
   name: string;
@@ -79,11 +71,7 @@ export class ModuleTable {
   private readonly slots = new Map<string, Slot>();
   private readonly limits: IsolateLimits;
   private readonly drainMs: number;
-  /**
-   * One isolate prepared ahead (bootstrap run), so a swap starts at compiling the module:
-   * creating an isolate and loading the web primitives is most of a swap's cost (~8 of ~12 ms).
-   */
-  private spare: Promise<WarmIsolate | null> | null = null;
+  private readonly spare: SpareIsolate;
   private disposed = false;
 
   constructor(
@@ -91,6 +79,7 @@ export class ModuleTable {
     options: TableOptions = {},
   ) {
     this.limits = { ...DEFAULT_ISOLATE_LIMITS, ...options.limits };
+    this.spare = new SpareIsolate(this.limits);
     this.drainMs = options.drainMs ?? 2000;
   }
 
@@ -133,7 +122,7 @@ export class ModuleTable {
     if (old !== null && old.digest === request.digest && request.restore === undefined) {
       return { status: "unchanged", name: request.name, digest: request.digest };
     }
-    const warm = await this.takeSpare();
+    const warm = await this.spare.take();
     const owner: { isolate: ModuleIsolate | null } = { isolate: null };
     const isolate: ModuleIsolate = await ModuleIsolate.create(
       request.name,
@@ -143,7 +132,7 @@ export class ModuleTable {
       this.isolateHooks(request.name, isCurrentOf(slot, owner)),
       warm ?? undefined,
     ).catch((err: unknown) => {
-      this.refillSpare();
+      this.spare.refill();
       throw err;
     });
     owner.isolate = isolate;
@@ -163,13 +152,14 @@ export class ModuleTable {
     } catch (err) {
       isolate.dispose();
       this.release(slot);
-      this.refillSpare();
+      this.spare.refill();
       throw err;
     }
     slot.running = { isolate, digest: request.digest, inFlight: 0, calls: 0, loadedAt: new Date().toISOString(), drained: [] };
     this.release(slot);
-    this.refillSpare();
-    if (old !== null) void this.drain(old).then(() => old.isolate.dispose());
+    this.spare.refill();
+    // Disposing an isolate frees its heap: work for after the swap (see spare-isolate.ts).
+    if (old !== null) void this.drain(old).then(() => setTimeout(() => old.isolate.dispose(), SPARE_DELAY_MS).unref());
     return {
       status: "loaded",
       name: request.name,
@@ -178,20 +168,6 @@ export class ModuleTable {
       previousDigest: old?.digest ?? null,
       ms: performance.now() - started,
     };
-  }
-
-  private async takeSpare(): Promise<WarmIsolate | null> {
-    const spare = this.spare;
-    this.spare = null;
-    return spare === null ? null : spare;
-  }
-
-  // After the swap, not during it: preparing competes for the same thread.
-  private refillSpare(): void {
-    if (this.disposed || this.spare !== null) return;
-    this.spare = new Promise((resolve) => setImmediate(resolve))
-      .then(() => (this.disposed ? null : prepareIsolate(this.limits)))
-      .catch(() => null);
   }
 
   private release(slot: Slot): void {
@@ -306,8 +282,7 @@ export class ModuleTable {
   dispose(): void {
     this.disposed = true;
     for (const name of [...this.slots.keys()]) this.unload(name);
-    void this.spare?.then((w) => w !== null && discardIsolate(w));
-    this.spare = null;
+    this.spare.dispose();
   }
 }
 
