@@ -57,7 +57,6 @@ const http = createHttpServer(table, boot.http.rootModule, (level, event, fields
 async function exportAll(): Promise<RuntimeResults["export"]> {
   const snapshot: StateSnapshot = {};
   const failed: Record<string, ErrorData> = {};
-  // names(), not list(): list() reads each isolate's heap synchronously (see there).
   for (const name of table.names()) {
     try {
       const { state, version, digest } = await table.exportState(name);
@@ -84,7 +83,7 @@ async function answer(request: RuntimeRequest): Promise<unknown> {
       return null;
     case "status": {
       const memory = process.memoryUsage();
-      return { modules: table.list(), rss: memory.rss, heapUsed: memory.heapUsed } satisfies RuntimeResults["status"];
+      return { modules: await table.list(), rss: memory.rss, heapUsed: memory.heapUsed } satisfies RuntimeResults["status"];
     }
     case "ping":
       return null;

@@ -225,7 +225,7 @@ export async function editSection(ctx: BenchContext, options: EditOptions): Prom
   );
   out(
     `edits: ${options.edits} measured per row after ${WARMUP_EDITS} unmeasured, in blocks of ${EDITS_PER_BLOCK} alternating between rows; ` +
-      `poller: one keep-alive GET per URL every ${POLL_PAUSE_MS} ms after its answer, from the write until the new version answers; ` +
+      `poller: one keep-alive GET per URL every ${POLL_PAUSE_MS} ms × the number of URLs after its answer (1 ms for one node, 5 ms per node for five), from the write until the new version answers; ` +
       `steady traffic: ${TRAFFIC_LOOPS} keep-alive loops per row (at least one per node), ${TRAFFIC_PAUSE_MS} ms pause after each answer, ` +
       `from ${TRAFFIC_LEAD_MS} ms before a block's first write to ${TRAFFIC_LEAD_MS} ms after its last answer; a failed request = error, non-200 or no answer in 5 s. ` +
       `State kept = the first answer with the new version shows a counter above the highest seen before the write.\n`,

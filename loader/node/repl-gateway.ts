@@ -11,7 +11,7 @@ import type { Logger } from "../log.js";
 import type { Session } from "../channel/server.js";
 import type { Mode, RequestOf, ResultOf } from "../protocol/messages.js";
 import type { RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";
-import type { AuditLog } from "./audit-log.js";
+import type { AuditLog, AuditOutcome } from "./audit-log.js";
 
 export interface ReplGatewayOptions {
   runtime: RuntimeSupervisor | null;
@@ -42,14 +42,27 @@ export class ReplGateway {
       this.options.mode() === "production"
         ? this.options.audit.recordEval({ key: session.fingerprint, name: this.options.nameOf(session.clientKey), remote: session.remoteAddress, module, source: request.source })
         : null;
+    let result: Awaited<ReturnType<RuntimeSupervisor["replEval"]>>;
     try {
-      const result = await runtime.replEval({ session: name, ...(module === null ? {} : { module }), source: request.source, colors: request.colors === true });
-      if (auditId !== null) this.options.audit.recordOutcome(auditId, { outcome: result.threw ? "threw" : "ok", text: result.text });
-      return result.location === undefined ? { threw: result.threw, text: result.text } : { threw: result.threw, text: result.text, location: result.location };
+      result = await runtime.replEval({ session: name, ...(module === null ? {} : { module }), source: request.source, colors: request.colors === true });
     } catch (err) {
       const error = toFixpointError(err);
-      if (auditId !== null && error.code !== "AUDIT_LOG_FAILED") this.options.audit.recordOutcome(auditId, { outcome: "error", code: error.code, text: error.message });
+      if (auditId !== null) this.recordOutcome(auditId, { outcome: "error", code: error.code, text: error.message });
       throw error;
+    }
+    if (auditId !== null) this.recordOutcome(auditId, { outcome: result.threw ? "threw" : "ok", text: result.text });
+    return result.location === undefined ? { threw: result.threw, text: result.text } : { threw: result.threw, text: result.text, location: result.location };
+  }
+
+  /**
+   * The code has run by now, so a failure to record how it ended must not hide its result:
+   * the entry written before it ran stands, and the node log says the outcome is missing.
+   */
+  private recordOutcome(id: string, outcome: AuditOutcome): void {
+    try {
+      this.options.audit.recordOutcome(id, outcome);
+    } catch (err) {
+      this.options.logger.log("error", "audit.outcome-failed", { id, code: toFixpointError(err).code, reason: toFixpointError(err).message });
     }
   }
 

@@ -19,7 +19,7 @@
 import ivm from "isolated-vm";
 import { FixpointError, type ErrorCode } from "../../loader/errors.js";
 import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runtime-ipc.js";
-import type { Harness, WireRequest, WireResponse } from "../isolate/harness.js";
+import type { Harness, Invoked, ThrownData, WireRequest, WireResponse } from "../isolate/harness.js";
 import { bootstrapSource } from "./bootstrap.js";
 import { SourceMap } from "./source-map.js";
 
@@ -113,6 +113,7 @@ export async function prepareIsolate(limits: IsolateLimits): Promise<WarmIsolate
           throw new Error(`${e.code}: ${e.message}`);
         }
       }),
+      new ivm.Reference((id: number, ok: boolean, value: unknown) => fate.self?.settle(id, ok, value)),
     );
     const boot = (await context.global.get("__fixpoint_boot", { reference: true })) as ivm.Reference;
     const harness = (await boot.apply(undefined, [...refs], { result: { reference: true }, timeout: limits.cpuMs })) as ivm.Reference;
@@ -137,10 +138,14 @@ export class ModuleIsolate {
   private disposed = false;
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private readonly methods = new Map<HarnessMethod, ivm.Reference>();
+  /** Calls whose method returned a promise, waiting for the harness's settle (see invoke). */
+  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: unknown) => void }>();
+  private nextInvocation = 1;
   /** The host functions handed to the harness (log, timers, calls): released in dispose(). */
   private hostRefs: ivm.Reference[] = [];
   private readonly scriptName: string;
   private sourceMap: SourceMap | null = null;
+  private lastHeapUsed = 0;
 
   private constructor(
     readonly name: string,
@@ -175,13 +180,14 @@ export class ModuleIsolate {
       const shape = attach.applySync(harness.derefInto(), [name], { arguments: { copy: true }, result: { copy: true }, timeout: limits.cpuMs }) as ModuleShape;
       const instance = new ModuleIsolate(name, isolate, context, sourceMap, limits, hooks, shape);
       // The harness's methods are closures, not `this`-methods: a reference to each is enough.
-      for (const method of ["init", "call", "exportState", "httpNow", "httpWait", "health", "fire", "replPrepare", "replSettle", "replComplete"] as const) {
+      for (const method of ["init", "call", "exportState", "httpNow", "httpWait", "health", "fire", "replPrepare", "replSettle", "replComplete", "invoke", "watch"] as const) {
         instance.methods.set(method, harness.getSync(method, { reference: true }) as ivm.Reference);
       }
       attach.release();
       harness.release();
       instance.hostRefs = refs;
       fate.self = instance;
+      instance.watchForDeath();
       return instance;
     } catch (err) {
       harness.release();
@@ -307,11 +313,23 @@ export class ModuleIsolate {
     return this.map.mapStack(own, this.scriptName).stack;
   }
 
-  /** Heap in use, bytes (V8's own figure for this isolate). */
-  heapUsed(): number {
+  /**
+   * Heap in use, bytes (V8's own figure for this isolate), asked asynchronously: V8 answers
+   * once the isolate is free, so during a long call this returns the last figure it knew after
+   * `waitMs` rather than hold up status (the synchronous call once blocked the whole runtime).
+   */
+  async heapUsed(waitMs = 100): Promise<number> {
     if (this.isDisposed) return 0;
-    const stats = this.isolate.getHeapStatisticsSync();
-    return stats.used_heap_size + stats.externally_allocated_size;
+    let timer: NodeJS.Timeout | undefined;
+    const asked = this.isolate.getHeapStatistics().then((s) => (this.lastHeapUsed = s.used_heap_size + s.externally_allocated_size));
+    const late = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(this.lastHeapUsed), waitMs)));
+    try {
+      return await Promise.race([asked, late]);
+    } catch {
+      return this.lastHeapUsed;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   dispose(): void {
@@ -324,6 +342,7 @@ export class ModuleIsolate {
     this.context.release();
     if (!this.isolate.isDisposed) this.isolate.dispose();
     releaseHostRefs(this.hostRefs);
+    this.failPending(new FixpointError("MODULE_NOT_FOUND", `module ${this.name}'s isolate was disposed before the call settled`));
   }
 
   private method(name: HarnessMethod): ivm.Reference {
@@ -335,23 +354,69 @@ export class ModuleIsolate {
     return ref;
   }
 
+  /**
+   * Runs a harness method and resolves with a copy of its result. The harness's `invoke` returns
+   * a result at once, or says it is pending and hands the outcome to `settle` later; isolated-vm's
+   * `result: { promise: true }` is not used because it leaked native memory per call (harness.ts).
+   */
   private async invoke(name: HarnessMethod, args: unknown[]): Promise<unknown> {
+    const id = this.nextInvocation++;
     let timer: NodeJS.Timeout | undefined;
+    // Registered before the call: a promise that settles within the call's own microtasks
+    // reaches settle() before the call's answer does.
+    const settled = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    settled.catch(() => {}); // rejections are read below, or nobody waits any more
     try {
-      const run = this.method(name).apply(undefined, args, {
+      const first = (await this.method("invoke").apply(undefined, [id, name, args], {
         arguments: { copy: true },
-        result: { promise: true, copy: true },
+        result: { copy: true },
         timeout: this.limits.cpuMs,
-      });
+      })) as Invoked;
+      if (first.done) return first.value;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new FixpointError("MODULE_TIMEOUT", `module ${this.name} did not settle within ${this.limits.asyncMs} ms`)), this.limits.asyncMs);
       });
-      return await Promise.race([run, deadline]);
+      return await Promise.race([settled, deadline]);
     } catch (err) {
       throw this.error(err, "MODULE_ERROR");
     } finally {
+      this.pending.delete(id);
       clearTimeout(timer);
     }
+  }
+
+  /** For the harness's settle bridge (prepareIsolate): the outcome of a pending invoke. */
+  settle(id: number, ok: boolean, value: unknown): void {
+    const waiting = this.pending.get(id);
+    if (waiting === undefined) return; // timed out, or the isolate was disposed meanwhile
+    this.pending.delete(id);
+    if (ok) return waiting.resolve(value);
+    // Rebuilt as an Error, so toModuleError maps it as it maps a throw that isolated-vm copied.
+    const data = value as Partial<ThrownData> | null;
+    const err = new Error(String(data?.message ?? "unknown error"));
+    err.name = String(data?.name ?? "Error");
+    err.stack = typeof data?.stack === "string" ? data.stack : `${err.name}: ${err.message}`;
+    waiting.reject(err);
+  }
+
+  /**
+   * Waits on the harness's never-settling `watch` promise: isolated-vm rejects it when it
+   * disposes the isolate at its memory limit, and the calls waiting for settle fail at once
+   * instead of at asyncMs. One promise holder per isolate, freed with it.
+   */
+  private watchForDeath(): void {
+    this.method("watch")
+      .apply(undefined, [], { result: { promise: true } })
+      .catch(() => {
+        if (!this.isolate.isDisposed || this.disposed) return;
+        this.failPending(this.error(new FixpointError("MODULE_MEMORY_LIMIT", `module ${this.name} went past its memory limit and was stopped`), "MODULE_ERROR"));
+      });
+  }
+
+  private failPending(err: FixpointError): void {
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    for (const w of waiting) w.reject(err);
   }
 
   private error(err: unknown, fallback: ErrorCode): FixpointError {

@@ -22,6 +22,20 @@ interface Host {
   setTimer: HostRef;
   clearTimer: HostRef;
   call: HostRef;
+  settle: HostRef;
+}
+
+/**
+ * What `invoke` answers: the result itself when the method returned one, or `pending` when it
+ * returned a promise, whose outcome comes later through the host's settle function.
+ */
+export type Invoked = { done: true; value: unknown } | { done: false };
+
+/** A rejection as it crosses to the host through settle: what the host's error mapping reads. */
+export interface ThrownData {
+  name: string;
+  message: string;
+  stack: string | undefined;
 }
 
 export interface WireRequest {
@@ -64,10 +78,10 @@ function format(value: unknown, depth = 0, seen = new Set<object>()): string {
 }
 
 // Run when the isolate is prepared, before the module (and its name) is known: attach() names it.
-function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, callRef: HostRef) {
+function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, callRef: HostRef, settleRef: HostRef) {
   let moduleName = "(not attached)";
   // References arrive as separate arguments: isolated-vm transfers them only at the top level.
-  const host: Host = { log: logRef, setTimer: setTimerRef, clearTimer: clearTimerRef, call: callRef };
+  const host: Host = { log: logRef, setTimer: setTimerRef, clearTimer: clearTimerRef, call: callRef, settle: settleRef };
   const g = globalThis as Record<string, unknown>;
   delete g["__fixpoint_boot"];
 
@@ -133,7 +147,7 @@ function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, cal
     return f;
   };
 
-  return {
+  const api = {
     // The remote REPL (repl.ts): evaluation with the module's state and functions in scope.
     ...replEntries(() => (definition === null ? null : { ctx, functions: definition.functions ?? {}, scratch: (definition as Record<string, unknown>)[SCRATCH_MARK] === true })),
     /** Finds the definition the bundle exported; returns what the host shows in status. */
@@ -202,6 +216,58 @@ function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, cal
       if (timer === undefined) return;
       if (!timer.repeat) timers.delete(id);
       timer.fn(...timer.args);
+    },
+  };
+
+  const thrown = (err: unknown): ThrownData => {
+    if (err instanceof Error) return { name: String(err.name), message: String(err.message), stack: typeof err.stack === "string" ? err.stack : undefined };
+    let message: string;
+    try {
+      message = String(err);
+    } catch {
+      message = "a value that cannot be shown";
+    }
+    return { name: "Error", message, stack: undefined };
+  };
+  const settle = (id: number, ok: boolean, value: unknown) => {
+    try {
+      host.settle.applyIgnored(undefined, [id, ok, ok ? value : thrown(value)], { arguments: { copy: true } });
+    } catch (err) {
+      // The result cannot be copied out (a function, say): the caller gets why instead.
+      host.settle.applyIgnored(undefined, [id, false, thrown(err)], { arguments: { copy: true } });
+    }
+  };
+  // Never settles, and stays reachable from `watch` for the isolate's life (see watch).
+  const forever = new Promise<never>(() => {});
+
+  return {
+    ...api,
+    /**
+     * Runs `api[method]` for the host. Why not isolated-vm's `result: { promise: true }`: each
+     * such call leaves a promise holder in this isolate that only this isolate's garbage
+     * collector frees, and with it the copy of the result; an isolate that allocates little
+     * never collects, so the runtime's memory grew ~2.8 KiB per call (and by the size of every
+     * result) for good. Here a result comes back as the copied return value, and a promise's
+     * outcome through the host's settle function, copied and freed as soon as it is delivered.
+     */
+    invoke(id: number, method: string, args: unknown[]): Invoked {
+      const f: unknown = method === "invoke" || method === "watch" || !Object.hasOwn(api, method) ? undefined : (api as Record<string, unknown>)[method];
+      if (typeof f !== "function") throw new Error(`the harness has no method "${method}"`);
+      const result: unknown = f(...args);
+      if (typeof (result as { then?: unknown } | null)?.then !== "function") return { done: true, value: result };
+      Promise.resolve(result).then(
+        (value) => settle(id, true, value),
+        (err: unknown) => settle(id, false, err),
+      );
+      return { done: false };
+    },
+    /**
+     * A promise that never settles, awaited by the host with `result: { promise: true }` once per
+     * isolate: isolated-vm rejects it when it disposes the isolate at the memory limit, which is
+     * how the host learns to fail the calls still waiting for settle.
+     */
+    watch(): Promise<never> {
+      return forever;
     },
   };
 }

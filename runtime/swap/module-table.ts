@@ -245,7 +245,7 @@ export class ModuleTable {
 
   /**
    * A copy of one module's state, with the version and digest it belongs to (for snapshots
-   * before a restart). Asks nothing synchronous of the isolate: see `list()`.
+   * before a restart).
    */
   exportState(module: string): Promise<{ state: unknown; version: string; digest: string }> {
     return this.use(module, async (isolate, running) => ({ state: await isolate.exportState(), version: isolate.shape.version, digest: running.digest }));
@@ -259,17 +259,15 @@ export class ModuleTable {
     return this.slots.get(module)?.running?.isolate.shape ?? null;
   }
 
-  /**
-   * Every running module with its heap figure. `heapUsed` is a synchronous V8 call that waits
-   * while the isolate runs code, blocking this whole process meanwhile: keep it out of
-   * anything periodic (the snapshots once blocked the heartbeat for a module's whole cpuMs,
-   * and a long call got the runtime killed as unresponsive).
-   */
-  list(): ModuleInfo[] {
-    return this.names().map((name) => {
-      const r = this.slots.get(name)!.running!;
-      return { name, digest: r.digest, version: r.isolate.shape.version, functions: r.isolate.shape.functions, http: r.isolate.shape.http, health: r.isolate.shape.health, heapUsed: r.isolate.heapUsed(), calls: r.calls, loadedAt: r.loadedAt };
-    });
+  /** Every running module with its heap figure (see ModuleIsolate.heapUsed: never blocks). */
+  async list(): Promise<ModuleInfo[]> {
+    return Promise.all(
+      this.names().map(async (name) => {
+        const r = this.slots.get(name)!.running!;
+        const { version, functions, http, health } = r.isolate.shape;
+        return { name, digest: r.digest, version, functions, http, health, heapUsed: await r.isolate.heapUsed(), calls: r.calls, loadedAt: r.loadedAt };
+      }),
+    );
   }
 
   /** Stops a module and disposes its isolate. */

@@ -36,7 +36,26 @@ describe("ModuleTable", () => {
       assert.equal(outcome.status, "loaded");
       assert.equal(await table.call("counter", "hit", [5]), 5);
       assert.equal(await table.call("counter", "hit", []), 6);
-      assert.deepEqual(table.list().map((i) => [i.name, i.version, i.functions]), [["counter", "1", ["hit", "hits", "version", "slow"]]]);
+      assert.deepEqual((await table.list()).map((i) => [i.name, i.version, i.functions]), [["counter", "1", ["hit", "hits", "version", "slow"]]]);
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("listing the modules neither blocks the process nor waits for a call that keeps an isolate busy", async () => {
+    const table = newTable();
+    try {
+      const spin = `import { defineModule } from "fixpoint";
+export default defineModule({ version: "1", state: {}, functions: { spin: () => { const end = Date.now() + 180; while (Date.now() < end) {} return "spun"; } } });`;
+      await table.load(await buildSource("spinner", spin));
+      await table.list(); // a first heap figure
+      const order: string[] = [];
+      const call = table.call("spinner", "spin", []).then(() => order.push("call"));
+      await new Promise((r) => setTimeout(r, 20)); // the isolate is in the loop now
+      const timer = new Promise((r) => setTimeout(r, 10)).then(() => order.push("timer"));
+      const listed = table.list().then((l) => order.push(`list ${l.length} ${l[0]!.heapUsed > 0}`));
+      await Promise.all([call, timer, listed]);
+      assert.deepEqual(order, ["timer", "list 1 true", "call"]);
     } finally {
       table.dispose();
     }
