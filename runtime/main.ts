@@ -68,6 +68,24 @@ async function exportAll(): Promise<RuntimeResults["export"]> {
   return { snapshot, failed };
 }
 
+/** How long status waits for a module's health check, ms: a check that takes longer is a failing one. */
+const HEALTH_WAIT_MS = 1000;
+
+async function checkHealth(module: string): Promise<{ ok: boolean; detail?: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ ok: boolean; detail: string }>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, detail: `the health check did not answer within ${HEALTH_WAIT_MS} ms` }), HEALTH_WAIT_MS);
+  });
+  try {
+    return await Promise.race([table.health(module), late]);
+  } catch (err) {
+    const e = toFixpointError(err);
+    return { ok: false, detail: `${e.code}: ${e.message}`.slice(0, 1024) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function answer(request: RuntimeRequest): Promise<unknown> {
   switch (request.type) {
     case "load":
@@ -82,8 +100,9 @@ async function answer(request: RuntimeRequest): Promise<unknown> {
       table.unload(request.name);
       return null;
     case "status": {
+      const modules = await Promise.all((await table.list()).map(async (m) => (m.health ? { ...m, checked: await checkHealth(m.name) } : m)));
       const memory = process.memoryUsage();
-      return { modules: await table.list(), rss: memory.rss, heapUsed: memory.heapUsed } satisfies RuntimeResults["status"];
+      return { modules, rss: memory.rss, heapUsed: memory.heapUsed } satisfies RuntimeResults["status"];
     }
     case "ping":
       return null;

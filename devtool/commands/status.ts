@@ -4,8 +4,8 @@ import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, fanOut,
 
 export const HELP = `Usage: devtool status [--node NAME|HOST:PORT] [--json] [options]
 
-Shows each node's name, key, mode, uptime, modules with their digests, memory and
-connections. With no --node, asks every node in fixpoint.json at once. Exits 0 only if every
+Shows each node's name, key, mode, uptime, modules with their digests, health (for
+modules with a health check), memory and connections. With no --node, asks every node in fixpoint.json at once. Exits 0 only if every
 node answered.
 
 Options:
@@ -49,7 +49,8 @@ export async function run(args: string[]): Promise<number> {
         `  modules      ${value.modules.length === 0 ? out.dim("none") : ""}\n` +
         value.modules
           .map((m) => {
-            const live = m.running ? out.green(`v${m.version ?? "?"} live`) + out.dim(`, ${m.calls ?? 0} calls, heap ${mb(m.heapUsed ?? 0)}`) : out.yellow("not running");
+            const health = m.health === undefined ? "" : m.health.ok ? `, ${out.green("healthy")}` : `, ${out.red("UNHEALTHY")}${m.health.detail === undefined ? "" : ` (${m.health.detail})`}`;
+            const live = m.running ? out.green(`v${m.version ?? "?"} live`) + health + out.dim(`, ${m.calls ?? 0} calls, heap ${mb(m.heapUsed ?? 0)}`) : out.yellow("not running");
             return `    ${m.name.padEnd(20)} ${m.digest.slice(0, 12)}  ${String(m.size).padStart(8)} B  ${live}  ${out.dim(`built ${m.builtAt}`)}\n`;
           })
           .join(""),

@@ -219,7 +219,7 @@ export class LoaderNode {
         const base = { name: m.name, digest: m.digest, size: m.size, builtAt: m.builtAt, signer: fingerprint(Buffer.from(m.signer, "base64")), storedAt: this.store.entry(m.name)?.storedAt ?? "" };
         return live === undefined || live.digest !== m.digest
           ? { ...base, running: false }
-          : { ...base, running: true, version: live.version, functions: live.functions, http: live.http, heapUsed: live.heapUsed, calls: live.calls };
+          : { ...base, running: true, version: live.version, functions: live.functions, http: live.http, heapUsed: live.heapUsed, calls: live.calls, ...(live.checked === undefined ? {} : { health: healthOf(live.checked) }) };
       });
     return {
       name: this.config.name,
@@ -320,6 +320,11 @@ export class LoaderNode {
       this.logger.log("error", "module.put-back-failed", { module: name, code: (err as FixpointError).code, reason: (err as Error).message });
     }
   }
+}
+
+/** A health answer as the wire carries it (the detail bounded: module code wrote it). */
+function healthOf(checked: { ok: boolean; detail?: string }): { ok: boolean; detail?: string } {
+  return checked.detail === undefined ? { ok: checked.ok } : { ok: checked.ok, detail: checked.detail.slice(0, 1024) };
 }
 
 /** A call's result as channel data: JSON-like values pass; the rest is described, not dropped silently. */

@@ -106,8 +106,10 @@ const moduleInfo = object(
     http: bool(),
     heapUsed: uint(),
     calls: uint(),
+    /** The module's health check, if it has one: asked on every status. */
+    health: object({ ok: bool(), detail: string(1024) }, ["detail"]),
   },
-  ["version", "functions", "http", "heapUsed", "calls"],
+  ["version", "functions", "http", "heapUsed", "calls", "health"],
 );
 
 /** What each request's `result.value` holds. */

@@ -81,6 +81,8 @@ export interface RuntimeModuleStatus {
   heapUsed: number;
   calls: number;
   loadedAt: string;
+  /** The module's health check's answer, when it has one (asked for each status). */
+  checked?: { ok: boolean; detail?: string };
 }
 
 /** States of every running module, keyed by name (what a restart restores). */

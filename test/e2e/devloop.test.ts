@@ -92,6 +92,40 @@ test("devtool logs shows module console output, and --follow streams it", { time
   }
 });
 
+test("devtool status shows each module's health check: healthy, failing with its detail, throwing, or too slow", { timeout: 90_000 }, async () => {
+  const node = await startNode();
+  const { dir, env } = projectFor(node);
+  const withHealth = (check: string) => `import { defineModule } from "fixpoint";
+export default defineModule({ version: "1", state: { up: true }, functions: { down: (ctx) => { ctx.state.up = false; } }, health: ${check} });
+`;
+  writeFileSync(join(dir, "good.ts"), withHealth(`(ctx) => ctx.state.up ? true : { ok: false, detail: "switched off" }`));
+  writeFileSync(join(dir, "thrower.ts"), withHealth(`() => { throw new Error("db unreachable"); }`));
+  writeFileSync(join(dir, "slow.ts"), withHealth(`() => new Promise(() => {})`));
+  writeFileSync(join(dir, "plain.ts"), `import { defineModule } from "fixpoint";\nexport default defineModule({ version: "1", state: {} });\n`);
+  try {
+    const push = runCli("devtool", ["push", "good.ts", "thrower.ts", "slow.ts", "plain.ts"], { cwd: dir, env });
+    assert.equal(push.status, 0, push.stderr);
+    const healthOf = () => {
+      const status = runCli("devtool", ["status", "--json"], { cwd: dir, env });
+      assert.equal(status.status, 0, status.stderr);
+      const modules = (JSON.parse(status.stdout) as { modules: { name: string; health?: { ok: boolean; detail?: string } }[] }).modules;
+      return Object.fromEntries(modules.map((m) => [m.name, m.health]));
+    };
+    const first = healthOf();
+    assert.deepEqual(first["good"], { ok: true });
+    assert.equal(first["plain"], undefined);
+    assert.equal(first["thrower"]?.ok, false);
+    assert.match(first["thrower"]?.detail ?? "", /MODULE_ERROR: .*db unreachable/);
+    assert.deepEqual(first["slow"], { ok: false, detail: "the health check did not answer within 1000 ms" });
+    assert.equal(runCli("devtool", ["call", "good", "down"], { cwd: dir, env }).status, 0);
+    assert.deepEqual(healthOf()["good"], { ok: false, detail: "switched off" });
+    const text = runCli("devtool", ["status"], { cwd: dir, env }).stdout;
+    assert.match(text, /good .* v1 live, UNHEALTHY \(switched off\)/);
+  } finally {
+    await node.stop();
+  }
+});
+
 test("devtool dev runs the example app on an embedded node: edit, and the same URL shows the change with the counter still counting", { timeout: 90_000 }, async () => {
   const app = join(tempDir("fixpoint-example-"), "app");
   cpSync(join(ROOT, "examples"), app, { recursive: true, filter: (src) => !src.includes(".fixpoint") });

@@ -3,6 +3,8 @@
  * the old one serving with its state, calls are never dropped during a swap, bursts coalesce.
  */
 import { describe, test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import assert from "node:assert/strict";
 import { hasCode, type FixpointError } from "../../loader/index.js";
 import { ModuleTable } from "../../runtime/swap/module-table.js";
@@ -25,6 +27,12 @@ export default defineModule({
 
 function newTable(logs: string[] = []) {
   return new ModuleTable({ log: (m, level, text) => logs.push(`${m} ${level} ${text}`), onModuleDead: () => {} }, { limits: { cpuMs: 200, memoryMb: 64, asyncMs: 2000 } });
+}
+
+/** V8's full collection, without starting the test process with --expose-gc. */
+function collectGarbage(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
 }
 
 describe("ModuleTable", () => {
@@ -221,6 +229,65 @@ export default defineModule({ version: "1", state: {}, functions: { spin: () => 
       assert.equal(await table.call("front", "twice", []), 4);
       // An error the callee raised and the caller did not handle keeps its code.
       await assert.rejects(table.call("front", "missing", []), (err: FixpointError) => err.code === "MODULE_NOT_FOUND" && /"nope"/.test(err.message));
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("an async function's result, its rejection (mapped to the TypeScript line) and an uncopyable async result come back coded", async () => {
+    const table = newTable();
+    try {
+      const source = `import { defineModule } from "fixpoint";\nexport default defineModule({\n  functions: {\n    later: async (_ctx, n: number) => { await Promise.resolve(); return { n }; },\n    fails: async () => {\n      await new Promise((r) => setTimeout(r, 5));\n      throw new Error("deliberate");\n    },\n    gives: async () => () => 1,\n  },\n});\n`;
+      await table.load(await buildSource("asyncs", source));
+      assert.deepEqual(await table.call("asyncs", "later", [7]), { n: 7 });
+      await assert.rejects(table.call("asyncs", "fails", []), (err: FixpointError) => {
+        assert.equal(err.code, "MODULE_ERROR");
+        assert.match(err.message, /deliberate/);
+        assert.equal(err.location?.line, 7);
+        return true;
+      });
+      await assert.rejects(table.call("asyncs", "gives", []), (err: unknown) => hasCode(err, "RESULT_NOT_COPYABLE"));
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("a call still waiting when its isolate is disposed fails at once rather than at asyncMs", async () => {
+    const table = new ModuleTable({ log: () => {}, onModuleDead: () => {} }, { limits: { cpuMs: 200, memoryMb: 64, asyncMs: 60_000 } });
+    try {
+      await table.load(await buildSource("sleeper", `import { defineModule } from "fixpoint";\nexport default defineModule({ functions: { never: () => new Promise(() => {}) } });`));
+      const waiting = table.call("sleeper", "never", []);
+      await new Promise((r) => setTimeout(r, 20));
+      table.unload("sleeper");
+      await assert.rejects(waiting, (err: unknown) => hasCode(err, "MODULE_NOT_FOUND"));
+    } finally {
+      table.dispose();
+    }
+  });
+
+  // bench/devloop/swap-memory.ts measures the memory; this checks the cause stays fixed: each
+  // version's host functions were kept by isolated-vm, and each version's hooks kept the one
+  // before it, so no swapped-out version was ever collected.
+  test("nothing keeps a swapped-out version once it is disposed", async () => {
+    const gc = collectGarbage();
+    const table = newTable();
+    try {
+      const versions: WeakRef<object>[] = [];
+      for (let v = 1; v <= 12; v++) {
+        await table.load(await buildSource("churn", counter(String(v))));
+        assert.equal(await table.call("churn", "hit", []), v, "the state went through every swap");
+        versions.push(new WeakRef(table.shapeOf("churn")!));
+      }
+      const old = versions.slice(0, -1);
+      // Old versions are disposed shortly after their swap; wait for that, then count.
+      let kept = old.length;
+      for (let i = 0; i < 100 && kept > 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        gc();
+        kept = old.filter((w) => w.deref() !== undefined).length;
+      }
+      assert.equal(kept, 0, `${kept} of ${old.length} swapped-out versions are still reachable`);
+      assert.notEqual(versions.at(-1)!.deref(), undefined, "the current version is alive");
     } finally {
       table.dispose();
     }
