@@ -4,6 +4,7 @@
  * temporary directory, so no test reads or writes the real ~/.fixpoint.
  */
 import assert from "node:assert/strict";
+import { cliFails } from "../helpers/expect-code.js";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -26,11 +27,7 @@ function devtool(args: string[], options: { home?: string; cwd?: string; env?: N
   });
 }
 
-function assertFails(r: CliResult, status: number, code: string, ...mentions: string[]): void {
-  assert.equal(r.status, status, `exit status; stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
-  assert.match(r.stderr, new RegExp(`^error (\\S+: )?${code}: `, "m"), r.stderr);
-  for (const m of mentions) assert.ok(r.stderr.includes(m), `stderr should mention ${JSON.stringify(m)}:\n${r.stderr}`);
-}
+const assertFails = cliFails;
 
 /** Writes `pair` as an identity file (mode 0600) and returns its path. */
 function identityFile(pair: KeyPair): string {

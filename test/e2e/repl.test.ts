@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { encodeCbor, formatIdentity, formatPublicKeyLine, generateKeyPair, hasCode, type ClientConnection, type KeyPair } from "../../loader/index.js";
 import { signedModule } from "../helpers/modules.js";
@@ -295,6 +295,23 @@ describe("the REPL on a node in production mode", () => {
       assert.equal(auditLines().at(-1)?.["outcome"], "ok");
       await assert.rejects(evaluate(conn, "1", "missing"), (err) => hasCode(err, "MODULE_NOT_FOUND"));
       assert.deepEqual([auditLines().at(-1)?.["outcome"], auditLines().at(-1)?.["code"]], ["error", "MODULE_NOT_FOUND"]);
+    } finally {
+      conn.close();
+    }
+  });
+
+  test("an audit log that cannot be written is AUDIT_LOG_FAILED, and the evaluation does not run", async () => {
+    const file = join(node.dataDir, "audit.log");
+    const conn = await node.connect();
+    try {
+      await evaluate(conn, "var ran = false");
+      renameSync(file, `${file}.saved`);
+      // A directory where the log should be: the append fails, as on a full or read-only disk (root ignores modes).
+      mkdirSync(file);
+      await assert.rejects(evaluate(conn, "ran = true"), (err) => hasCode(err, "AUDIT_LOG_FAILED"));
+      rmdirSync(file);
+      renameSync(`${file}.saved`, file);
+      assert.equal((await evaluate(conn, "ran")).text, "false");
     } finally {
       conn.close();
     }

@@ -2,6 +2,7 @@
  * The `loader` CLI as an operator meets it: the built dist/loader.js in a real process.
  */
 import assert from "node:assert/strict";
+import { cliFails } from "../helpers/expect-code.js";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -22,11 +23,7 @@ function initNode(name = "test-node"): string {
   return data;
 }
 
-function assertFails(r: CliResult, status: number, code: string, ...mentions: string[]): void {
-  assert.equal(r.status, status, `exit status; stderr:\n${r.stderr}`);
-  assert.match(r.stderr, new RegExp(`^error ${code}: `, "m"));
-  for (const m of mentions) assert.ok(r.stderr.includes(m), `stderr should mention ${JSON.stringify(m)}:\n${r.stderr}`);
-}
+const assertFails = cliFails;
 
 const trustEntries = (data: string) => parseTrustFile(readFileSync(join(data, "trust"), "utf8"), "trust");
 

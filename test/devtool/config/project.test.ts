@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { configRejects } from "../../helpers/expect-code.js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -17,17 +18,7 @@ function parse(value: unknown): ReturnType<typeof parseProjectConfig> {
 }
 
 function rejects(text: string, ...mentions: string[]): void {
-  assert.throws(
-    () => parseProjectConfig(text, FILE),
-    (err: unknown) => {
-      assert.ok(err instanceof FixpointError, `expected a FixpointError, got ${String(err)}`);
-      assert.equal(err.code, "CONFIG_INVALID", err.message);
-      assert.deepEqual(err.location, { file: FILE });
-      assert.ok(err.message.startsWith(`${FILE}: `), `"${err.message}" should start with the file`);
-      for (const m of mentions) assert.ok(err.message.includes(m), `"${err.message}" should mention ${m}`);
-      return true;
-    },
-  );
+  configRejects(() => parseProjectConfig(text, FILE), FILE, ...mentions);
 }
 const rejectsValue = (value: unknown, ...mentions: string[]) => rejects(JSON.stringify(value), ...mentions);
 

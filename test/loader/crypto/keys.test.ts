@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { throwsCode } from "../../helpers/expect-code.js";
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,16 +16,8 @@ import {
   readIdentityFile,
   restrictToOwner,
 } from "../../../loader/crypto/keys.js";
-import { FixpointError, type ErrorCode } from "../../../loader/errors.js";
+import { FixpointError } from "../../../loader/errors.js";
 
-function throwsCode(fn: () => unknown, code: ErrorCode, mentions?: string): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof FixpointError, `expected a FixpointError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (mentions !== undefined) assert.ok(err.message.includes(mentions), `"${err.message}" should mention "${mentions}"`);
-    return true;
-  });
-}
 
 const pair = keyPairFromSeed(new Uint8Array(32).fill(3));
 const other = keyPairFromSeed(new Uint8Array(32).fill(4));

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { configRejects } from "../../helpers/expect-code.js";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -10,17 +11,7 @@ const FILE = "/data/config.json";
 const good: NodeConfig = { name: "node-1", cluster: "default", listen: "127.0.0.1:7420", mode: "dev" };
 
 function rejects(value: unknown, ...mentions: string[]): void {
-  assert.throws(
-    () => validateNodeConfig(value, FILE),
-    (err: unknown) => {
-      assert.ok(err instanceof FixpointError, `expected a FixpointError, got ${String(err)}`);
-      assert.equal(err.code, "CONFIG_INVALID", err.message);
-      assert.deepEqual(err.location, { file: FILE });
-      assert.ok(err.message.startsWith(`${FILE}: `), `"${err.message}" should start with the file`);
-      for (const m of mentions) assert.ok(err.message.includes(m), `"${err.message}" should mention ${m}`);
-      return true;
-    },
-  );
+  configRejects(() => validateNodeConfig(value, FILE), FILE, ...mentions);
 }
 
 describe("validateNodeConfig", () => {

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { FixpointError } from "../../../loader/errors.js";
 import { checkWellFormed, decodeCbor, encodeCbor } from "../../../loader/protocol/cbor.js";
 import { MAX_CBOR_DEPTH, MAX_CBOR_ITEMS } from "../../../loader/protocol/limits.js";
-import { throwsCode } from "./expect-code.js";
+import { throwsCode } from "../../helpers/expect-code.js";
 
 /** Bytes from hex, ignoring spaces, so test vectors read like RFC 8949 Appendix A. */
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ""), "hex");

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { FrameReader, encodeFrame, frameHeader, type Frame } from "../../../loader/protocol/framing.js";
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES } from "../../../loader/protocol/limits.js";
-import { throwsCode } from "./expect-code.js";
+import { throwsCode } from "../../helpers/expect-code.js";
 
 const BODIES = [Buffer.from("hello"), Buffer.alloc(0), randomBytes(37), Buffer.from([0xff]), Buffer.alloc(0)];
 const STREAM = Buffer.concat(BODIES.map(encodeFrame));

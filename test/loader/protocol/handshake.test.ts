@@ -14,7 +14,7 @@ import { FixpointError } from "../../../loader/errors.js";
 import { decodeCbor, encodeCbor } from "../../../loader/protocol/cbor.js";
 import { encodeReject, respondToClientHello, startClientHandshake, type SessionKeys } from "../../../loader/protocol/handshake.js";
 import { MAX_HANDSHAKE_FRAME_BYTES, PROTOCOL_MAGIC, PROTOCOL_VERSIONS } from "../../../loader/protocol/limits.js";
-import { throwsCode } from "./expect-code.js";
+import { throwsCode } from "../../helpers/expect-code.js";
 
 const client = keyPairFromSeed(new Uint8Array(32).fill(1));
 const node = keyPairFromSeed(new Uint8Array(32).fill(2));

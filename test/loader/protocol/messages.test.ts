@@ -13,7 +13,7 @@ import {
   type ClientMessage,
   type NodeMessage,
 } from "../../../loader/protocol/messages.js";
-import { throwsCode } from "./expect-code.js";
+import { throwsCode } from "../../helpers/expect-code.js";
 
 const DIGEST = "a".repeat(64);
 const bundle = () => ({ manifest: Buffer.from("{}"), signature: Buffer.alloc(64, 1), code: Buffer.from("export default {}"), sourceMap: Buffer.from("{}") });
@@ -28,6 +28,10 @@ const CLIENT_MESSAGES: ClientMessage[] = [
   { type: "subscribe", id: 4, topics: ["log"] },
   { type: "subscribe", id: 5, topics: [] },
   { type: "call", id: 6, module: "counter", fn: "hit", args: [1, "two", { three: [3] }, null] },
+  { type: "eval", id: 7, source: "1 + 1" },
+  { type: "eval", id: 8, source: "state.hits", module: "counter", colors: true },
+  { type: "complete", id: 9, source: "Ma" },
+  { type: "complete", id: 10, source: "state.", module: "counter" },
   { type: "heartbeat" },
   { type: "goodbye" },
   { type: "goodbye", error: { code: "SHUTTING_DOWN", message: "bye" } },
@@ -40,6 +44,7 @@ const NODE_MESSAGES: NodeMessage[] = [
   { type: "result", id: 2, value: { data: Buffer.from("pong"), nested: [1, -2.5, "x", true, { deep: null }] } },
   { type: "error", id: 3, error: { code: "FORBIDDEN", message: "needs dev", location: { file: "a.ts", line: 3 } } },
   { type: "event", topic: "log", data: { level: "info", text: "hello" } },
+  { type: "event", topic: "repl", data: { level: "warn", text: "printed by an evaluation" } },
   { type: "heartbeat" },
   { type: "goodbye", error: { code: "IDLE_TIMEOUT", message: "idle" } },
 ];

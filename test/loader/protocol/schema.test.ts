@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { array, bool, bytes, check, data, literal, nullable, number, object, oneOf, record, string, uint, validate } from "../../../loader/protocol/schema.js";
-import { throwsCode } from "./expect-code.js";
+import { throwsCode } from "../../helpers/expect-code.js";
 
 describe("schema", () => {
   test("uint accepts safe integers from 0 to max and nothing else", () => {
