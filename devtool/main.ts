@@ -2,7 +2,8 @@
  * The `devtool` CLI: one entry; each command's module is loaded only when it runs (so
  * `devtool status` never loads esbuild), a usage error prints the command's help.
  */
-import { FixpointError, VERSION, reportError } from "../loader/index.js";
+import { FixpointError, VERSION, reportError, onOutputClosed } from "../loader/index.js";
+import { outputHasClosed } from "./ui/shutdown.js";
 
 interface Command {
   HELP: string;
@@ -56,4 +57,5 @@ async function main(argv: string[]): Promise<number> {
 // Exit explicitly: a long-running command (dev, push --watch, logs --follow) has finished its
 // orderly shutdown by now, and a handle some library keeps (esbuild's service) must not keep
 // the process alive after it. stdout and stderr are synchronous on Linux pipes and files.
+onOutputClosed(outputHasClosed);
 process.exit(await main(process.argv.slice(2)));

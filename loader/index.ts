@@ -13,4 +13,4 @@ export * from "./bundle/index.js";
 export * from "./store/index.js";
 export * from "./node/index.js";
 export { parseCommandLine, requireOption, stringOption, type OptionSpec, type Parsed } from "./cli/args.js";
-export { reportError, styleFor, type Style } from "./cli/output.js";
+export { reportError, onOutputClosed, styleFor, type Style } from "./cli/output.js";

@@ -1,6 +1,6 @@
 /** The `loader` CLI: one entry, one function per command, exit codes from the error table. */
 import { FixpointError } from "./errors.js";
-import { reportError } from "./cli/output.js";
+import { reportError, onOutputClosed } from "./cli/output.js";
 import { HELP, authorize, init, start } from "./cli/commands.js";
 import { VERSION } from "./version.js";
 
@@ -27,4 +27,6 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A node serves on without its log reader.
+onOutputClosed(() => {});
 process.exitCode = await main(process.argv.slice(2));

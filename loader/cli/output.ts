@@ -29,3 +29,21 @@ export function reportError(err: unknown, help: string | undefined): number {
   if (!(err instanceof FixpointError)) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
   return error.exitStatus;
 }
+
+/**
+ * When a reader goes away (`devtool logs --follow | head`, Ctrl-C reaching the rest of a
+ * pipeline), writing to it fails with EPIPE: that must not crash the process. `then` runs
+ * once, at the first failed write on stdout or stderr (a devtool command stops; a node keeps
+ * serving without its log); later writes fail quietly.
+ */
+export function onOutputClosed(then: () => void): void {
+  let told = false;
+  for (const stream of [process.stdout, process.stderr]) {
+    // EPIPE first; after it, writes to the destroyed stream fail with ERR_STREAM_DESTROYED.
+    stream.on("error", () => {
+      if (told) return;
+      told = true;
+      then();
+    });
+  }
+}
