@@ -17,11 +17,11 @@ export const POLICY: Record<RequestType, Record<Mode, readonly Role[]>> = {
   push: { dev: ["dev"], production: [] },
   // {M, F, A} on a live node: developers in dev; in production only operators.
   call: { dev: ["dev", "admin"], production: ["admin"] },
-  // The REPL runs arbitrary code on the node (issue 6): in dev mode for developers; in production
-  // only for operators, and every evaluation is audited before it runs (node/repl-gateway.ts).
-  // Completion reads names (and may run a getter), so it takes the same rights.
-  eval: { dev: ["dev"], production: ["admin"] },
-  complete: { dev: ["dev"], production: ["admin"] },
+  // The REPL runs arbitrary code on the node: in dev mode for developers (and operators, as for
+  // calls); in production only for operators, and every evaluation is audited before it runs
+  // (node/repl-gateway.ts). Completion reads names (and may run a getter): the same rights.
+  eval: { dev: ["dev", "admin"], production: ["admin"] },
+  complete: { dev: ["dev", "admin"], production: ["admin"] },
 };
 
 export function authorize(type: RequestType, mode: Mode, roles: readonly Role[]): void {

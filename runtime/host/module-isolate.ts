@@ -22,6 +22,7 @@ import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runti
 import type { Harness, Invoked, ThrownData, WireRequest, WireResponse } from "../isolate/harness.js";
 import { bootstrapSource } from "./bootstrap.js";
 import { SourceMap } from "./source-map.js";
+import { hostFunctions } from "./capabilities.js";
 
 export interface IsolateLimits {
   /** V8 heap limit per isolate, MB (a guideline: V8 may overshoot it). Default 128. */
@@ -34,7 +35,7 @@ export interface IsolateLimits {
 
 export const DEFAULT_ISOLATE_LIMITS: IsolateLimits = { memoryMb: 128, cpuMs: 1000, asyncMs: 30_000 };
 
-/** What the host gives a module: the bridge to the rest of the node (see capabilities.ts). */
+/** The node side of a module's grants (capabilities.ts). */
 export interface IsolateHooks {
   log(level: "debug" | "info" | "warn" | "error", text: string): void;
   call(module: string, fn: string, args: unknown[]): Promise<unknown>;
@@ -98,23 +99,8 @@ export async function prepareIsolate(limits: IsolateLimits): Promise<WarmIsolate
     if (bootstrapCache === undefined && produced !== undefined) bootstrapCache = produced;
     await bootstrap.run(context, { timeout: limits.cpuMs });
     bootstrap.release();
-    // The bridge to the host, bound late through `fate`: the module and its hooks arrive in create().
-    refs.push(
-      new ivm.Reference((level: string, text: string) => fate.hooks?.log(normalizeLevel(level), String(text).slice(0, 64 * 1024))),
-      new ivm.Reference((id: number, ms: number, repeat: boolean) => fate.self?.setTimer(id, ms, repeat)),
-      new ivm.Reference((id: number) => fate.self?.clearTimer(id)),
-      new ivm.Reference(async (module: string, fn: string, args: unknown[]) => {
-        try {
-          if (fate.hooks === null) throw new FixpointError("MODULE_NOT_FOUND", "this isolate has no module yet");
-          return await fate.hooks.call(module, fn, args);
-        } catch (err) {
-          // Errors cross into the isolate as messages; the code leads so callers can match it.
-          const e = err instanceof FixpointError ? err : new FixpointError("MODULE_ERROR", String((err as Error)?.message ?? err));
-          throw new Error(`${e.code}: ${e.message}`);
-        }
-      }),
-      new ivm.Reference((id: number, ok: boolean, value: unknown) => fate.self?.settle(id, ok, value)),
-    );
+    // The grants (capabilities.ts), bound late through `fate`: the module and its hooks arrive in create().
+    refs.push(...hostFunctions(fate).map((f) => new ivm.Reference(f)));
     const boot = (await context.global.get("__fixpoint_boot", { reference: true })) as ivm.Reference;
     const harness = (await boot.apply(undefined, [...refs], { result: { reference: true }, timeout: limits.cpuMs })) as ivm.Reference;
     boot.release();
@@ -466,10 +452,6 @@ function releaseHostRefs(refs: ivm.Reference[]): void {
 
 function scriptNameOf(name: string): string {
   return `fixpoint:///${name}.js`;
-}
-
-function normalizeLevel(level: string): "debug" | "info" | "warn" | "error" {
-  return level === "debug" || level === "warn" || level === "error" ? level : "info";
 }
 
 /**

@@ -10,6 +10,8 @@
 import { MODULE_MARK, type ModuleContext, type ModuleDefinition } from "../api.js";
 import { SCRATCH_MARK, replEntries } from "./repl.js";
 import { takeResponseBytes, type Response as PreludeResponse } from "../prelude/response.js";
+import { inspect } from "./inspect.js";
+import { GRANTS, type Grant } from "./grants.js";
 
 /** isolated-vm's Reference as seen from inside the isolate (only the members used here). */
 interface HostRef {
@@ -17,13 +19,7 @@ interface HostRef {
   apply(receiver: undefined, args: unknown[], options?: object): Promise<unknown>;
 }
 
-interface Host {
-  log: HostRef;
-  setTimer: HostRef;
-  clearTimer: HostRef;
-  call: HostRef;
-  settle: HostRef;
-}
+type Host = Record<Grant, HostRef>;
 
 /**
  * What `invoke` answers: the result itself when the method returned one, or `pending` when it
@@ -54,34 +50,17 @@ export interface WireResponse {
 
 type AnyDefinition = ModuleDefinition<unknown>;
 
-function format(value: unknown, depth = 0, seen = new Set<object>()): string {
-  if (typeof value === "string") return depth === 0 ? value : JSON.stringify(value);
-  if (value === null || typeof value !== "object") {
-    if (typeof value === "function") return `[Function ${(value as { name?: string }).name || "anonymous"}]`;
-    if (typeof value === "bigint") return `${value}n`;
-    return String(value);
-  }
-  if (value instanceof Error) return value.stack ?? `${value.name}: ${value.message}`;
-  if (seen.has(value)) return "[Circular]";
-  if (depth > 4) return Array.isArray(value) ? "[Array]" : "[Object]";
-  seen.add(value);
-  try {
-    if (Array.isArray(value)) return `[ ${value.map((v) => format(v, depth + 1, seen)).join(", ")} ]`;
-    if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
-    if (value instanceof Map) return `Map(${value.size}) { ${[...value].map(([k, v]) => `${format(k, depth + 1, seen)} => ${format(v, depth + 1, seen)}`).join(", ")} }`;
-    if (value instanceof Set) return `Set(${value.size}) { ${[...value].map((v) => format(v, depth + 1, seen)).join(", ")} }`;
-    const entries = Object.entries(value).map(([k, v]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${format(v, depth + 1, seen)}`);
-    return entries.length === 0 ? "{}" : `{ ${entries.join(", ")} }`;
-  } finally {
-    seen.delete(value);
-  }
+/** console's text: strings as they are, everything else as node's console shows it. */
+function format(value: unknown): string {
+  return typeof value === "string" ? value : inspect(value, { colors: false });
 }
 
 // Run when the isolate is prepared, before the module (and its name) is known: attach() names it.
-function boot(logRef: HostRef, setTimerRef: HostRef, clearTimerRef: HostRef, callRef: HostRef, settleRef: HostRef) {
+function boot(...grants: HostRef[]) {
   let moduleName = "(not attached)";
-  // References arrive as separate arguments: isolated-vm transfers them only at the top level.
-  const host: Host = { log: logRef, setTimer: setTimerRef, clearTimer: clearTimerRef, call: callRef, settle: settleRef };
+  // The host's grants (runtime/host/capabilities.ts), in GRANTS order: References arrive as
+  // separate arguments because isolated-vm transfers them only at the top level.
+  const host = Object.fromEntries(GRANTS.map((name, i) => [name, grants[i]!])) as Host;
   const g = globalThis as Record<string, unknown>;
   delete g["__fixpoint_boot"];
 

@@ -33,6 +33,10 @@ describe("authorize", () => {
     ping: { dev: ROLES, production: ROLES },
     status: { dev: ROLES, production: ROLES },
     push: { dev: ["dev"], production: [] },
+    subscribe: { dev: ROLES, production: ROLES },
+    call: { dev: ["dev", "admin"], production: ["admin"] },
+    eval: { dev: ["dev", "admin"], production: ["admin"] },
+    complete: { dev: ["dev", "admin"], production: ["admin"] },
   };
 
   test("the policy has a row for every request type of the protocol, and no other", () => {

@@ -1,0 +1,59 @@
+/**
+ * What the host grants a module: everything module code can reach outside its isolate, in one
+ * place. Nothing else crosses — no `require`, `process`, file system or network.
+ *
+ * Each grant is one host function. The harness (runtime/isolate/harness.ts) receives them in
+ * GRANTS order when the isolate is prepared, and module code never sees them, only what the
+ * harness builds on them:
+ *
+ *   log         console.log/info/debug/warn/error → the node's log, as text (64 KiB a line)
+ *   setTimer    setTimeout/setInterval: the host keeps the clock, the isolate the callbacks
+ *   clearTimer  clearTimeout/clearInterval
+ *   call        ctx.call(module, fn, ...args): calls to other modules on the same node
+ *   settle      the outcome of an async function, handler or check (see ModuleIsolate.invoke)
+ *
+ * A new grant is a row here and its use in the harness; giving a module more (a key-value
+ * store, outbound fetch) is a decision made in this file (the names' order is kept in
+ * runtime/isolate/grants.ts, which the isolate's bundle imports).
+ */
+import { FixpointError } from "../../loader/errors.js";
+import { GRANTS, type Grant } from "../isolate/grants.js";
+import type { IsolateHooks } from "./module-isolate.js";
+
+export { GRANTS, type Grant } from "../isolate/grants.js";
+
+/** The instance side of a grant: what the timers and async outcomes reach once the module runs. */
+export interface GrantReceiver {
+  setTimer(id: number, ms: number, repeat: boolean): void;
+  clearTimer(id: number): void;
+  settle(id: number, ok: boolean, value: unknown): void;
+}
+
+/** Who the grants serve, bound late: an isolate is prepared before its module arrives. */
+export interface GrantTarget {
+  hooks: IsolateHooks | null;
+  self: GrantReceiver | null;
+}
+
+const LOG_LEVELS = new Set(["debug", "info", "warn", "error"]);
+
+/** The host functions for one isolate, in GRANTS order. */
+export function hostFunctions(target: GrantTarget): ((...args: never[]) => unknown)[] {
+  const grants: Record<Grant, (...args: never[]) => unknown> = {
+    log: (level: string, text: string) => target.hooks?.log(LOG_LEVELS.has(level) ? (level as "debug" | "info" | "warn" | "error") : "info", String(text).slice(0, 64 * 1024)),
+    setTimer: (id: number, ms: number, repeat: boolean) => target.self?.setTimer(id, ms, repeat),
+    clearTimer: (id: number) => target.self?.clearTimer(id),
+    call: async (module: string, fn: string, args: unknown[]) => {
+      try {
+        if (target.hooks === null) throw new FixpointError("MODULE_NOT_FOUND", "this isolate has no module yet");
+        return await target.hooks.call(module, fn, args);
+      } catch (err) {
+        // Errors cross into the isolate as messages; the code leads so callers can match it.
+        const e = err instanceof FixpointError ? err : new FixpointError("MODULE_ERROR", String((err as Error)?.message ?? err));
+        throw new Error(`${e.code}: ${e.message}`);
+      }
+    },
+    settle: (id: number, ok: boolean, value: unknown) => target.self?.settle(id, ok, value),
+  };
+  return GRANTS.map((g) => grants[g]);
+}
