@@ -3,7 +3,7 @@
  * same steps `devtool push --watch` takes (fs.watch on the folder, esbuild's incremental
  * rebuild, signing, the push round trip over an open connection, whose answer carries the
  * node's swap time), each timed on its own. Their sum is a floor for the dev loop measured
- * end to end; what is left over is waiting (the watcher's settle check, timers, scheduling).
+ * end to end; what is left over is waiting (the watcher's stats, timers, scheduling).
  */
 import { mkdirSync, watch } from "node:fs";
 import { join } from "node:path";

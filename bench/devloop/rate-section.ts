@@ -134,7 +134,7 @@ export async function rateSection(ctx: BenchContext): Promise<void> {
   const sum = steps.filter((s) => !s.step.startsWith(" ")).reduce((a, s) => a + s.p50, 0);
   out(
     `\n${BREAKDOWN_ROUNDS} edits of the app module through the steps \`devtool push --watch\` takes, run one after another in this process; ` +
-      `sum of the step p50s: ${sum.toFixed(1)} ms. The watcher adds its settle check (two stats 2 ms apart); the push round trip ` +
+      `sum of the step p50s: ${sum.toFixed(1)} ms. The watcher adds two stats (the file must not change while it builds); the push round trip ` +
       `includes work after the swap (the state snapshot, making the version current) that HTTP does not wait for.\n`,
   );
 }

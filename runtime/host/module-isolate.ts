@@ -197,7 +197,8 @@ export class ModuleIsolate {
   /** Sets the state: `previous` (a structured copy) through `migrate` if asked, or the initial one. */
   async init(previous: { state: unknown; version: string } | null, migrate = true): Promise<void> {
     try {
-      await this.method("init").apply(undefined, [previous, migrate], { arguments: { copy: true }, timeout: this.limits.cpuMs });
+      // Synchronous: the isolate is not serving yet, and this is on the swap's path.
+      this.method("init").applySync(undefined, [previous, migrate], { arguments: { copy: true }, timeout: this.limits.cpuMs });
     } catch (err) {
       const e = this.error(err, "MIGRATION_FAILED");
       throw new FixpointError(e.code === "MODULE_ERROR" ? (previous === null ? "MODULE_LOAD_FAILED" : "MIGRATION_FAILED") : e.code, e.message, e.location === undefined ? {} : { location: e.location });
@@ -233,6 +234,19 @@ export class ModuleIsolate {
   /** A structured copy of the module's state. Throws RESULT_NOT_COPYABLE if it holds functions or the like. */
   async exportState(): Promise<unknown> {
     return this.invoke("exportState", []);
+  }
+
+  /**
+   * The same, synchronously, for a swap: its old version has drained and the copy is on the
+   * save-to-live path. (Snapshots use exportState(): an isolate busy with a long call would
+   * block this whole process until the call ends.)
+   */
+  exportStateNow(): unknown {
+    try {
+      return this.method("exportState").applySync(undefined, [], { result: { copy: true }, timeout: this.limits.cpuMs });
+    } catch (err) {
+      throw this.error(err, "MODULE_ERROR");
+    }
   }
 
   /**
