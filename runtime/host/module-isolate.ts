@@ -104,6 +104,9 @@ export async function prepareIsolate(limits: IsolateLimits): Promise<WarmIsolate
     const boot = (await context.global.get("__fixpoint_boot", { reference: true })) as ivm.Reference;
     const harness = (await boot.apply(undefined, [...refs], { result: { reference: true }, timeout: limits.cpuMs })) as ivm.Reference;
     boot.release();
+    const warm = (await harness.get("warm", { reference: true })) as ivm.Reference;
+    await warm.apply(undefined, [], { timeout: limits.cpuMs });
+    warm.release();
     return { isolate, context, fate, harness, refs };
   } catch (err) {
     if (!isolate.isDisposed) isolate.dispose();

@@ -162,6 +162,21 @@ function boot(...grants: HostRef[]) {
       return ctx.state;
     },
     /**
+     * Runs the paths a request takes once, while the isolate is still a spare: V8 compiles a
+     * function on its first call, and in a fresh isolate the first request would otherwise pay
+     * for compiling URL parsing, Headers, Request and Response (measured: 6 ms, against 0.6 ms
+     * for the next one) on the save-to-live path.
+     */
+    warm(): void {
+      const request = new Request("http://localhost:8080/warm/up?x=1#f", { method: "POST", headers: [["content-type", "text/plain"], ["accept", "*/*"]], body: new Uint8Array([104, 105]) });
+      void request.headers.get("accept");
+      void new URL(request.url).searchParams.get("x");
+      void request.text();
+      wireResponse(new Response("warm " + JSON.stringify({ a: 1 }), { status: 201, headers: { "content-type": "text/plain; charset=utf-8" } }));
+      wireResponse(Response.json({ warm: true }));
+      void new TextDecoder().decode(new TextEncoder().encode("warm"));
+    },
+    /**
      * Runs the http handler. A Response returned at once (the usual case) is answered at once,
      * so the host can run this synchronously without waiting on the isolate's thread; a
      * promise is parked under an id for httpWait.
