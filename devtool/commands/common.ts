@@ -3,6 +3,8 @@ import { FixpointError, fingerprint, styleFor, toFixpointError, type ClientConne
 import { loadProjectConfig, type ProjectConfig } from "../config/project.js";
 import { identityPath, knownNodesPath, loadIdentity } from "../home.js";
 import { addressText, connectTarget, resolveTargets, type Target } from "../nodes/targets.js";
+import { findLocalNode, LOCAL_NODE_LABEL } from "../nodes/local-pointer.js";
+import { dirname, join } from "node:path";
 
 export const CONNECTION_OPTIONS = {
   node: { type: "string" },
@@ -12,7 +14,8 @@ export const CONNECTION_OPTIONS = {
   "timeout-ms": { type: "string" },
 } as const satisfies OptionSpec;
 
-export const CONNECTION_HELP = `  --node NAME|HOST:PORT  one node (default: every node in fixpoint.json)
+export const CONNECTION_HELP = `  --node NAME|HOST:PORT  one node (default: every node in fixpoint.json, or the local node
+                         of a \`devtool dev\` running in this project)
   --identity FILE        your key (default $FIXPOINT_IDENTITY or ~/.fixpoint/id_ed25519)
   --config FILE          the project file (default: the nearest fixpoint.json)
   --accept-new           pin a node not pinned yet, recording it in ~/.fixpoint/known_nodes
@@ -34,8 +37,17 @@ export function contextFrom(parsed: Parsed): Context {
     throw new FixpointError("USAGE", `--timeout-ms must be a positive integer, got "${timeoutText}"`);
   }
   const project = loadProjectConfig(str("config"));
-  const targets = resolveTargets(str("node"), project);
   const identityFlag = str("identity");
+  // A running `devtool dev` of this project, when nothing else is named (see local-pointer.ts).
+  const nodeFlag = str("node");
+  if ((project?.nodes.length ?? 0) === 0 && (nodeFlag === undefined || nodeFlag === LOCAL_NODE_LABEL)) {
+    const local = findLocalNode(join(project === null ? process.cwd() : dirname(project.file), ".fixpoint"));
+    if (local !== null) {
+      const identity = identityFlag === undefined ? local.identity : loadIdentity(identityFlag);
+      return { identity, project, targets: [local.target], timeoutMs: timeoutOf(timeoutText), acceptNew: parsed.values["accept-new"] === true };
+    }
+  }
+  const targets = resolveTargets(nodeFlag, project);
   let identity: KeyPair;
   try {
     identity = loadIdentity(identityFlag);
@@ -46,7 +58,11 @@ export function contextFrom(parsed: Parsed): Context {
     }
     throw e;
   }
-  return { identity, project, targets, timeoutMs: timeoutText === undefined ? undefined : Number(timeoutText), acceptNew: parsed.values["accept-new"] === true };
+  return { identity, project, targets, timeoutMs: timeoutOf(timeoutText), acceptNew: parsed.values["accept-new"] === true };
+}
+
+function timeoutOf(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : Number(text);
 }
 
 export interface Outcome<T> {

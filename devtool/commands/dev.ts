@@ -6,6 +6,7 @@ import { knownNodesPath, loadIdentity } from "../home.js";
 import { startLocalNode, type LocalNode } from "../local-node.js";
 import { NodeSessions } from "../nodes/sessions.js";
 import { addressText, resolveTargets, type Target } from "../nodes/targets.js";
+import { LOCAL_NODE_LABEL, removeLocalPointer, writeLocalPointer } from "../nodes/local-pointer.js";
 import { PushWatcher } from "../watch/push-watcher.js";
 import { formatEntry } from "./logs.js";
 import { shutdown, stopSignal } from "../ui/shutdown.js";
@@ -75,7 +76,9 @@ export async function run(args: string[]): Promise<number> {
       return startLocalNode({ stateDir: join(dir, ".fixpoint"), http: `${requested.host}:0`, onLog: (entry) => printLog("local", entry) });
     });
     identity = local.identity;
-    targets = [{ label: "local", address: local.channel, pinned: local.nodeKey }];
+    targets = [{ label: LOCAL_NODE_LABEL, address: local.channel, pinned: local.nodeKey }];
+    // So that `devtool repl`, `status`, `call` and `logs` in this project find the node.
+    writeLocalPointer(join(dir, ".fixpoint"), local.channel, local.nodeKey);
   }
 
   const sessions = new NodeSessions(targets, identity, {
@@ -107,6 +110,7 @@ export async function run(args: string[]): Promise<number> {
     await watcher.close();
     await sessions.close();
     // A Ctrl-C in the terminal reached the local node too (same process group): let it finish.
+    if (local !== null) removeLocalPointer(join(dir, ".fixpoint"));
     if (local !== null && interrupted) await Promise.race([local.exited, new Promise((r) => setTimeout(r, 3000))]);
     await local?.stop();
   };

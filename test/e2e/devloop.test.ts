@@ -140,7 +140,18 @@ test("devtool dev runs the example app on an embedded node: edit, and the same U
     const body = await until(() => get(url), (b) => b.includes("version: 2"));
     assert.match(body, /hits: [3-9]\d* /);
     await dev.waitFor(/\[index\] state handed over from version 1 to 2/);
+    // A second terminal in the project reaches the same node, with nothing configured.
+    const env = { FIXPOINT_HOME: tempDir() };
+    const repl = runCli("devtool", ["repl", "--module", "index", "--eval", "state.hits > 2"], { cwd: app, env });
+    assert.equal(repl.status, 0, repl.stderr);
+    assert.equal(repl.stdout.trim(), "true");
+    const status = runCli("devtool", ["status", "--json"], { cwd: app, env });
+    assert.equal(status.status, 0, status.stderr);
+    assert.equal((JSON.parse(status.stdout) as { node: string }).node, "local");
     assert.equal(await dev.stop("SIGINT"), 0);
+    const after = runCli("devtool", ["status"], { cwd: app, env });
+    assert.equal(after.status, 2, "once dev has stopped there is no node to talk to");
+    assert.match(after.stderr, /lists no nodes/);
   } finally {
     await dev.stop("SIGKILL");
   }
