@@ -3,48 +3,28 @@
  * test types with send-keys and reads the screen with capture-pane. Covers what only a terminal
  * shows: multi-line continuation, Tab completion asked of the node, Ctrl-C (abandon the input,
  * stop waiting for an evaluation), Ctrl-D, colours, `.use`, and history across two sessions.
- * tmux runs on a server socket of this test's own, killed at the end.
+ * tmux runs on a server socket of this test's own (test/helpers/terminal.ts), killed at the end.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatIdentity } from "../../loader/index.js";
 import { signedModule } from "../helpers/modules.js";
 import { ROOT, startNode, tempDir, type NodeProcess } from "../helpers/processes.js";
+import { NO_TMUX, Terminal } from "../helpers/terminal.js";
 
-const TMUX = "/usr/bin/tmux";
-const SOCKET = `fixpoint-repl-test-${process.pid}`;
+const term = new Terminal();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function tmux(...args: string[]): string {
-  return execFileSync(TMUX, ["-L", SOCKET, ...args], { encoding: "utf8", timeout: 10_000 });
-}
-
-/** The screen of `session` as text (with `escapes`, its colour codes too); tmux trims trailing spaces. */
-function screen(session: string, escapes = false): string {
-  return tmux("capture-pane", "-p", ...(escapes ? ["-e"] : []), "-t", session);
-}
-
-async function waitForScreen(session: string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = screen(session);
-    if (pattern.test(text)) return text;
-    if (Date.now() > deadline) assert.fail(`no ${pattern} on the screen within ${timeoutMs} ms:\n${text}`);
-    await sleep(50);
-  }
-}
 
 /** Types `text` literally, then presses Enter. */
 async function typeLine(session: string, text: string): Promise<void> {
-  tmux("send-keys", "-t", session, "-l", text);
-  tmux("send-keys", "-t", session, "Enter");
+  term.type(session, text);
+  term.keys(session, "Enter");
   await sleep(150);
 }
 
-describe("devtool repl in a terminal", { skip: !existsSync(TMUX) && "tmux is not installed" }, () => {
+describe("devtool repl in a terminal", { skip: NO_TMUX }, () => {
   let node: NodeProcess;
   let home: string;
   let command: string;
@@ -62,70 +42,64 @@ describe("devtool repl in a terminal", { skip: !existsSync(TMUX) && "tmux is not
     command = `env -u NO_COLOR FIXPOINT_HOME='${home}' TERM=xterm-256color sh -c "${repl}; echo REPL-EXITED-\\$?; sleep 60"`;
   });
   after(async () => {
-    try {
-      tmux("kill-server");
-    } catch {
-      // no server left
-    }
-    // tmux leaves its socket file behind.
-    rmSync(join(process.env["TMUX_TMPDIR"] ?? "/tmp", `tmux-${process.getuid?.() ?? 0}`, SOCKET), { force: true });
+    term.close();
     assert.equal(await node.stop(), 0);
   });
 
   const open = async (name: string) => {
-    tmux("new-session", "-d", "-s", name, "-x", "150", "-y", "50", command);
-    await waitForScreen(name, /127\.0\.0\.1:\d+>$/m);
+    term.open(name, command);
+    await term.waitFor(name, /127\.0\.0\.1:\d+>$/m);
   };
 
   test("multi-line input continues until complete; results are coloured on a terminal", async () => {
     await open("one");
     await typeLine("one", "function twice(x) {");
-    await waitForScreen("one", /^\.\.\.$/m);
+    await term.waitFor("one", /^\.\.\.$/m);
     await typeLine("one", "  return x * 2");
     await typeLine("one", "}");
     await typeLine("one", "twice(21)");
-    await waitForScreen("one", /^42$/m);
-    assert.match(screen("one", true), /\x1b\[33m42/, "a number in yellow, as node's REPL shows it");
+    await term.waitFor("one", /^42$/m);
+    assert.match(term.screen("one", true), /\x1b\[33m42/, "a number in yellow, as node's REPL shows it");
   });
 
   test("Tab completes a property of a value on the node", async () => {
     await typeLine("one", "const pets = { kitten: 1, puppy: 2 }");
-    tmux("send-keys", "-t", "one", "-l", "pets.ki");
-    tmux("send-keys", "-t", "one", "Tab");
-    await waitForScreen("one", /> pets\.kitten$/m);
-    tmux("send-keys", "-t", "one", "Enter");
-    await waitForScreen("one", /^1$/m);
+    term.type("one", "pets.ki");
+    term.keys("one", "Tab");
+    await term.waitFor("one", /> pets\.kitten$/m);
+    term.keys("one", "Enter");
+    await term.waitFor("one", /^1$/m);
   });
 
   test("Ctrl-C abandons unfinished input, then interrupts a running evaluation", async () => {
     await typeLine("one", "abandoned(");
-    await waitForScreen("one", /^\.\.\.$/m);
-    tmux("send-keys", "-t", "one", "C-c");
+    await term.waitFor("one", /^\.\.\.$/m);
+    term.keys("one", "C-c");
     await sleep(200);
     await typeLine("one", "'fresh ' + 'input'");
-    await waitForScreen("one", /^'fresh input'$/m);
+    await term.waitFor("one", /^'fresh input'$/m);
     await typeLine("one", "for (;;) {}");
     await sleep(300);
-    tmux("send-keys", "-t", "one", "C-c");
-    await waitForScreen("one", /\(interrupted: stopped waiting/);
+    term.keys("one", "C-c");
+    await term.waitFor("one", /\(interrupted: stopped waiting/);
     // The node's CPU limit ends the loop; the session then answers again, variables kept.
     await typeLine("one", "pets.puppy");
-    await waitForScreen("one", /^2$/m, 15_000);
+    await term.waitFor("one", /^2$/m, 15_000);
   });
 
   test(".use switches into a module, where its state is in scope", async () => {
     await typeLine("one", ".use counter");
-    await waitForScreen("one", /127\.0\.0\.1:\d+:counter>$/m);
+    await term.waitFor("one", /127\.0\.0\.1:\d+:counter>$/m);
     await typeLine("one", "hit() + state.hits");
-    await waitForScreen("one", /^12$/m);
+    await term.waitFor("one", /^12$/m);
     await typeLine("one", ".use");
     await typeLine("one", "'back in scratch'");
-    await waitForScreen("one", /^'back in scratch'$/m);
+    await term.waitFor("one", /^'back in scratch'$/m);
   });
 
   test("Ctrl-D leaves with status 0", async () => {
-    tmux("send-keys", "-t", "one", "C-d");
-    await waitForScreen("one", /REPL-EXITED-0/);
+    term.keys("one", "C-d");
+    await term.waitFor("one", /REPL-EXITED-0/);
   });
 
   test("history is kept per node across sessions", async () => {
@@ -133,11 +107,11 @@ describe("devtool repl in a terminal", { skip: !existsSync(TMUX) && "tmux is not
     const file = join(files, `127.0.0.1_${node.port}`);
     assert.match(readFileSync(file, "utf8"), /^'back in scratch'$/m);
     await open("two");
-    tmux("send-keys", "-t", "two", "Up");
-    await waitForScreen("two", /> 'back in scratch'$/m);
-    tmux("send-keys", "-t", "two", "Enter");
-    await waitForScreen("two", /> 'back in scratch'\n'back in scratch'$/m);
-    tmux("send-keys", "-t", "two", "C-d");
-    await waitForScreen("two", /REPL-EXITED-0/);
+    term.keys("two", "Up");
+    await term.waitFor("two", /> 'back in scratch'$/m);
+    term.keys("two", "Enter");
+    await term.waitFor("two", /> 'back in scratch'\n'back in scratch'$/m);
+    term.keys("two", "C-d");
+    await term.waitFor("two", /REPL-EXITED-0/);
   });
 });
