@@ -18,8 +18,8 @@ in scope. Multi-line input, top-level await, _ for the last result, Tab completi
 node, history per node in ~/.fixpoint/repl_history/, .help for the dot-commands. Ctrl-C abandons
 the input or stops waiting for an evaluation; Ctrl-D leaves.
 
-In dev mode it needs a key with the dev role; in production, admin, and the node appends every
-evaluation to its audit log before running it.
+In dev mode it needs a key with the dev or admin role; in production, admin, and the node
+appends every evaluation to its audit log before running it.
 
 Without a terminal (--eval, or input from a pipe) it evaluates each input in order, prints the
 results that are not undefined, and exits 0, or non-zero if anything failed: 1 with EVAL_THREW
