@@ -44,6 +44,19 @@ export interface HealthReport {
   detail?: string;
 }
 
+/**
+ * Limits for this module's isolate; each one left out is the node's (`loader start
+ * --module-memory-mb`, `--module-cpu-ms`, `--module-async-ms`).
+ */
+export interface ModuleLimits {
+  /** V8 heap for the isolate, MB, 8..4096 (a guideline: V8 may overshoot it 1.4-2x before stopping it). */
+  memoryMb?: number;
+  /** Longest synchronous run of this module's code per call, ms, 10..60000. */
+  cpuMs?: number;
+  /** Longest wait for an async function, handler or check to settle, ms, 10..600000. */
+  asyncMs?: number;
+}
+
 export interface ModuleDefinition<S> {
   /** A label for this version, shown in status and passed to the next version's `migrate`. Default "0". */
   version?: string;
@@ -60,6 +73,8 @@ export interface ModuleDefinition<S> {
   http?: (request: Request, ctx: ModuleContext<S>) => Response | Promise<Response>;
   /** Says whether the module is healthy; false, a report with ok false, or a throw is unhealthy. */
   health?: (ctx: ModuleContext<S>) => boolean | HealthReport | Promise<boolean | HealthReport>;
+  /** This module's own limits, where the node's defaults do not suit it. */
+  limits?: ModuleLimits;
 }
 
 /** Marks a module definition; the runtime looks for it on the module's default export. */

@@ -23,6 +23,7 @@ import type { Harness, Invoked, ThrownData, WireRequest, WireResponse } from "..
 import { bootstrapSource } from "./bootstrap.js";
 import { SourceMap } from "./source-map.js";
 import { hostFunctions } from "./capabilities.js";
+import { moduleLimits } from "./module-limits.js";
 
 export interface IsolateLimits {
   /** V8 heap limit per isolate, MB (a guideline: V8 may overshoot it). Default 128. */
@@ -123,6 +124,13 @@ export function discardIsolate(warm: WarmIsolate): void {
   releaseHostRefs(warm.refs);
 }
 
+/** Thrown inside create() to start again in an isolate made with the module's own limits. */
+class OwnIsolateNeeded extends Error {
+  constructor(readonly limits: IsolateLimits) {
+    super("the module asks for its own memory limit");
+  }
+}
+
 export class ModuleIsolate {
   private disposed = false;
   private readonly timers = new Map<number, NodeJS.Timeout>();
@@ -166,8 +174,14 @@ export class ModuleIsolate {
       script.runSync(context, { timeout: limits.cpuMs });
       script.release();
       const attach = harness.getSync("attach", { reference: true }) as ivm.Reference;
-      const shape = attach.applySync(harness.derefInto(), [name], { arguments: { copy: true }, result: { copy: true }, timeout: limits.cpuMs }) as ModuleShape;
-      const instance = new ModuleIsolate(name, isolate, context, sourceMap, limits, hooks, shape);
+      const { limits: declared, ...shape } = attach.applySync(harness.derefInto(), [name], { arguments: { copy: true }, result: { copy: true }, timeout: limits.cpuMs }) as ModuleShape & { limits: unknown };
+      const own = moduleLimits(declared, limits, name);
+      if (own.memoryMb !== limits.memoryMb) {
+        // An isolate's heap limit is set when it is made: this module asks for another one.
+        attach.release();
+        throw new OwnIsolateNeeded(own);
+      }
+      const instance = new ModuleIsolate(name, isolate, context, sourceMap, own, hooks, shape);
       // The harness's methods are closures, not `this`-methods: a reference to each is enough.
       for (const method of ["init", "call", "exportState", "httpNow", "httpWait", "health", "fire", "replPrepare", "replSettle", "replComplete", "invoke", "watch"] as const) {
         instance.methods.set(method, harness.getSync(method, { reference: true }) as ivm.Reference);
@@ -182,6 +196,7 @@ export class ModuleIsolate {
       harness.release();
       if (!isolate.isDisposed) isolate.dispose();
       releaseHostRefs(refs);
+      if (err instanceof OwnIsolateNeeded) return ModuleIsolate.create(name, code, sourceMap, err.limits, hooks);
       // Parsed only now: a swap that succeeds never needs its source map.
       const mapped = fate.dead ?? toModuleError(err, name, SourceMap.parse(sourceMap), "MODULE_LOAD_FAILED");
       throw new FixpointError(mapped.code === "MODULE_ERROR" ? "MODULE_LOAD_FAILED" : mapped.code, `module ${name} failed to start: ${mapped.message}`, mapped.location === undefined ? {} : { location: mapped.location });

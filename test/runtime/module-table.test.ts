@@ -157,6 +157,49 @@ export default defineModule({ version: "1", state: {}, functions: { spin: () => 
     }
   });
 
+  test("a module's own limits replace the node's: a shorter CPU limit, a smaller heap", async () => {
+    const table = new ModuleTable({ log: () => {}, onModuleDead: () => {} }, { limits: { cpuMs: 400, memoryMb: 128, asyncMs: 2000 } });
+    const source = (limits: string) => `import { defineModule } from "fixpoint";
+export default defineModule({ state: {}, ${limits} functions: {
+  spin: () => { const end = Date.now() + 150; while (Date.now() < end) {} return "spun"; },
+  grow: () => { const a = []; for (let i = 0; i < 80; i++) a.push(new Array(125_000).fill(i + 0.5)); return a.length; },
+} });`;
+    try {
+      await table.load(await buildSource("roomy", source("")));
+      assert.equal(await table.call("roomy", "spin", []), "spun");
+      assert.equal(await table.call("roomy", "grow", []), 80, "80 MB fits the node's 128 MB");
+      await table.load(await buildSource("tight", source("limits: { cpuMs: 50, memoryMb: 16 },")));
+      await assert.rejects(table.call("tight", "spin", []), (err: unknown) => hasCode(err, "MODULE_TIMEOUT"));
+      await table.load(await buildSource("small", source("limits: { memoryMb: 16 },")));
+      assert.equal(await table.call("small", "spin", []), "spun", "the node's CPU limit where the module sets none");
+      await assert.rejects(table.call("small", "grow", []), (err: unknown) => hasCode(err, "MODULE_MEMORY_LIMIT"));
+    } finally {
+      table.dispose();
+    }
+  });
+
+  test("limits a node does not accept fail the load, naming the limit, and the previous version serves on", async () => {
+    const table = newTable();
+    try {
+      await table.load(await buildSource("counter", counter("1")));
+      await table.call("counter", "hit", [7]);
+      for (const [limits, says] of [
+        ["{ cpuMs: 5 }", /cpuMs must be an integer from 10 to 60000, got 5/],
+        ["{ memoryMb: 1.5 }", /memoryMb must be an integer/],
+        ["{ cpu: 100 }", /unknown key "cpu"/],
+        ["[1]", /must be an object/],
+      ] as const) {
+        const outcome = await table.load(await buildSource("counter", counter("2", `limits: ${limits},`))).then(() => null, (err: unknown) => err as FixpointError);
+        assert.equal(outcome?.code, "MODULE_LOAD_FAILED", limits);
+        assert.match(outcome.message, says);
+      }
+      assert.equal(await table.call("counter", "version", []), "1");
+      assert.equal(await table.call("counter", "hits", []), 7);
+    } finally {
+      table.dispose();
+    }
+  });
+
   test("a missing module or function is a coded error naming what exists", async () => {
     const table = newTable();
     try {

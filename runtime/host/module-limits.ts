@@ -1,0 +1,28 @@
+/**
+ * A module's own limits (`defineModule({ limits })`), checked against the bounds a node
+ * accepts, over the node's defaults. The memory limit is fixed when an isolate is made, so a
+ * module that asks for another one gets an isolate of its own rather than the prepared spare.
+ */
+import { FixpointError } from "../../loader/errors.js";
+import type { IsolateLimits } from "./module-isolate.js";
+
+const BOUNDS: Record<keyof IsolateLimits, [number, number]> = {
+  memoryMb: [8, 4096],
+  cpuMs: [10, 60_000],
+  asyncMs: [10, 600_000],
+};
+
+/** The limits module `name` runs with: `declared` (what its definition says) over `node`'s. */
+export function moduleLimits(declared: unknown, node: IsolateLimits, name: string): IsolateLimits {
+  if (declared === undefined || declared === null) return node;
+  const bad = (why: string) => new FixpointError("MODULE_LOAD_FAILED", `module ${name}: limits ${why}`);
+  if (typeof declared !== "object" || Array.isArray(declared)) throw bad("must be an object like { memoryMb: 64, cpuMs: 500 }");
+  const out = { ...node };
+  for (const [key, value] of Object.entries(declared)) {
+    if (!Object.hasOwn(BOUNDS, key)) throw bad(`has an unknown key "${key}" (known: ${Object.keys(BOUNDS).join(", ")})`);
+    const [min, max] = BOUNDS[key as keyof IsolateLimits];
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) throw bad(`.${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    out[key as keyof IsolateLimits] = value;
+  }
+  return out;
+}
