@@ -124,6 +124,13 @@ export function discardIsolate(warm: WarmIsolate): void {
   releaseHostRefs(warm.refs);
 }
 
+/**
+ * The longest CPU limit for which calls enter an isolate synchronously on the runtime's main
+ * thread (see enter()). The loader declares a runtime dead after 3 s without a heartbeat, so a
+ * module spinning for its whole limit must stay well under that.
+ */
+const SYNC_CPU_MS = 1000;
+
 /** Thrown inside create() to start again in an isolate made with the module's own limits. */
 class OwnIsolateNeeded extends Error {
   constructor(readonly limits: IsolateLimits) {
@@ -168,13 +175,18 @@ export class ModuleIsolate {
     fate.hooks = hooks;
     try {
       if (fate.dead !== null) throw fate.dead;
-      // Synchronous steps: each async one costs two thread hops, and together they were a
-      // good part of a swap. All are bounded by cpuMs like any module code.
-      const script = isolate.compileScriptSync(code, { filename: scriptNameOf(name) });
-      script.runSync(context, { timeout: limits.cpuMs });
+      // Synchronous steps when the CPU limit allows (see enter()): each async one costs two
+      // thread hops, and together they were a good part of a swap.
+      const sync = limits.cpuMs <= SYNC_CPU_MS;
+      const filename = scriptNameOf(name);
+      const script = sync ? isolate.compileScriptSync(code, { filename }) : await isolate.compileScript(code, { filename });
+      if (sync) script.runSync(context, { timeout: limits.cpuMs });
+      else await script.run(context, { timeout: limits.cpuMs });
       script.release();
       const attach = harness.getSync("attach", { reference: true }) as ivm.Reference;
-      const { limits: declared, ...shape } = attach.applySync(harness.derefInto(), [name], { arguments: { copy: true }, result: { copy: true }, timeout: limits.cpuMs }) as ModuleShape & { limits: unknown };
+      const attachOptions = { arguments: { copy: true }, result: { copy: true }, timeout: limits.cpuMs } as const;
+      const attached = sync ? attach.applySync(harness.derefInto(), [name], attachOptions) : await attach.apply(harness.derefInto(), [name], attachOptions);
+      const { limits: declared, ...shape } = attached as ModuleShape & { limits: unknown };
       const own = moduleLimits(declared, limits, name);
       if (own.memoryMb !== limits.memoryMb) {
         // An isolate's heap limit is set when it is made: this module asks for another one.
@@ -215,8 +227,7 @@ export class ModuleIsolate {
   /** Sets the state: `previous` (a structured copy) through `migrate` if asked, or the initial one. */
   async init(previous: { state: unknown; version: string } | null, migrate = true): Promise<void> {
     try {
-      // Synchronous: the isolate is not serving yet, and this is on the swap's path.
-      this.method("init").applySync(undefined, [previous, migrate], { arguments: { copy: true }, timeout: this.limits.cpuMs });
+      await this.enter("init", [previous, migrate]);
     } catch (err) {
       const e = this.error(err, "MIGRATION_FAILED");
       throw new FixpointError(e.code === "MODULE_ERROR" ? (previous === null ? "MODULE_LOAD_FAILED" : "MIGRATION_FAILED") : e.code, e.message, e.location === undefined ? {} : { location: e.location });
@@ -229,15 +240,13 @@ export class ModuleIsolate {
   }
 
   /**
-   * Serves one request. The handler runs synchronously on this thread (applySync): most
-   * handlers return a Response at once, and entering the isolate here saves the two thread
-   * hops an async apply costs, which were most of a request's latency. It is bounded by the
-   * CPU limit like any call; a handler that returns a promise is awaited asynchronously.
+   * Serves one request. Most handlers return a Response at once, which comes back from this
+   * one entry (see enter()); a handler that returns a promise is awaited asynchronously.
    */
   async http(request: WireRequest): Promise<WireResponse> {
     let first: WireResponse | { pending: number };
     try {
-      first = this.method("httpNow").applySync(undefined, [request], { arguments: { copy: true }, result: { copy: true }, timeout: this.limits.cpuMs }) as WireResponse | { pending: number };
+      first = (await this.enter("httpNow", [request])) as WireResponse | { pending: number };
     } catch (err) {
       throw this.error(err, "MODULE_ERROR");
     }
@@ -254,17 +263,29 @@ export class ModuleIsolate {
     return this.invoke("exportState", []);
   }
 
-  /**
-   * The same, synchronously, for a swap: its old version has drained and the copy is on the
-   * save-to-live path. (Snapshots use exportState(): an isolate busy with a long call would
-   * block this whole process until the call ends.)
-   */
-  exportStateNow(): unknown {
+  /** The same, in one entry, for a swap: its old version has drained and the copy is on the save-to-live path. */
+  async exportStateNow(): Promise<unknown> {
     try {
-      return this.method("exportState").applySync(undefined, [], { result: { copy: true }, timeout: this.limits.cpuMs });
+      return await this.enter("exportState", []);
     } catch (err) {
       throw this.error(err, "MODULE_ERROR");
     }
+  }
+
+  /**
+   * Runs a harness method with copies of `args` and of its result, for the paths where
+   * latency is the point: an HTTP request's handler and the steps of a swap. With a CPU limit
+   * short enough not to starve this process (its heartbeat to the loader, the other modules'
+   * requests), it runs synchronously on this thread, which saves the two thread hops an async
+   * apply costs, most of a short request's latency. The price: an allocation V8 cannot survive
+   * there hangs this thread (V8 cannot call back into it), so the loader replaces the runtime
+   * when its heartbeat stops (3 s) rather than at once; calls, which scripts and other modules
+   * make in bulk, keep the quick path (invoke()).
+   */
+  private async enter(name: HarnessMethod, args: unknown[]): Promise<unknown> {
+    const options = { arguments: { copy: true }, result: { copy: true }, timeout: this.limits.cpuMs } as const;
+    const ref = this.method(name);
+    return this.limits.cpuMs <= SYNC_CPU_MS ? ref.applySync(undefined, args, options) : ref.apply(undefined, args, options);
   }
 
   /**
@@ -385,11 +406,8 @@ export class ModuleIsolate {
     const settled = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     settled.catch(() => {}); // rejections are read below, or nobody waits any more
     try {
-      const first = (await this.method("invoke").apply(undefined, [id, name, args], {
-        arguments: { copy: true },
-        result: { copy: true },
-        timeout: this.limits.cpuMs,
-      })) as Invoked;
+      // On the isolate's thread, not enter(): see there.
+      const first = (await this.method("invoke").apply(undefined, [id, name, args], { arguments: { copy: true }, result: { copy: true }, timeout: this.limits.cpuMs })) as Invoked;
       if (first.done) return first.value;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new FixpointError("MODULE_TIMEOUT", `module ${this.name} did not settle within ${this.limits.asyncMs} ms`)), this.limits.asyncMs);

@@ -146,7 +146,7 @@ export class ModuleTable {
         migrate = request.restore.digest !== request.digest;
       } else if (old !== null) {
         await this.drain(old);
-        previous = { state: old.isolate.exportStateNow(), version: old.isolate.shape.version };
+        previous = { state: await old.isolate.exportStateNow(), version: old.isolate.shape.version };
       }
       await isolate.init(previous, migrate);
     } catch (err) {
