@@ -417,3 +417,32 @@ describe("a node whose runtime runs out of memory or time", () => {
     await assertAllServe();
   });
 });
+
+describe("an HTTP handler that allocates more than V8 can survive", () => {
+  test("the runtime is replaced within the heartbeat, and the node serves again with every module's state", { timeout: 60_000 }, async () => {
+    // The default CPU limit, so requests run synchronously on the runtime's main thread, which
+    // V8 then cannot hand back (see ModuleIsolate.enter): the loader's heartbeat notices.
+    const node = await startNode({ args: ["--module-memory-mb", "32", "--http", "127.0.0.1:0"] });
+    const conn = await node.connect();
+    try {
+      const http = String((await node.waitForLog("node.started"))["http"]);
+      const bystander = await running(node, conn, "bystander", 2);
+      await push(conn, node.dev, "giant", `import { defineModule } from "fixpoint";
+export default defineModule({ state: {}, http: () => new Response(String(new Array(2 ** 26).fill(0).length)) });
+`);
+      await sleep(1500); // beyond a periodic snapshot
+      const mark = node.logs.length;
+      const started = performance.now();
+      await assert.rejects(fetch(`http://${http}/giant`, { signal: AbortSignal.timeout(20_000) }), "the request's connection ends with its runtime");
+      assert.ok(performance.now() - started < 10_000, `ended after ${performance.now() - started} ms`);
+      await waitForEvents(node, mark, ["runtime.exited", "runtime.up"]);
+      assert.ok(node.alive(), "the loader survives");
+      await assertServes(node, conn, "bystander", bystander);
+      const res = await fetch(`http://${http}/bystander`, { signal: AbortSignal.timeout(5000) });
+      assert.equal(res.status, 200);
+    } finally {
+      conn.close();
+      assert.equal(await node.stop(), 0);
+    }
+  });
+});
