@@ -57,7 +57,13 @@ const http = createHttpServer(table, boot.http.rootModule, (level, event, fields
 async function exportAll(): Promise<RuntimeResults["export"]> {
   const snapshot: StateSnapshot = {};
   const failed: Record<string, ErrorData> = {};
+  const unchanged: string[] = [];
   for (const name of table.names()) {
+    // A module no code has run in since its last export: the loader keeps that copy.
+    if (!table.changedSinceExport(name)) {
+      unchanged.push(name);
+      continue;
+    }
     try {
       const { state, version, digest } = await table.exportState(name);
       snapshot[name] = { digest, version, state };
@@ -65,7 +71,7 @@ async function exportAll(): Promise<RuntimeResults["export"]> {
       failed[name] = toFixpointError(err).toData();
     }
   }
-  return { snapshot, failed };
+  return { snapshot, failed, unchanged };
 }
 
 /** How long status waits for a module's health check, ms: a check that takes longer is a failing one. */

@@ -92,7 +92,8 @@ export interface RuntimeResults {
   load: LoadResult;
   call: unknown;
   health: { ok: boolean; detail?: string };
-  export: { snapshot: StateSnapshot; failed: Record<string, ErrorData> };
+  /** `unchanged`: modules no code ran in since their last export; their last copy stands. */
+  export: { snapshot: StateSnapshot; failed: Record<string, ErrorData>; unchanged: string[] };
   unload: null;
   status: { modules: RuntimeModuleStatus[]; rss: number; heapUsed: number };
   ping: null;

@@ -255,9 +255,11 @@ export class RuntimeSupervisor {
   private async exportStates(): Promise<void> {
     if (this.state !== "up") return;
     try {
-      const { snapshot, failed } = await this.send("export", {});
-      // Keep the last good state of a module whose state could not be copied this time.
-      this.snapshot = { ...Object.fromEntries(Object.keys(failed).flatMap((n) => (this.snapshot[n] === undefined ? [] : [[n, this.snapshot[n]!]]))), ...snapshot };
+      const { snapshot, failed, unchanged } = await this.send("export", {});
+      // Keep the last copy of a module that did not change, and the last good state of one
+      // whose state could not be copied this time.
+      const kept = [...unchanged, ...Object.keys(failed)].flatMap((n) => (this.snapshot[n] === undefined ? [] : [[n, this.snapshot[n]!] as const]));
+      this.snapshot = { ...Object.fromEntries(kept), ...snapshot };
     } catch {
       // the runtime is going down; the exit handler reports it
     }

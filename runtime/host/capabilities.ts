@@ -27,6 +27,8 @@ export interface GrantReceiver {
   setTimer(id: number, ms: number, repeat: boolean): void;
   clearTimer(id: number): void;
   settle(id: number, ok: boolean, value: unknown): void;
+  /** Module code is about to run outside a call the host made (a call's result arriving). */
+  touched(): void;
 }
 
 /** Who the grants serve, bound late: an isolate is prepared before its module arrives. */
@@ -51,6 +53,9 @@ export function hostFunctions(target: GrantTarget): ((...args: never[]) => unkno
         // Errors cross into the isolate as messages; the code leads so callers can match it.
         const e = err instanceof FixpointError ? err : new FixpointError("MODULE_ERROR", String((err as Error)?.message ?? err));
         throw new Error(`${e.code}: ${e.message}`);
+      } finally {
+        // The caller's code resumes with the answer, and may change its state.
+        target.self?.touched();
       }
     },
     settle: (id: number, ok: boolean, value: unknown) => target.self?.settle(id, ok, value),

@@ -150,6 +150,8 @@ export class ModuleIsolate {
   private readonly scriptName: string;
   private sourceMap: SourceMap | null = null;
   private lastHeapUsed = 0;
+  /** Whether module code may have run, and changed the state, since the last exportState(). */
+  private dirty = true;
 
   private constructor(
     readonly name: string,
@@ -260,7 +262,22 @@ export class ModuleIsolate {
 
   /** A structured copy of the module's state. Throws RESULT_NOT_COPYABLE if it holds functions or the like. */
   async exportState(): Promise<unknown> {
+    this.dirty = false;
     return this.invoke("exportState", []);
+  }
+
+  /**
+   * Whether module code may have run since the last exportState(): every entry into the isolate
+   * (calls, requests, timers, the REPL, a call's answer arriving) sets it, at its start and end.
+   * The loader's periodic snapshot copies only the states that may have changed.
+   */
+  get changedSinceExport(): boolean {
+    return this.dirty;
+  }
+
+  /** For the call grant (capabilities.ts): the module's code resumes with an answer. */
+  touched(): void {
+    this.dirty = true;
   }
 
   /** The same, in one entry, for a swap: its old version has drained and the copy is on the save-to-live path. */
@@ -285,7 +302,12 @@ export class ModuleIsolate {
   private async enter(name: HarnessMethod, args: unknown[]): Promise<unknown> {
     const options = { arguments: { copy: true }, result: { copy: true }, timeout: this.limits.cpuMs } as const;
     const ref = this.method(name);
-    return this.limits.cpuMs <= SYNC_CPU_MS ? ref.applySync(undefined, args, options) : ref.apply(undefined, args, options);
+    if (name !== "exportState") this.dirty = true;
+    try {
+      return this.limits.cpuMs <= SYNC_CPU_MS ? ref.applySync(undefined, args, options) : await ref.apply(undefined, args, options);
+    } finally {
+      if (name !== "exportState") this.dirty = true;
+    }
   }
 
   /**
@@ -296,6 +318,15 @@ export class ModuleIsolate {
    * on) or MODULE_MEMORY_LIMIT (it is gone, and onDead is told).
    */
   async evaluate(code: string, options: { filename: string; awaited: boolean; colors: boolean }): Promise<ReplEvalResult> {
+    this.dirty = true;
+    try {
+      return await this.evaluateIn(code, options);
+    } finally {
+      this.dirty = true;
+    }
+  }
+
+  private async evaluateIn(code: string, options: { filename: string; awaited: boolean; colors: boolean }): Promise<ReplEvalResult> {
     await this.invoke("replPrepare", []);
     let script: ivm.Script;
     try {
@@ -399,6 +430,8 @@ export class ModuleIsolate {
    * `result: { promise: true }` is not used because it leaked native memory per call (harness.ts).
    */
   private async invoke(name: HarnessMethod, args: unknown[]): Promise<unknown> {
+    const runsModuleCode = name !== "exportState";
+    if (runsModuleCode) this.dirty = true;
     const id = this.nextInvocation++;
     let timer: NodeJS.Timeout | undefined;
     // Registered before the call: a promise that settles within the call's own microtasks
@@ -418,6 +451,8 @@ export class ModuleIsolate {
     } finally {
       this.pending.delete(id);
       clearTimeout(timer);
+      // Again at the end: what ran meanwhile may have changed the state after an export began.
+      if (runsModuleCode) this.dirty = true;
     }
   }
 
@@ -469,12 +504,14 @@ export class ModuleIsolate {
     if (this.isDisposed) return;
     const fire = () => {
       if (!repeat) this.timers.delete(id);
+      this.dirty = true;
       this.method("fire")
         .apply(undefined, [id], { timeout: this.limits.cpuMs })
         .catch((err: unknown) => {
           const e = this.error(err, "MODULE_ERROR");
           this.hooks.log("error", `timer callback failed: ${e.code}: ${e.message}`);
-        });
+        })
+        .finally(() => (this.dirty = true));
     };
     this.timers.set(id, repeat ? setInterval(fire, Math.max(1, ms)) : setTimeout(fire, ms));
   }

@@ -251,6 +251,11 @@ export class ModuleTable {
     return this.use(module, async (isolate, running) => ({ state: await isolate.exportState(), version: isolate.shape.version, digest: running.digest }));
   }
 
+  /** Whether a module's state may have changed since it was last exported (true if unknown). */
+  changedSinceExport(module: string): boolean {
+    return this.slots.get(module)?.running?.isolate.changedSinceExport ?? true;
+  }
+
   names(): string[] {
     return [...this.slots.entries()].filter(([, s]) => s.running !== null).map(([n]) => n).sort();
   }

@@ -200,6 +200,39 @@ export default defineModule({ state: {}, ${limits} functions: {
     }
   });
 
+  test("a module is marked changed by every way its code can run, and unchanged once exported", async () => {
+    const table = newTable();
+    try {
+      await table.load(await buildSource("counter", counter("1")));
+      await table.load(await buildSource("ticker", `import { defineModule } from "fixpoint";
+export default defineModule({ state: { n: 0 }, functions: {
+  later: (ctx) => { setTimeout(() => { ctx.state.n++; }, 30); },
+  relay: async (ctx) => { const hits = await ctx.call("counter", "hits"); ctx.state.n = hits; },
+} });`));
+      const changed = (name: string) => table.changedSinceExport(name);
+      assert.equal(changed("counter"), true, "a new version has not been exported yet");
+      await table.exportState("counter");
+      assert.equal(changed("counter"), false);
+      await table.call("counter", "hit", []);
+      assert.equal(changed("counter"), true, "after a call");
+      await table.exportState("counter");
+      await table.http("counter", { method: "GET", url: "http://x/", headers: [], body: null });
+      assert.equal(changed("counter"), true, "after a request");
+      await table.exportState("ticker");
+      await table.call("ticker", "later", []);
+      await table.exportState("ticker");
+      assert.equal(changed("ticker"), false);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(changed("ticker"), true, "after a timer fired");
+      await table.exportState("ticker");
+      await table.call("ticker", "relay", []);
+      assert.equal(changed("ticker"), true, "after a call to another module answered");
+      assert.equal(changed("nobody"), true, "unknown: assume changed");
+    } finally {
+      table.dispose();
+    }
+  });
+
   test("a missing module or function is a coded error naming what exists", async () => {
     const table = newTable();
     try {
