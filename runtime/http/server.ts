@@ -49,6 +49,16 @@ function readBody(req: IncomingMessage): Promise<Uint8Array | null> | null {
   });
 }
 
+/**
+ * Node writes a small string body in one write with the head, but a Buffer beside it (writev):
+ * measured 7-14% fewer requests/s. latin1 maps each byte to one char, so the bytes go out as
+ * they are.
+ */
+function endWith(res: ServerResponse, body: Uint8Array): void {
+  if (body.length > 16 * 1024) return void res.end(body);
+  res.end(Buffer.from(body.buffer, body.byteOffset, body.length).toString("latin1"), "latin1");
+}
+
 function plain(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
   res.end(text + "\n");
@@ -74,7 +84,7 @@ export function createHttpServer(table: ModuleTable, rootModule: string, log: (l
       };
       const response = await table.http(module, wire);
       res.writeHead(response.status, response.statusText, response.headers);
-      res.end(response.body);
+      endWith(res, response.body);
     } catch (err) {
       const e = toFixpointError(err);
       log("error", "http.failed", { module, path, code: e.code, reason: e.message });

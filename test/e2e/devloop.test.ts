@@ -156,3 +156,32 @@ test("devtool dev runs the example app on an embedded node: edit, and the same U
     await dev.stop("SIGKILL");
   }
 });
+
+test("HTTP bodies reach the client byte for byte, small and large, with their status and headers", { timeout: 60_000 }, async () => {
+  const node = await startNode({ args: ["--http", "127.0.0.1:0"] });
+  const http = String((await node.waitForLog("node.started"))["http"]);
+  const { dir, env } = projectFor(node);
+  writeFileSync(
+    join(dir, "bytes.ts"),
+    `import { defineModule } from "fixpoint";
+export default defineModule({ state: {}, http: (request) => {
+  const n = Number(new URL(request.url).searchParams.get("n"));
+  const body = new Uint8Array(n).map((_, i) => (i * 7) % 256);
+  return new Response(body, { status: 203, headers: { "content-type": "application/octet-stream", "x-n": String(n) } });
+} });
+`,
+  );
+  try {
+    assert.equal(runCli("devtool", ["push", "bytes.ts"], { cwd: dir, env }).status, 0);
+    for (const n of [0, 1, 256, 16 * 1024, 16 * 1024 + 1, 300_000]) {
+      const res = await fetch(`http://${http}/bytes?n=${n}`, { signal: AbortSignal.timeout(5000) });
+      assert.equal(res.status, 203);
+      assert.equal(res.headers.get("x-n"), String(n));
+      const got = new Uint8Array(await res.arrayBuffer());
+      assert.equal(got.length, n);
+      assert.ok(got.every((b, i) => b === (i * 7) % 256), `every byte of ${n} as sent`);
+    }
+  } finally {
+    await node.stop();
+  }
+});
