@@ -328,3 +328,20 @@ test("where Node 20's URL (Ada 2.9) departs from the URL Standard, follows the s
     ["a '%' before an emoji in a query string", "return [...new URLSearchParams('%😀')];", { value: [["%😀", ""]] }],
   ]);
 });
+
+test("URLs parsed from the same text are independent: editing one changes no other, nor the next one parsed", async (t) => {
+  await matchesNode(t, [
+    [
+      "setters on one of two",
+      "const a = new URL('http://h/p/q?x=1#f'); const b = new URL('http://h/p/q?x=1#f'); a.pathname = '/z'; a.search = '?y'; a.hash = ''; a.host = 'k:81'; const c = new URL('http://h/p/q?x=1#f'); return [a.href, b.href, c.href];",
+    ],
+    [
+      "searchParams of one of two",
+      "const a = new URL('http://h/?x=1'); a.searchParams.append('y', '2'); return [a.href, new URL('http://h/?x=1').href, new URL('http://h/?x=1').searchParams.get('y')];",
+    ],
+    [
+      "a base parsed again after a relative resolution",
+      "const base = 'http://h/a/b'; const r = new URL('../c', base); const again = new URL(base); again.pathname = '/q'; return [r.href, new URL('d', base).href, again.href];",
+    ],
+  ]);
+});
