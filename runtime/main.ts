@@ -137,9 +137,11 @@ process.on("message", (message: unknown, handle: unknown) => {
   );
 });
 
-// Ctrl-C in a terminal reaches the whole process group; the loader decides when its runtime
-// stops (it disconnects, and kills after a grace period), so the runtime does not act on it.
+// Ctrl-C in a terminal, or a SIGTERM sent to the whole process group (npm, a service
+// manager), reaches the runtime too; the loader decides when its runtime stops (it
+// disconnects, and kills after a grace period), so the runtime does not act on either.
 process.on("SIGINT", () => {});
+process.on("SIGTERM", () => {});
 
 // The loader going away means this process has no purpose left.
 process.on("disconnect", () => {
