@@ -176,6 +176,8 @@ export class BundleStore {
 
   /** Whether an intact, verifying copy of `digest` is stored. */
   private async intact(digest: string): Promise<boolean> {
+    // A new version's file is not there: a stat says so without a trip through the thread pool.
+    if (!this.has(digest)) return false;
     let bytes: Buffer;
     try {
       bytes = await readFile(this.bundleFile(digest));
