@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FixpointError, formatIdentity, formatPublicKeyLine, generateKeyPair, parsePublicKey, readIdentityFile, type KeyPair } from "../loader/index.js";
 import { packageRoot } from "../loader/version.js";
+import { onLogLines } from "./nodes/log-lines.js";
 
 export interface LocalNode {
   identity: KeyPair;
@@ -67,26 +68,16 @@ export async function startLocalNode(options: LocalNodeOptions): Promise<LocalNo
   const child = spawn(process.execPath, [loaderScript(), "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", options.http, "--log-format", "json"], {
     stdio: ["ignore", "ignore", "pipe"],
   });
-  let partial = "";
   let stderr = "";
   const started = new Promise<Record<string, unknown>>((resolve, reject) => {
-    child.stderr!.setEncoding("utf8");
-    child.stderr!.on("data", (chunk: string) => {
-      partial += chunk;
-      const lines = partial.split("\n");
-      partial = lines.pop()!;
-      for (const line of lines) {
-        let entry: Record<string, unknown>;
-        try {
-          entry = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          stderr += line + "\n";
-          continue;
-        }
+    onLogLines(
+      child.stderr!,
+      (entry) => {
         if (entry["event"] === "node.started") resolve(entry);
         options.onLog(entry);
-      }
-    });
+      },
+      (line) => (stderr += line + "\n"),
+    );
     child.once("exit", (code) => reject(new FixpointError("INTERNAL", `the local node exited (${code}) before it started:\n${stderr}`)));
   });
   const entry = await started;

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { formatPublicKeyLine, parsePublicKey } from "../../loader/index.js";
+import { onLogLines } from "../../devtool/nodes/log-lines.js";
 import { get, keepAliveAgent } from "./http.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -114,24 +115,14 @@ export async function startFixpointNode(dataDir: string, name: string, devPublic
   const t = track(child, false);
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
-  let partial = "";
   const started = new Promise<Record<string, unknown>>((resolveStarted, reject) => {
-    child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (chunk: string) => {
       if (stderr.length < 100_000) stderr += chunk;
-      const lines = (partial + chunk).split("\n");
-      partial = lines.pop()!;
-      for (const line of lines) {
-        let parsed: Record<string, unknown>;
-        try {
-          parsed = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          continue;
-        }
-        // Keep what the bench reads; a node pushed 1000 times logs a lot.
-        if (parsed["event"] !== "module.log") logs.push(parsed);
-        if (parsed["event"] === "node.started") resolveStarted(parsed);
-      }
+    });
+    onLogLines(child.stderr!, (parsed) => {
+      // Keep what the bench reads; a node pushed 1000 times logs a lot.
+      if (parsed["event"] !== "module.log") logs.push(parsed);
+      if (parsed["event"] === "node.started") resolveStarted(parsed);
     });
     void t.exited.then(() => reject(new Error(`bench: node ${name} exited before it started:\n${stderr}`)));
     setTimeout(() => reject(new Error(`bench: node ${name} did not start within 30 s:\n${stderr}`)), 30_000).unref();

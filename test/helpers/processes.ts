@@ -17,6 +17,7 @@ import {
   type KeyPair,
   type Role,
 } from "../../loader/index.js";
+import { onLogLines } from "../../devtool/nodes/log-lines.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 const DIST = { loader: join(ROOT, "dist/loader.js"), devtool: join(ROOT, "dist/devtool.js") };
@@ -108,25 +109,12 @@ export async function startNode(options: StartNodeOptions = {}): Promise<NodePro
   const logs: Record<string, unknown>[] = [];
   const waiters: { event: string; resolve: (line: Record<string, unknown>) => void }[] = [];
   let stderrText = "";
-  let partial = "";
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (chunk: string) => {
-    stderrText += chunk;
-    partial += chunk;
-    const lines = partial.split("\n");
-    partial = lines.pop()!;
-    for (const line of lines) {
-      let parsed: Record<string, unknown>;
-      try {
-        parsed = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      logs.push(parsed);
-      for (const w of waiters.filter((w) => w.event === parsed["event"])) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(parsed);
-      }
+  child.stderr!.on("data", (chunk: string) => (stderrText += chunk));
+  onLogLines(child.stderr!, (parsed) => {
+    logs.push(parsed);
+    for (const w of waiters.filter((w) => w.event === parsed["event"])) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(parsed);
     }
   });
   let exited = false;
