@@ -18,7 +18,7 @@
 import { FixpointError } from "../../loader/errors.js";
 import type { LoadResult, RestoredState, RuntimeModuleStatus } from "../../loader/protocol/runtime-ipc.js";
 import type { WireRequest, WireResponse } from "../isolate/harness.js";
-import { DEFAULT_ISOLATE_LIMITS, ModuleIsolate, type IsolateHooks, type IsolateLimits, type ModuleShape } from "../host/module-isolate.js";
+import { DEFAULT_ISOLATE_LIMITS, ModuleIsolate, type IsolateHooks, type IsolateLimits, type ModuleShape, type WarmIsolate } from "../host/module-isolate.js";
 import { SPARE_DELAY_MS, SpareIsolate } from "./spare-isolate.js";
 
 export interface LoadRequest {
@@ -123,6 +123,15 @@ export class ModuleTable {
       return { status: "unchanged", name: request.name, digest: request.digest };
     }
     const warm = await this.spare.take();
+    try {
+      return await this.swapIn(slot, request, old, warm, started);
+    } finally {
+      // The next spare, whether this swap took one or failed (see spare-isolate.ts).
+      this.spare.refill();
+    }
+  }
+
+  private async swapIn(slot: Slot, request: LoadRequest, old: Running | null, warm: WarmIsolate | null, started: number): Promise<LoadOutcome> {
     const owner: { isolate: ModuleIsolate | null } = { isolate: null };
     const isolate: ModuleIsolate = await ModuleIsolate.create(
       request.name,
@@ -131,10 +140,7 @@ export class ModuleTable {
       this.limits,
       this.isolateHooks(request.name, isCurrentOf(slot, owner)),
       warm ?? undefined,
-    ).catch((err: unknown) => {
-      this.spare.refill();
-      throw err;
-    });
+    );
     owner.isolate = isolate;
     try {
       slot.held = [];
@@ -152,12 +158,10 @@ export class ModuleTable {
     } catch (err) {
       isolate.dispose();
       this.release(slot);
-      this.spare.refill();
       throw err;
     }
     slot.running = { isolate, digest: request.digest, inFlight: 0, calls: 0, loadedAt: new Date().toISOString(), drained: [] };
     this.release(slot);
-    this.spare.refill();
     // Disposing an isolate frees its heap: work for after the swap (see spare-isolate.ts).
     if (old !== null) void this.drain(old).then(() => setTimeout(() => old.isolate.dispose(), SPARE_DELAY_MS).unref());
     return {
