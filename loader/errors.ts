@@ -61,6 +61,10 @@ export const ERROR_CODES = {
   BUNDLE_SIGNER_UNTRUSTED: [EXIT.failed, "a bundle was signed by a key without the needed role"],
   STORE_CORRUPT: [EXIT.failed, "a stored file failed re-verification and was ignored"],
   STORE_WRITE_FAILED: [EXIT.failed, "the node could not write to its store; nothing changed"],
+  STATE_CORRUPT: [EXIT.failed, "a module's saved state failed its checks; the module did not start on it"],
+  STATE_TOO_LARGE: [EXIT.failed, "a module's state is over the node's state limit; the old version serves on"],
+  STATE_NOT_COPYABLE: [EXIT.failed, "a module's state holds something that cannot be saved (a function, a handle)"],
+  NODE_LOCKED: [EXIT.usage, "another running node holds this data directory"],
   BUILD_FAILED: [EXIT.failed, "esbuild could not build a module"],
 
   // Modules running in the runtime.

@@ -29,7 +29,7 @@ const table = new ModuleTable(
       endAfterCatastrophe(module, reason);
     },
   },
-  { limits: boot.limits },
+  { limits: boot.limits, maxStateBytes: boot.limits.maxStateBytes },
 );
 // REPL scratch isolates get the same limits as modules (issue 6).
 const repl = new ReplSessions(table, { ...DEFAULT_ISOLATE_LIMITS, ...boot.limits }, {
@@ -65,8 +65,7 @@ async function exportAll(): Promise<RuntimeResults["export"]> {
       continue;
     }
     try {
-      const { state, version, digest } = await table.exportState(name);
-      snapshot[name] = { digest, version, state };
+      snapshot[name] = await table.exportState(name);
     } catch (err) {
       failed[name] = toFixpointError(err).toData();
     }

@@ -7,7 +7,7 @@ import { fingerprint } from "../crypto/fingerprint.js";
 import { formatPublicKeyLine, parsePublicKey } from "../crypto/keys.js";
 import { streamLogger } from "../log.js";
 import { MODES, MODULE_NAME, type Mode } from "../protocol/messages.js";
-import type { RuntimeLimits } from "../protocol/runtime-ipc.js";
+import { DEFAULT_RUNTIME_LIMITS, type RuntimeLimits } from "../protocol/runtime-ipc.js";
 import { runtimeEntry } from "../supervisor/runtime-entry.js";
 import { formatTrustEntry, parseRoles, readTrustFile } from "../trust/trust-file.js";
 import { writeFileAtomic } from "../store/atomic.js";
@@ -75,9 +75,15 @@ Options:
   --http HOST:PORT            serve HTTP for the modules: "/NAME/..." goes to module NAME,
                               everything else to the root module
   --http-root MODULE          the module taking paths no other module claims (default index)
-  --module-memory-mb N        heap limit per module isolate (default 128; V8 may overshoot it)
-  --module-cpu-ms N           longest synchronous run of module code per call (default 1000)
-  --module-async-ms N         longest wait for an async call or handler (default 30000)
+  --module-memory-mb N        heap limit per module isolate (default ${DEFAULT_RUNTIME_LIMITS.memoryMb}; V8 may overshoot it)
+  --module-cpu-ms N           longest synchronous run of module code per call (default ${DEFAULT_RUNTIME_LIMITS.cpuMs})
+  --module-async-ms N         longest wait for an async call or handler (default ${DEFAULT_RUNTIME_LIMITS.asyncMs})
+  --max-state-mb N            largest state one module may hold, serialized (default ${DEFAULT_RUNTIME_LIMITS.maxStateBytes / 1024 / 1024});
+                              a swap to a bigger one is refused and the old version serves on
+
+Module states are saved under DIR/store/states after each swap, every second while they
+change, and on SIGTERM/SIGINT: a node started again on DIR brings every module back with its
+last saved state (after kill -9, at most the last second of changes is lost).
 `,
 } as const;
 
@@ -172,6 +178,7 @@ export async function start(args: string[]): Promise<number> {
       "module-memory-mb": { type: "string" },
       "module-cpu-ms": { type: "string" },
       "module-async-ms": { type: "string" },
+      "max-state-mb": { type: "string" },
     },
     0,
   );
@@ -180,10 +187,12 @@ export async function start(args: string[]): Promise<number> {
   if (http !== undefined && parseHostPort(http) === null) throw new FixpointError("USAGE", `--http must be HOST:PORT, got "${http}"`);
   const httpRoot = stringOption(parsed, "http-root");
   if (httpRoot !== undefined && !MODULE_NAME.test(httpRoot)) throw new FixpointError("USAGE", `--http-root must be a module name (lowercase letters, digits, "-"), got "${httpRoot}"`);
+  const stateMb = positiveInt(parsed, "max-state-mb");
   const runtimeLimits: RuntimeLimits = {
-    memoryMb: positiveInt(parsed, "module-memory-mb") ?? 128,
-    cpuMs: positiveInt(parsed, "module-cpu-ms") ?? 1000,
-    asyncMs: positiveInt(parsed, "module-async-ms") ?? 30_000,
+    memoryMb: positiveInt(parsed, "module-memory-mb") ?? DEFAULT_RUNTIME_LIMITS.memoryMb,
+    cpuMs: positiveInt(parsed, "module-cpu-ms") ?? DEFAULT_RUNTIME_LIMITS.cpuMs,
+    asyncMs: positiveInt(parsed, "module-async-ms") ?? DEFAULT_RUNTIME_LIMITS.asyncMs,
+    maxStateBytes: stateMb === undefined ? DEFAULT_RUNTIME_LIMITS.maxStateBytes : stateMb * 1024 * 1024,
   };
   const dataDir = requireOption(parsed, "data");
   const listen = stringOption(parsed, "listen");

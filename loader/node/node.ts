@@ -13,12 +13,13 @@ import type { Mode, Request, RequestOf, ResultOf } from "../protocol/messages.js
 import type { Data } from "../protocol/schema.js";
 import { authorize } from "../trust/policy.js";
 import { verifyBundle } from "../bundle/verify.js";
-import { decodeManifest, type Manifest } from "../bundle/manifest.js";
 import { BundleStore } from "../store/bundle-store.js";
+import { StateStore } from "../store/state-store.js";
 import { readNodeConfig, parseHostPort, type NodeConfig } from "./config.js";
-import { dataDirPaths, readNodeIdentity, type DataDirPaths } from "./data-dir.js";
+import { dataDirPaths, lockDataDir, readNodeIdentity, type DataDirPaths } from "./data-dir.js";
 import { TrustCache } from "./trust-cache.js";
-import { RuntimeSupervisor, type ModuleSource, type RuntimeEntry } from "../supervisor/runtime-supervisor.js";
+import { CodeServer } from "./code-server.js";
+import { RuntimeSupervisor, type RuntimeEntry } from "../supervisor/runtime-supervisor.js";
 import type { RuntimeLimits, RuntimeModuleStatus } from "../protocol/runtime-ipc.js";
 import { HttpFront } from "./http-front.js";
 import { AuditLog } from "./audit-log.js";
@@ -34,6 +35,8 @@ export interface NodeOptions {
   mode?: Mode;
   logger: Logger;
   limits?: Partial<ServerLimits>;
+  /** How often changed module states are saved to disk, ms. Default 1000. */
+  snapshotMs?: number;
   /** How to run modules; without it the node stores bundles but runs none. */
   runtime?: {
     entry: RuntimeEntry;
@@ -52,7 +55,9 @@ export class LoaderNode {
   private readonly trust: TrustCache;
   private readonly store: BundleStore;
   private readonly server: ChannelServer;
-  private readonly modules = new Map<string, Manifest>();
+  /** The one owner of every module's life: current version, status, saved state. */
+  private readonly code: CodeServer;
+  private readonly unlock: () => void;
   private readonly startedAt = new Date();
   private readonly logger: Logger;
   private address: { host: string; port: number } | null = null;
@@ -60,8 +65,6 @@ export class LoaderNode {
   private readonly httpFront: HttpFront | null = null;
   /** The last RECENT_LOGS log events, for `devtool logs` without --follow. */
   private readonly recentLogs: Data[] = [];
-  /** One push at a time per module, in arrival order. */
-  private readonly pushQueues = new Map<string, Promise<unknown>>();
   /** The remote REPL: sessions per connection, audit in production. */
   private readonly repl: ReplGateway;
 
@@ -81,62 +84,63 @@ export class LoaderNode {
     };
     this.paths = dataDirPaths(options.dataDir);
     const fromDisk = readNodeConfig(this.paths.config);
-    this.config = { ...fromDisk, ...(options.listen === undefined ? {} : { listen: options.listen }), ...(options.mode === undefined ? {} : { mode: options.mode }) };
-    this.identity = readNodeIdentity(this.paths);
-    // The server first, so that everything logged from here on reaches subscribers; its
-    // callbacks read trust and store only once connections arrive.
-    this.server = new ChannelServer({
-      identity: this.identity,
-      rolesOf: (key) => this.trust.rolesOf(key),
-      describe: () => ({ name: this.config.name, cluster: this.config.cluster, mode: this.config.mode }),
-      handle: (session, request) => this.handle(session, request),
-      logger: this.logger,
-      ...(options.limits === undefined ? {} : { limits: options.limits }),
-    });
-    this.trust = new TrustCache(this.paths.trust, this.logger);
-    this.store = new BundleStore(this.paths.store, (key) => this.trust.rolesOf(key));
-    for (const { manifest } of this.store.verifiedModules()) this.modules.set(manifest.name, manifest);
-    this.reportStoreProblems();
-    const runtime = options.runtime;
-    if (runtime !== undefined) {
-      this.runtime = new RuntimeSupervisor({
-        entry: runtime.entry,
-        boot: { limits: runtime.limits, http: { rootModule: runtime.httpRoot ?? "index" } },
+    // One node per data directory, held from here until stop().
+    this.unlock = lockDataDir(this.paths);
+    try {
+      this.config = { ...fromDisk, ...(options.listen === undefined ? {} : { listen: options.listen }), ...(options.mode === undefined ? {} : { mode: options.mode }) };
+      this.identity = readNodeIdentity(this.paths);
+      // The server first, so that everything logged from here on reaches subscribers; its
+      // callbacks read trust and store only once connections arrive.
+      this.server = new ChannelServer({
+        identity: this.identity,
+        rolesOf: (key) => this.trust.rolesOf(key),
+        describe: () => ({ name: this.config.name, cluster: this.config.cluster, mode: this.config.mode }),
+        handle: (session, request) => this.handle(session, request),
         logger: this.logger,
-        currentModules: () => this.currentSources(),
-        onModuleLog: (module, level, text) => this.logger.log(level, "module.log", { module, text }),
-        onReplOutput: (session, level, text) => this.repl.output(session, level, text),
+        ...(options.limits === undefined ? {} : { limits: options.limits }),
       });
-      if (runtime.http !== undefined) this.httpFront = new HttpFront(runtime.http, this.runtime);
+      this.trust = new TrustCache(this.paths.trust, this.logger);
+      this.store = new BundleStore(this.paths.store, (key) => this.trust.rolesOf(key));
+      const runtime = options.runtime;
+      if (runtime !== undefined) {
+        this.runtime = new RuntimeSupervisor({
+          entry: runtime.entry,
+          boot: { limits: runtime.limits, http: { rootModule: runtime.httpRoot ?? "index" } },
+          logger: this.logger,
+          onReady: (generation): Promise<void> => code.restoreAll(generation),
+          onModuleDead: (module, generation) => code.moduleDied(module, generation),
+          onModuleLog: (module, level, text) => this.logger.log(level, "module.log", { module, text }),
+          onReplOutput: (session, level, text) => this.repl.output(session, level, text),
+        });
+        if (runtime.http !== undefined) this.httpFront = new HttpFront(runtime.http, this.runtime);
+      }
+      this.repl = new ReplGateway({
+        runtime: this.runtime,
+        mode: () => this.config.mode,
+        audit: new AuditLog(this.paths.audit),
+        nameOf: (key) => this.trust.commentOf(key),
+        logger: this.logger,
+      });
+      const code: CodeServer = new CodeServer({
+        store: this.store,
+        states: new StateStore(this.paths.store),
+        runtime: this.runtime,
+        logger: this.logger,
+        ...(options.snapshotMs === undefined ? {} : { snapshotMs: options.snapshotMs }),
+      });
+      code.boot();
+      this.code = code;
+      this.reportStoreProblems();
+    } catch (err) {
+      this.unlock();
+      throw err;
     }
-    this.repl = new ReplGateway({
-      runtime: this.runtime,
-      mode: () => this.config.mode,
-      audit: new AuditLog(this.paths.audit),
-      nameOf: (key) => this.trust.commentOf(key),
-      logger: this.logger,
-    });
   }
 
   private reportStoreProblems(): void {
     for (const problem of this.store.problems.splice(0)) {
       this.logger.log("error", "store.corrupt", { file: problem.file, code: problem.error.code, reason: problem.error.message });
     }
-  }
-
-  /** The current modules' code, re-verified from disk (a node trusts nothing it did not just check). */
-  private currentSources(): ModuleSource[] {
-    const out: ModuleSource[] = [];
-    for (const m of this.modules.values()) {
-      try {
-        const { bundle } = this.store.load(m.digest);
-        out.push({ name: m.name, digest: m.digest, code: Buffer.from(bundle.code).toString("utf8"), sourceMap: Buffer.from(bundle.sourceMap).toString("utf8") });
-      } catch {
-        this.modules.delete(m.name);
-      }
-    }
-    this.reportStoreProblems();
-    return out;
   }
 
   async start(): Promise<{ host: string; port: number }> {
@@ -149,6 +153,7 @@ export class LoaderNode {
       throw new FixpointError("CONFIG_INVALID", `cannot listen on ${this.config.listen} (${code}); ${code === "EADDRINUSE" ? "another process uses that port: pass --listen HOST:PORT" : "check --listen"}`, { cause: err });
     }
     if (this.runtime !== null) await this.runtime.start();
+    this.code.start();
     const http = this.httpFront === null ? undefined : await this.httpFront.listen();
     this.logger.log("info", "node.started", {
       http: http === undefined ? undefined : `${http.host}:${http.port}`,
@@ -157,7 +162,7 @@ export class LoaderNode {
       mode: this.config.mode,
       listen: `${this.address.host}:${this.address.port}`,
       key: fingerprint(this.identity.publicKey),
-      modules: this.modules.size,
+      modules: this.code.size,
     });
     return this.address;
   }
@@ -167,7 +172,10 @@ export class LoaderNode {
     this.logger.log("info", "node.stopping", {});
     await this.httpFront?.close();
     await this.server.close(graceMs);
+    // The last states out of the runtime and onto disk before it goes: an orderly stop loses nothing.
+    await this.code.stop();
     await this.runtime?.stop();
+    this.unlock();
     this.logger.log("info", "node.stopped", {});
   }
 
@@ -178,8 +186,11 @@ export class LoaderNode {
         return request.data === undefined ? {} : { data: request.data };
       case "status":
         return this.status(await this.runningModules());
-      case "push":
-        return this.serialized(request.bundle, () => this.push(session, request));
+      case "push": {
+        // Verified before it queues: the name a push queues under is one a trusted key signed.
+        const verified = verifyBundle(request.bundle, (key) => this.trust.rolesOf(key), "dev");
+        return this.code.push(verified, session.fingerprint);
+      }
       case "call": {
         if (this.runtime === null) throw new FixpointError("RUNTIME_UNAVAILABLE", "this node runs no modules (started without a runtime)");
         const value = await this.runtime.call(request.module, request.fn, request.args);
@@ -212,15 +223,25 @@ export class LoaderNode {
 
   private status(running: Map<string, RuntimeModuleStatus>): ResultOf<"status"> {
     const memory = process.memoryUsage();
-    const modules = [...this.modules.values()]
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map((m) => {
-        const live = running.get(m.name);
-        const base = { name: m.name, digest: m.digest, size: m.size, builtAt: m.builtAt, signer: fingerprint(Buffer.from(m.signer, "base64")), storedAt: this.store.entry(m.name)?.storedAt ?? "" };
-        return live === undefined || live.digest !== m.digest
-          ? { ...base, running: false }
-          : { ...base, running: true, version: live.version, functions: live.functions, http: live.http, heapUsed: live.heapUsed, calls: live.calls, ...(live.checked === undefined ? {} : { health: healthOf(live.checked) }) };
-      });
+    const modules = this.code.list().flatMap((view) => {
+      const m = view.manifest;
+      if (m === null) return [];
+      const live = running.get(m.name);
+      const base = {
+        name: m.name,
+        digest: m.digest,
+        size: m.size,
+        builtAt: m.builtAt,
+        signer: fingerprint(Buffer.from(m.signer, "base64")),
+        storedAt: view.storedAt,
+        status: view.status,
+        ...(view.error === null ? {} : { error: view.error }),
+        ...(view.saved === null ? {} : { state: { savedAt: view.saved.savedAt, bytes: view.saved.size } }),
+      };
+      return live === undefined || live.digest !== m.digest || !view.running
+        ? [{ ...base, running: false }]
+        : [{ ...base, running: true, version: live.version, functions: live.functions, http: live.http, heapUsed: live.heapUsed, calls: live.calls, ...(live.checked === undefined ? {} : { health: healthOf(live.checked) }) }];
+    });
     return {
       name: this.config.name,
       cluster: this.config.cluster,
@@ -237,89 +258,6 @@ export class LoaderNode {
     };
   }
 
-  /** Runs pushes of one module one after another, in the order they arrived. */
-  private serialized<T>(bundle: RequestOf<"push">["bundle"], work: () => Promise<T>): Promise<T> {
-    // The name is only trusted after verification; an unparsable manifest queues under "".
-    let name = "";
-    try {
-      name = decodeManifest(bundle.manifest).name;
-    } catch {
-      // push() reports it
-    }
-    const previous = this.pushQueues.get(name) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const tail = next.catch(() => {});
-    this.pushQueues.set(name, tail);
-    void tail.then(() => {
-      if (this.pushQueues.get(name) === tail) this.pushQueues.delete(name);
-    });
-    return next;
-  }
-
-  /**
-   * Verify, then store and load at once, and only then make it current: a version that fails
-   * to load or to be stored never becomes what the node restarts on. Storing overlaps the
-   * runtime's compile because the save-to-live time is the dev loop's whole point; should the
-   * write fail after the load succeeded, the runtime is put back on the stored version.
-   */
-  private async push(session: Session, request: RequestOf<"push">): Promise<ResultOf<"push">> {
-    const verified = verifyBundle(request.bundle, (key) => this.trust.rolesOf(key), "dev");
-    const { manifest } = verified;
-    const storing = this.store.storeBundle(verified).then(
-      (stored) => ({ stored }),
-      (err: unknown) => ({ error: new FixpointError("STORE_WRITE_FAILED", `cannot store module ${manifest.name}: ${(err as Error).message}`, { cause: err }) }),
-    );
-    let loaded: { version: string; ms: number } | null = null;
-    try {
-      if (this.runtime !== null) {
-        const result = await this.runtime.load({
-          name: manifest.name,
-          digest: manifest.digest,
-          code: Buffer.from(request.bundle.code).toString("utf8"),
-          sourceMap: Buffer.from(request.bundle.sourceMap).toString("utf8"),
-        });
-        if (result.status === "loaded") loaded = { version: result.version, ms: result.ms };
-      }
-    } finally {
-      await storing;
-    }
-    const outcome = await storing;
-    let changed: boolean;
-    try {
-      if ("error" in outcome) throw outcome.error;
-      changed = await this.store.setCurrent(manifest.name, manifest.digest);
-    } catch (err) {
-      if (loaded !== null) await this.putBack(manifest.name);
-      throw err;
-    }
-    const { stored } = outcome;
-    // `stored` without `changed`: a corrupted copy was repaired, so the module is loadable again.
-    if (changed || stored) this.modules.set(manifest.name, manifest);
-    this.logger.log("info", "module.pushed", {
-      module: manifest.name,
-      digest: manifest.digest.slice(0, 12),
-      stored,
-      changed,
-      version: loaded?.version,
-      swapMs: loaded === null ? undefined : Math.round(loaded.ms * 10) / 10,
-      by: session.fingerprint,
-    });
-    const base = { name: manifest.name, digest: manifest.digest, stored, changed };
-    return loaded === null ? base : { ...base, version: loaded.version, swapMs: loaded.ms };
-  }
-
-  /** The runtime runs a version the store could not keep: load the stored current one again. */
-  private async putBack(name: string): Promise<void> {
-    if (this.runtime === null) return;
-    const source = this.currentSources().find((m) => m.name === name);
-    try {
-      if (source === undefined) await this.runtime.unload(name);
-      else await this.runtime.load(source);
-      this.logger.log("warn", "module.put-back", { module: name, digest: source?.digest.slice(0, 12) ?? "none" });
-    } catch (err) {
-      this.logger.log("error", "module.put-back-failed", { module: name, code: (err as FixpointError).code, reason: (err as Error).message });
-    }
-  }
 }
 
 /** A health answer as the wire carries it (the detail bounded: module code wrote it). */

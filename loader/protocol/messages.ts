@@ -58,6 +58,9 @@ export const MODULE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 /** Lowercase hex SHA-256. */
 export const DIGEST = /^[0-9a-f]{64}$/;
 
+/** A module's life on a node, as status reports it. */
+export const MODULE_STATUSES = ["restoring", "loading", "current", "failed"] as const;
+
 const id = uint();
 const publicKey = bytes(32, 32);
 const errorData = object(
@@ -108,8 +111,14 @@ const moduleInfo = object(
     calls: uint(),
     /** The module's health check, if it has one: asked on every status. */
     health: object({ ok: bool(), detail: string(1024) }, ["detail"]),
+    /** Its life as the node's code server sees it (loader/node/code-server.ts). */
+    status: oneOf(MODULE_STATUSES),
+    /** Why it is failed. */
+    error: errorData,
+    /** Its last state saved to disk: when, and its size in bytes. */
+    state: object({ savedAt: string(64), bytes: uint() }),
   },
-  ["version", "functions", "http", "heapUsed", "calls", "health"],
+  ["version", "functions", "http", "heapUsed", "calls", "health", "status", "error", "state"],
 );
 
 /** What each request's `result.value` holds. */

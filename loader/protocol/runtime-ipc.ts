@@ -25,22 +25,31 @@ export interface RuntimeLimits {
   cpuMs: number;
   /** Longest wait for async module work, ms. */
   asyncMs: number;
+  /** Largest state a module may hold, serialized, in bytes: what a snapshot can carry. */
+  maxStateBytes: number;
 }
+
+/** The node's defaults (`loader start --module-*` overrides them); the one copy of these numbers. */
+export const DEFAULT_RUNTIME_LIMITS: RuntimeLimits = { memoryMb: 128, cpuMs: 1000, asyncMs: 30_000, maxStateBytes: 32 * 1024 * 1024 };
 
 export interface HttpSettings {
   /** The module that takes paths not starting with "/<module>/". */
   rootModule: string;
 }
 
-/** A saved state to start a module from. Same digest: taken as it is; another: through `migrate`. */
-export interface RestoredState {
-  state: unknown;
+/**
+ * A module's state as it crosses between the processes and onto disk: V8's structured-clone
+ * serialization (node:v8), made and read only in the runtime. Same digest as the code it is
+ * loaded into: taken as it is; another: through that code's `migrate`.
+ */
+export interface StateBytes {
+  bytes: Uint8Array;
   version: string;
   digest: string;
 }
 
 export type RuntimeRequest =
-  | { type: "load"; id: number; name: string; digest: string; code: string; sourceMap: string; restore?: RestoredState }
+  | { type: "load"; id: number; name: string; digest: string; code: string; sourceMap: string; restore?: StateBytes }
   | { type: "call"; id: number; module: string; fn: string; args: unknown[] }
   | { type: "health"; id: number; module: string }
   | { type: "export"; id: number }
@@ -67,7 +76,8 @@ export interface ReplCompletion {
 }
 
 export type LoadResult =
-  | { status: "loaded"; name: string; digest: string; version: string; previousDigest: string | null; ms: number }
+  /** `state`: the new version's state, copied and measured before it took over (what to save). */
+  | { status: "loaded"; name: string; digest: string; version: string; previousDigest: string | null; ms: number; state: StateBytes }
   | { status: "unchanged"; name: string; digest: string }
   | { status: "superseded"; name: string; digest: string; by: string };
 
@@ -85,8 +95,8 @@ export interface RuntimeModuleStatus {
   checked?: { ok: boolean; detail?: string };
 }
 
-/** States of every running module, keyed by name (what a restart restores). */
-export type StateSnapshot = Record<string, RestoredState>;
+/** States of running modules, keyed by name. */
+export type StateSnapshot = Record<string, StateBytes>;
 
 export interface RuntimeResults {
   load: LoadResult;

@@ -3,13 +3,14 @@
  *
  *   store/
  *   ├── bundles/<digest>.bundle    one verified bundle (CBOR: manifest, signature, code, sourceMap)
- *   └── modules.json               { "modules": { name: { digest, storedAt } } }: what runs now
+ *   ├── modules.json               { "modules": { name: { digest, storedAt } } }: what runs now
+ *   └── states/                    each module's saved state (state-store.ts)
  *
  * Writes are crash-safe (atomic.ts) and a bundle is written before the table points at it.
  * Every read re-verifies digest and signature: a file that fails is reported (STORE_CORRUPT),
  * left out, and never loaded.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FixpointError, toFixpointError } from "../errors.js";
@@ -221,6 +222,12 @@ export class BundleStore {
       }
     }
     return out;
+  }
+
+  /** Removes a stored bundle nothing refers to (a push that did not become current). */
+  discard(digest: string): void {
+    if ([...this.table.values()].some((e) => e.digest === digest)) return;
+    rmSync(this.bundleFile(digest), { force: true });
   }
 
   /** Digests of every bundle file present (for diagnostics and garbage collection later). */

@@ -2,20 +2,26 @@
  * The loader's supervisor of its runtime process (Armstrong: "crashes put the system into a
  * stable state and recover"). The runtime hosts module isolates; a module can take it down
  * (one huge allocation aborts V8 with no JavaScript error), the loader never goes with it.
+ * The supervisor keeps the process alive and talks to it; which modules run in it, and with
+ * what state, is the code server's business (loader/node/code-server.ts), not this file's.
  *
  *   state      on                                  next
- *   starting   "ready" from the runtime            restoring: load every current module with
- *                                                  its last known state, then → up
+ *   starting   "ready" from the runtime            restoring: the code server loads every
+ *                                                  module (onReady), then → up
+ *   restoring  onReady settled                     up
  *   up         exit, or 3 heartbeats unanswered    down (kill it if still alive)
+ *   starting,  exit                                down
+ *   restoring
  *   down       backoff elapsed (100 ms, doubling   starting
  *              to 5 s while it keeps crashing)
  *   any        stop()                              stopped
  *
- * Requests made while the runtime is not up wait for it (up to `waitMs`), then fail with
- * RUNTIME_UNAVAILABLE; requests in flight when it dies fail with RUNTIME_UNAVAILABLE. HTTP
- * connections accepted meanwhile are held, paused, and handed over once it is up.
- * States are snapshotted after every load and every `snapshotMs`, so a restart loses at most
- * that much.
+ * Each process it starts is a new *generation*; module-life requests (load, unload, export)
+ * need only a started process ("restoring" or "up") and say which generation answered, so the
+ * code server knows what runs where. Every other request made while the runtime is not up waits
+ * for it (up to `waitMs`), then fails with RUNTIME_UNAVAILABLE; requests in flight when it dies
+ * fail with RUNTIME_UNAVAILABLE. HTTP connections accepted meanwhile are held, paused, and handed
+ * over once it is up.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
@@ -26,12 +32,11 @@ import {
   type LoadResult,
   type ReplCompletion,
   type ReplEvalResult,
-  type RestoredState,
+  type StateBytes,
   type RuntimeBoot,
   type RuntimeMessage,
   type RuntimeRequest,
   type RuntimeResults,
-  type StateSnapshot,
 } from "../protocol/runtime-ipc.js";
 
 export interface RuntimeEntry {
@@ -53,21 +58,24 @@ export interface SupervisorOptions {
   entry: RuntimeEntry;
   boot: RuntimeBoot;
   logger: Logger;
-  /** The current modules, read from the store, to load after every (re)start. */
-  currentModules(): ModuleSource[];
+  /**
+   * A new runtime process is ready: load every module into it. The runtime counts as up (and
+   * takes calls and HTTP) once this settles.
+   */
+  onReady(generation: number): Promise<void>;
+  /** The runtime stopped one module's isolate (memory limit): it runs no more until loaded again. */
+  onModuleDead(module: string, generation: number): void;
   /** Module console output. */
   onModuleLog(module: string, level: "debug" | "info" | "warn" | "error", text: string): void;
   /** Console output for one REPL session (issue 6). */
   onReplOutput?(session: string, level: "debug" | "info" | "warn" | "error", text: string): void;
   /** Default 1000 ms; three missed beats and the runtime is killed and restarted. */
   heartbeatMs?: number;
-  /** Default 1000 ms. */
-  snapshotMs?: number;
   /** How long a request waits for a restarting runtime, ms. Default 10000. */
   waitMs?: number;
 }
 
-type State = "starting" | "up" | "down" | "stopped";
+type State = "starting" | "restoring" | "up" | "down" | "stopped";
 type RequestBody<K extends RuntimeRequest["type"]> = Omit<Extract<RuntimeRequest, { type: K }>, "id" | "type">;
 
 interface Pending {
@@ -76,24 +84,21 @@ interface Pending {
 }
 
 const MAX_HELD_SOCKETS = 1024;
-/** How long after a load its states are snapshotted, ms. */
-const SNAPSHOT_AFTER_LOAD_MS = 100;
 
 export class RuntimeSupervisor {
   private state: State = "down";
   private child: ChildProcess | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private waiters: { go: () => void; fail: (err: FixpointError) => void }[] = [];
+  /** Requests waiting for the runtime: `started` ones go at "restoring", the rest at "up". */
+  private waiters: { need: "started" | "up"; go: () => void; fail: (err: FixpointError) => void }[] = [];
   private readonly heldSockets: Socket[] = [];
-  private snapshot: StateSnapshot = {};
-  private snapshotting: Promise<void> | null = null;
-  private snapshotAgain = false;
   private restarts = 0;
+  /** Which process this is: one more on every spawn. */
+  private gen = 0;
   private backoffMs = 100;
   private lastBeat = Date.now();
   private heartbeat: NodeJS.Timeout | undefined;
-  private snapshotTimer: NodeJS.Timeout | undefined;
   private readonly heartbeatMs: number;
   private readonly waitMs: number;
   private upSince = 0;
@@ -105,26 +110,25 @@ export class RuntimeSupervisor {
 
   /** Starts the runtime and resolves once it is up with every current module loaded. */
   start(): Promise<void> {
-    const up = new Promise<void>((resolve, reject) => this.waiters.push({ go: resolve, fail: reject }));
+    const up = new Promise<void>((resolve, reject) => this.waiters.push({ need: "up", go: resolve, fail: reject }));
     this.spawn();
     this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
     this.heartbeat.unref();
-    this.snapshotTimer = setInterval(() => void this.takeSnapshot(), this.options.snapshotMs ?? 1000);
-    this.snapshotTimer.unref();
     return up;
   }
 
-  get status(): { state: State; pid: number | null; restarts: number } {
-    return { state: this.state, pid: this.child?.pid ?? null, restarts: this.restarts };
+  get status(): { state: State; pid: number | null; restarts: number; generation: number } {
+    return { state: this.state, pid: this.child?.pid ?? null, restarts: this.restarts, generation: this.gen };
   }
 
-  /** The last state snapshot taken (what a restart restores). */
-  get lastSnapshot(): StateSnapshot {
-    return this.snapshot;
+  /** The runtime process now running (or starting): one more with every restart. */
+  get generation(): number {
+    return this.gen;
   }
 
   private spawn(): void {
     this.state = "starting";
+    this.gen++;
     const child = fork(this.options.entry.script, [JSON.stringify(this.options.boot)], {
       execArgv: this.options.entry.execArgv,
       serialization: "advanced",
@@ -149,7 +153,7 @@ export class RuntimeSupervisor {
     switch (message.type) {
       case "ready":
         this.lastBeat = Date.now();
-        void this.restore(message.pid);
+        void this.restore(message.pid, this.gen);
         return;
       case "reply": {
         const p = this.pending.get(message.id);
@@ -164,7 +168,7 @@ export class RuntimeSupervisor {
         return;
       case "dead":
         this.options.logger.log("error", "module.stopped", { module: message.module, code: message.error.code, reason: message.error.message });
-        void this.reloadAfterDeath(message.module);
+        this.options.onModuleDead(message.module, this.gen);
         return;
       case "repl-output":
         this.options.onReplOutput?.(message.session, message.level, message.text);
@@ -176,36 +180,28 @@ export class RuntimeSupervisor {
     }
   }
 
-  /** After a (re)start: load every current module with its last state, then accept work. */
-  private async restore(pid: number): Promise<void> {
-    const modules = this.options.currentModules();
-    const failures: string[] = [];
-    for (const m of modules) {
-      const saved = this.snapshot[m.name];
-      try {
-        await this.send("load", { ...m, ...(saved === undefined ? {} : { restore: saved }) }, true);
-      } catch (err) {
-        failures.push(m.name);
-        this.options.logger.log("error", "module.restore-failed", { module: m.name, code: (err as FixpointError).code, reason: (err as Error).message });
-      }
+  /** After a (re)start: the code server loads every module, then the runtime takes work. */
+  private async restore(pid: number, generation: number): Promise<void> {
+    this.state = "restoring";
+    this.release("started");
+    try {
+      await this.options.onReady(generation);
+    } catch (err) {
+      this.options.logger.log("error", "runtime.restore-failed", { reason: (err as Error).message });
     }
+    // Died (or was stopped) while its modules were loaded: a later generation takes over.
+    if (this.gen !== generation || this.state !== "restoring") return;
     this.state = "up";
     this.upSince = Date.now();
-    this.options.logger.log("info", "runtime.up", { pid, modules: modules.length - failures.length, restarts: this.restarts });
-    for (const w of this.waiters.splice(0)) w.go();
+    this.options.logger.log("info", "runtime.up", { pid, restarts: this.restarts });
+    this.release("up");
     for (const socket of this.heldSockets.splice(0)) this.handSocket(socket);
   }
 
-  private async reloadAfterDeath(module: string): Promise<void> {
-    const source = this.options.currentModules().find((m) => m.name === module);
-    if (source === undefined) return;
-    const saved = this.snapshot[module];
-    try {
-      await this.load({ ...source, ...(saved === undefined ? {} : { restore: saved }) });
-      this.options.logger.log("info", "module.restarted", { module, fromSnapshot: saved !== undefined });
-    } catch (err) {
-      this.options.logger.log("error", "module.restart-failed", { module, code: (err as FixpointError).code, reason: (err as Error).message });
-    }
+  private release(level: "started" | "up"): void {
+    const ready = this.waiters.filter((w) => level === "up" || w.need === "started");
+    this.waiters = this.waiters.filter((w) => !ready.includes(w));
+    for (const w of ready) w.go();
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -227,49 +223,21 @@ export class RuntimeSupervisor {
   }
 
   private beat(): void {
-    if (this.state !== "up" || this.child === null) return;
+    if ((this.state !== "up" && this.state !== "restoring") || this.child === null) return;
     if (Date.now() - this.lastBeat > this.heartbeatMs * 3) {
       this.options.logger.log("error", "runtime.unresponsive", { pid: this.child.pid, silentMs: Date.now() - this.lastBeat });
       this.child.kill("SIGKILL");
       return;
     }
-    this.send("ping", {}).catch(() => {});
+    this.send("ping", {}, "started").catch(() => {});
   }
 
-  /** One export at a time; asks made meanwhile coalesce into one more (bursts of pushes). */
-  private takeSnapshot(): Promise<void> {
-    if (this.snapshotting !== null) {
-      this.snapshotAgain = true;
-      return this.snapshotting;
-    }
-    this.snapshotting = (async () => {
-      do {
-        this.snapshotAgain = false;
-        await this.exportStates();
-      } while (this.snapshotAgain && this.state === "up");
-      this.snapshotting = null;
-    })();
-    return this.snapshotting;
-  }
-
-  private async exportStates(): Promise<void> {
-    if (this.state !== "up") return;
-    try {
-      const { snapshot, failed, unchanged } = await this.send("export", {});
-      // Keep the last copy of a module that did not change, and the last good state of one
-      // whose state could not be copied this time.
-      const kept = [...unchanged, ...Object.keys(failed)].flatMap((n) => (this.snapshot[n] === undefined ? [] : [[n, this.snapshot[n]!] as const]));
-      this.snapshot = { ...Object.fromEntries(kept), ...snapshot };
-    } catch {
-      // the runtime is going down; the exit handler reports it
-    }
-  }
-
-  private waitUntilUp(): Promise<void> {
-    if (this.state === "up") return Promise.resolve();
+  private waitFor(need: "started" | "up"): Promise<void> {
+    if (this.state === "up" || (need === "started" && this.state === "restoring")) return Promise.resolve();
     if (this.state === "stopped") return Promise.reject(new FixpointError("RUNTIME_UNAVAILABLE", "the node is stopping"));
     return new Promise((resolve, reject) => {
       const waiter = {
+        need,
         go: () => {
           clearTimeout(timer);
           resolve();
@@ -287,31 +255,39 @@ export class RuntimeSupervisor {
     });
   }
 
-  private async send<K extends RuntimeRequest["type"]>(type: K, body: RequestBody<K>, duringRestore = false): Promise<RuntimeResults[K]> {
-    if (!duringRestore) await this.waitUntilUp();
+  private async send<K extends RuntimeRequest["type"]>(type: K, body: RequestBody<K>, need: "started" | "up" = "up"): Promise<RuntimeResults[K]> {
+    return (await this.sendTo(type, body, need)).value;
+  }
+
+  /** Sends a request once the runtime is `need`; resolves with the answer and the generation that gave it. */
+  private async sendTo<K extends RuntimeRequest["type"]>(type: K, body: RequestBody<K>, need: "started" | "up"): Promise<{ value: RuntimeResults[K]; generation: number }> {
+    await this.waitFor(need);
     const child = this.child;
+    const generation = this.gen;
     if (child === null || !child.connected) throw new FixpointError("RUNTIME_UNAVAILABLE", "the runtime is not running");
     const id = this.nextId++;
-    return new Promise<RuntimeResults[K]>((resolve, reject) => {
+    const value = await new Promise<RuntimeResults[K]>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       child.send({ ...body, type, id }, (err) => {
         if (err !== null && err !== undefined && this.pending.delete(id)) reject(new FixpointError("RUNTIME_UNAVAILABLE", `cannot reach the runtime: ${err.message}`));
       });
     });
+    return { value, generation };
   }
 
-  async load(source: ModuleSource & { restore?: RestoredState }): Promise<LoadResult> {
-    const result = await this.send("load", source);
-    // Not awaited, and a moment later: HTTP already sees the new version, and neither the push's
-    // answer nor the swaps of other nodes on the same machine should wait for every module's
-    // state to be copied. Until the snapshot lands, a restart restores the old version's state
-    // through the new version's migrate hook, which is what migrate is for.
-    if (result.status === "loaded") setTimeout(() => void this.takeSnapshot(), SNAPSHOT_AFTER_LOAD_MS).unref();
-    return result;
+  /** Loads (or swaps in) a module version; for the code server only. */
+  load(source: ModuleSource & { restore?: StateBytes }): Promise<{ value: LoadResult; generation: number }> {
+    return this.sendTo("load", source, "started");
   }
 
+  /** Stops a module in the runtime; for the code server only. */
   async unload(name: string): Promise<void> {
-    await this.send("unload", { name });
+    await this.send("unload", { name }, "started");
+  }
+
+  /** Copies of the states that may have changed since the last export; for the code server only. */
+  exportStates(): Promise<{ value: RuntimeResults["export"]; generation: number }> {
+    return this.sendTo("export", {}, "started");
   }
 
   call(module: string, fn: string, args: unknown[]): Promise<unknown> {
@@ -359,7 +335,6 @@ export class RuntimeSupervisor {
   async stop(graceMs = 2000): Promise<void> {
     this.state = "stopped";
     clearInterval(this.heartbeat);
-    clearInterval(this.snapshotTimer);
     for (const w of this.waiters.splice(0)) w.fail(new FixpointError("RUNTIME_UNAVAILABLE", "the node is stopping"));
     for (const s of this.heldSockets.splice(0)) s.destroy();
     const child = this.child;

@@ -16,10 +16,11 @@
  * newest waits, the ones it replaces resolve as superseded — a burst of saves loads once.
  */
 import { FixpointError } from "../../loader/errors.js";
-import type { LoadResult, RestoredState, RuntimeModuleStatus } from "../../loader/protocol/runtime-ipc.js";
+import { DEFAULT_RUNTIME_LIMITS, type LoadResult, type RuntimeModuleStatus, type StateBytes } from "../../loader/protocol/runtime-ipc.js";
 import type { WireRequest, WireResponse } from "../isolate/harness.js";
 import { DEFAULT_ISOLATE_LIMITS, ModuleIsolate, type IsolateHooks, type IsolateLimits, type ModuleShape, type WarmIsolate } from "../host/module-isolate.js";
 import { SPARE_DELAY_MS, SpareIsolate } from "./spare-isolate.js";
+import { bytesToState, stateToBytes } from "./state-codec.js";
 
 export interface LoadRequest {
   name: string;
@@ -27,7 +28,7 @@ export interface LoadRequest {
   code: string;
   sourceMap: string;
   /** State to start from instead of the running version's (a restart restoring a snapshot). */
-  restore?: RestoredState;
+  restore?: StateBytes;
 }
 
 // The table answers the loader's requests, so its results are the IPC interface's types.
@@ -65,12 +66,15 @@ export interface TableOptions {
   limits?: Partial<IsolateLimits>;
   /** Longest wait for calls in flight on the old version before its state is taken, ms. Default 2000. */
   drainMs?: number;
+  /** Largest state a version may take over with, serialized (see state-codec.ts). */
+  maxStateBytes?: number;
 }
 
 export class ModuleTable {
   private readonly slots = new Map<string, Slot>();
   private readonly limits: IsolateLimits;
   private readonly drainMs: number;
+  private readonly maxStateBytes: number;
   private readonly spare: SpareIsolate;
   private disposed = false;
 
@@ -81,6 +85,7 @@ export class ModuleTable {
     this.limits = { ...DEFAULT_ISOLATE_LIMITS, ...options.limits };
     this.spare = new SpareIsolate(this.limits);
     this.drainMs = options.drainMs ?? 2000;
+    this.maxStateBytes = options.maxStateBytes ?? DEFAULT_RUNTIME_LIMITS.maxStateBytes;
   }
 
   private slot(name: string): Slot {
@@ -142,19 +147,23 @@ export class ModuleTable {
       warm ?? undefined,
     );
     owner.isolate = isolate;
+    let state: StateBytes;
     try {
       slot.held = [];
       let previous: { state: unknown; version: string } | null = null;
       // A snapshot of this very code is its own state: no migration.
       let migrate = true;
       if (request.restore !== undefined) {
-        previous = { state: request.restore.state, version: request.restore.version };
+        previous = { state: bytesToState(request.name, request.restore.bytes), version: request.restore.version };
         migrate = request.restore.digest !== request.digest;
       } else if (old !== null) {
         await this.drain(old);
         previous = { state: await old.isolate.exportStateNow(), version: old.isolate.shape.version };
       }
       await isolate.init(previous, migrate);
+      // Measured by a real copy before the new version takes over: a state too large to save, or
+      // one that cannot be copied, is refused here while the old version still serves with its own.
+      state = { bytes: stateToBytes(request.name, await isolate.exportStateNow(), this.maxStateBytes), version: isolate.shape.version, digest: request.digest };
     } catch (err) {
       isolate.dispose();
       this.release(slot);
@@ -171,6 +180,7 @@ export class ModuleTable {
       version: isolate.shape.version,
       previousDigest: old?.digest ?? null,
       ms: performance.now() - started,
+      state,
     };
   }
 
@@ -248,11 +258,11 @@ export class ModuleTable {
   }
 
   /**
-   * A copy of one module's state, with the version and digest it belongs to (for snapshots
-   * before a restart).
+   * One module's state, serialized, with the version and digest it belongs to (for the loader's
+   * snapshots). STATE_TOO_LARGE past the limit.
    */
-  exportState(module: string): Promise<{ state: unknown; version: string; digest: string }> {
-    return this.use(module, async (isolate, running) => ({ state: await isolate.exportState(), version: isolate.shape.version, digest: running.digest }));
+  exportState(module: string): Promise<StateBytes> {
+    return this.use(module, async (isolate, running) => ({ bytes: stateToBytes(module, await isolate.exportState(), this.maxStateBytes), version: isolate.shape.version, digest: running.digest }));
   }
 
   /** Whether a module's state may have changed since it was last exported (true if unknown). */

@@ -1,0 +1,418 @@
+/**
+ * The code server: the one owner of every module's life on this node (Erlang's `code_server`).
+ * It alone answers "which version of M is current, is it running, and what is its last saved
+ * state"; the store, the runtime and `devtool status` follow what it decides. Every change to a
+ * module — a push, the reload after the runtime restarts or after the module's isolate died, the
+ * put-back after a failed store write — is a job on that module's one queue, run in arrival
+ * order. The runtime executes what it is told and keeps no order of its own.
+ *
+ *   status      on                                       next
+ *   (none)      boot: store names it, state readable     restoring
+ *   (none)      boot: its saved state is damaged         failed (STATE_CORRUPT; never started on
+ *                                                        an empty state)
+ *   (none)      push                                     loading
+ *   restoring   runtime ready / module's isolate died    restoring: load current code with the
+ *                                                        last saved state
+ *   restoring   loaded                                   current
+ *   restoring   load failed                              failed (the saved state is kept)
+ *   current     push of other code                       loading (the old version serves on)
+ *   loading     runtime loaded it, store points at it    current; its state saved
+ *   loading     load failed                              what it was before (old version serves)
+ *   loading     store write failed after the load        what it was before; the runtime is put
+ *                                                        back on the old code
+ *   failed      push (unless STATE_CORRUPT)              loading
+ *   current     runtime exited                           restoring (at its next ready)
+ *
+ * States: saved right after each swap (the runtime hands the new version's state back with
+ * the swap, measured), every `snapshotMs` for the modules whose state may have changed, and
+ * once more on an orderly stop (state-store.ts). A state is accepted only for the code that is
+ * current, so the saved state of a module is always one its current code made or migrated;
+ * a failed export keeps the last one. After `kill -9`, at most the last `snapshotMs` is lost.
+ */
+import { FixpointError, toFixpointError, type ErrorData } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { VerifiedBundle } from "../bundle/verify.js";
+import type { Manifest } from "../bundle/manifest.js";
+import type { BundleStore } from "../store/bundle-store.js";
+import type { StateStore, SavedState, StateBytes } from "../store/state-store.js";
+import type { RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";
+import type { LoadResult } from "../protocol/runtime-ipc.js";
+import type { MODULE_STATUSES, ResultOf } from "../protocol/messages.js";
+
+export type ModuleStatus = (typeof MODULE_STATUSES)[number];
+
+/** A verified version, kept by digest so a reload reads nothing from disk (verify once). */
+interface Version {
+  manifest: Manifest;
+  code: string;
+  sourceMap: string;
+}
+
+interface ModuleRecord {
+  name: string;
+  status: ModuleStatus;
+  /** What the node runs and restarts on; null until a first push succeeds. */
+  current: Version | null;
+  /** The digest being loaded, while a push runs. */
+  loading: string | null;
+  /** The runtime generation the current code was loaded into, if it is still running there. */
+  runningIn: number | null;
+  /** The newest state of the current code: what a restart restores. Kept across failures. */
+  latest: StateBytes | null;
+  /** What is on disk (latest may be newer while a save is in progress). */
+  saved: { seq: number; savedAt: string; size: number } | null;
+  /** Why the module is failed. */
+  error: ErrorData | null;
+  queue: Promise<void>;
+  /** A push waiting behind a running job: a newer push replaces it (a burst of saves loads once). */
+  waiting: { verified: VerifiedBundle; settle: (r: PushOutcome | Error) => void } | null;
+}
+
+/** What a push answers (the wire's push result). */
+export type PushOutcome = ResultOf<"push">;
+
+/** One module as status reports it. */
+export interface ModuleView {
+  name: string;
+  status: ModuleStatus;
+  manifest: Manifest | null;
+  storedAt: string;
+  running: boolean;
+  error: ErrorData | null;
+  saved: { seq: number; savedAt: string; size: number } | null;
+}
+
+export interface CodeServerOptions {
+  store: BundleStore;
+  states: StateStore;
+  runtime: RuntimeSupervisor | null;
+  logger: Logger;
+  /** How often changed states are saved, ms. Default 1000. */
+  snapshotMs?: number;
+}
+
+export class CodeServer {
+  private readonly records = new Map<string, ModuleRecord>();
+  private readonly store: BundleStore;
+  private readonly states: StateStore;
+  private readonly runtime: RuntimeSupervisor | null;
+  private readonly logger: Logger;
+  private readonly snapshotMs: number;
+  private snapshotTimer: NodeJS.Timeout | undefined;
+  private snapshotting: Promise<void> | null = null;
+  private snapshotAgain = false;
+  /** Export failures already reported, so a state that stays too large is logged once, not every second. */
+  private readonly reported = new Map<string, string>();
+
+  constructor(options: CodeServerOptions) {
+    this.store = options.store;
+    this.states = options.states;
+    this.runtime = options.runtime;
+    this.logger = options.logger;
+    this.snapshotMs = options.snapshotMs ?? 1000;
+  }
+
+  /**
+   * Reads the store once: every current bundle verified (then kept in memory), every module's
+   * newest intact saved state. A module whose saved states are all damaged is failed, not reset.
+   */
+  boot(): void {
+    for (const entry of this.store.modules()) {
+      let verified: VerifiedBundle;
+      try {
+        verified = this.store.load(entry.digest);
+      } catch {
+        continue; // the store recorded it; the node reports store problems
+      }
+      const record = this.record(entry.name);
+      record.current = versionOf(verified);
+      record.status = "restoring";
+      const read = this.states.read(entry.name);
+      if (read.kind === "none") continue;
+      for (const p of read.problems) this.logger.log("error", "state.corrupt", { module: entry.name, file: p.file, code: p.error.code, reason: p.error.message });
+      if (read.kind === "found") {
+        record.latest = read.saved;
+        record.saved = { seq: read.saved.seq, savedAt: read.saved.savedAt, size: read.saved.bytes.length };
+        if (read.problems.length > 0) this.logger.log("warn", "state.fell-back", { module: entry.name, savedAt: read.saved.savedAt });
+        continue;
+      }
+      record.status = "failed";
+      record.error = new FixpointError(
+        "STATE_CORRUPT",
+        `module ${entry.name} was not started: every saved state of it is damaged (${read.problems.map((p) => p.file).join(", ")}), and starting it afresh would lose its state; to start it from its initial state on purpose, remove those files`,
+      ).toData();
+    }
+  }
+
+  /** Starts saving changed states every snapshotMs. */
+  start(): void {
+    this.snapshotTimer = setInterval(() => void this.snapshot(), this.snapshotMs);
+    this.snapshotTimer.unref();
+  }
+
+  private record(name: string): ModuleRecord {
+    let r = this.records.get(name);
+    if (r === undefined) {
+      r = { name, status: "loading", current: null, loading: null, runningIn: null, latest: null, saved: null, error: null, queue: Promise.resolve(), waiting: null };
+      this.records.set(name, r);
+    }
+    return r;
+  }
+
+  /** Runs `job` on `record`'s queue, after every job queued before it. */
+  private enqueue<T>(record: ModuleRecord, job: () => Promise<T>): Promise<T> {
+    const run = record.queue.then(job);
+    record.queue = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+
+  // ---- what the runtime tells us ---------------------------------------------------------------
+
+  /** A new runtime process is up: load every module into it, each through its own queue. */
+  async restoreAll(generation: number): Promise<void> {
+    await Promise.all([...this.records.values()].map((r) => this.enqueue(r, () => this.restore(r, generation, "runtime started"))));
+  }
+
+  /** A module's isolate was stopped (its memory limit): load it again with its last saved state. */
+  moduleDied(name: string, generation: number): void {
+    const record = this.records.get(name);
+    if (record === undefined) return;
+    if (record.runningIn === generation) record.runningIn = null;
+    void this.enqueue(record, () => this.restore(record, generation, "its isolate was stopped"));
+  }
+
+  private async restore(record: ModuleRecord, generation: number, why: string): Promise<void> {
+    const runtime = this.runtime;
+    if (runtime === null || record.current === null) return;
+    // A newer runtime process has its own restore queued; this one's is moot.
+    if (runtime.generation !== generation) return;
+    if (record.runningIn === generation) return; // a push loaded it into this process already
+    if (record.error?.code === "STATE_CORRUPT") return;
+    record.status = "restoring";
+    const v = record.current;
+    try {
+      const { value, generation: ran } = await runtime.load({ ...sourceOf(v), ...(record.latest === null ? {} : { restore: record.latest }) });
+      if (value.status !== "loaded") return;
+      record.runningIn = ran;
+      record.status = "current";
+      record.error = null;
+      this.accept(record, value.state);
+      this.logger.log("info", "module.restored", { module: record.name, digest: v.manifest.digest.slice(0, 12), fromState: record.latest === null ? "initial" : (record.saved?.savedAt ?? "memory"), why });
+    } catch (err) {
+      const e = toFixpointError(err);
+      // The runtime died meanwhile: its next generation restores this module again.
+      if (e.code === "RUNTIME_UNAVAILABLE") return;
+      record.status = "failed";
+      record.error = e.toData();
+      this.logger.log("error", "module.restore-failed", { module: record.name, code: e.code, reason: e.message });
+    }
+  }
+
+  // ---- pushes ----------------------------------------------------------------------------------
+
+  /**
+   * Makes a verified bundle the module's current version: loaded into the runtime (with the
+   * running version's state, or the last saved one), stored, pointed at by the store's table,
+   * its state saved. Any failure leaves the module as it was.
+   */
+  push(verified: VerifiedBundle, by: string): Promise<PushOutcome> {
+    const record = this.record(verified.manifest.name);
+    return new Promise<PushOutcome>((resolve, reject) => {
+      const settle = (r: PushOutcome | Error) => (r instanceof Error ? reject(r) : resolve(r));
+      // Only the newest of the pushes waiting behind a running one loads; the ones it replaces
+      // are answered as not having changed anything.
+      const replaced = record.waiting;
+      if (replaced !== null) {
+        const m = replaced.verified.manifest;
+        replaced.settle({ name: m.name, digest: m.digest, stored: false, changed: false });
+        record.waiting = { verified, settle };
+        return;
+      }
+      record.waiting = { verified, settle };
+      void this.enqueue(record, async () => {
+        const next = record.waiting!;
+        record.waiting = null;
+        await this.load(record, next.verified, by).then(next.settle, (err: unknown) => next.settle(toFixpointError(err)));
+      });
+    });
+  }
+
+  private async load(record: ModuleRecord, verified: VerifiedBundle, by: string): Promise<PushOutcome> {
+    const { manifest } = verified;
+    if (record.error?.code === "STATE_CORRUPT") throw FixpointError.fromData(record.error);
+    const before = { status: record.status, runningIn: record.runningIn };
+    const runtime = this.runtime;
+    // The same code, running: nothing to load (the store still repairs a damaged copy).
+    const same = record.current?.manifest.digest === manifest.digest && (runtime === null || (record.runningIn === runtime.generation && record.status === "current"));
+    record.status = "loading";
+    record.loading = manifest.digest;
+    const storing = this.store.storeBundle(verified).then(
+      (stored) => ({ stored }),
+      (err: unknown) => ({ error: new FixpointError("STORE_WRITE_FAILED", `cannot store module ${manifest.name}: ${(err as Error).message}`, { cause: err }) }),
+    );
+    let loaded: { value: LoadResult; generation: number } | null = null;
+    try {
+      if (runtime !== null && !same) {
+        // In the process that runs it: a live swap hands the old version's state over. Anywhere
+        // else (first load, a restarted runtime, a module that died), the last saved state.
+        const live = record.runningIn === runtime.generation;
+        loaded = await runtime.load({ ...sourceOf(versionOf(verified)), ...(live || record.latest === null ? {} : { restore: record.latest }) });
+      }
+      const outcome = await storing;
+      if ("error" in outcome) throw outcome.error;
+      const changed = await this.store.setCurrent(manifest.name, manifest.digest);
+      record.current = versionOf(verified);
+      record.status = "current";
+      record.error = null;
+      if (loaded !== null && loaded.value.status === "loaded") {
+        record.runningIn = loaded.generation;
+        this.accept(record, loaded.value.state);
+      }
+      record.loading = null;
+      const swap = loaded?.value.status === "loaded" ? loaded.value : null;
+      this.logger.log("info", "module.pushed", {
+        module: manifest.name,
+        digest: manifest.digest.slice(0, 12),
+        stored: outcome.stored,
+        changed,
+        version: swap?.version,
+        swapMs: swap === null ? undefined : Math.round(swap.ms * 10) / 10,
+        by,
+      });
+      const base = { name: manifest.name, digest: manifest.digest, stored: outcome.stored, changed: changed || outcome.stored };
+      return swap === null ? base : { ...base, version: swap.version, swapMs: swap.ms };
+    } catch (err) {
+      record.loading = null;
+      record.status = before.status;
+      record.runningIn = before.runningIn;
+      const stored = await storing;
+      // A bundle that did not become current is not kept (nothing refers to it).
+      if ("stored" in stored && stored.stored && !this.referenced(manifest.digest)) this.store.discard(manifest.digest);
+      if (loaded !== null && loaded.value.status === "loaded") await this.putBack(record, loaded.generation);
+      if (record.current === null && record.latest === null) this.records.delete(record.name);
+      throw err;
+    }
+  }
+
+  /** The runtime runs code the store could not keep: swap it back to the current code. */
+  private async putBack(record: ModuleRecord, generation: number): Promise<void> {
+    const runtime = this.runtime!;
+    try {
+      if (record.current === null) {
+        await runtime.unload(record.name);
+        record.runningIn = null;
+      } else if (runtime.generation === generation) {
+        const { value, generation: ran } = await runtime.load(sourceOf(record.current));
+        record.runningIn = ran;
+        if (value.status === "loaded") this.accept(record, value.state);
+      }
+      this.logger.log("warn", "module.put-back", { module: record.name, digest: record.current?.manifest.digest.slice(0, 12) ?? "none" });
+    } catch (err) {
+      const e = toFixpointError(err);
+      this.logger.log("error", "module.put-back-failed", { module: record.name, code: e.code, reason: e.message });
+    }
+  }
+
+  private referenced(digest: string): boolean {
+    for (const r of this.records.values()) if (r.current?.manifest.digest === digest || r.loading === digest) return true;
+    return false;
+  }
+
+  // ---- states ----------------------------------------------------------------------------------
+
+  /** A state the runtime handed back: kept if it belongs to the current code, and saved. */
+  private accept(record: ModuleRecord, state: StateBytes): void {
+    if (record.current === null || state.digest !== record.current.manifest.digest) return;
+    record.latest = state;
+    this.states.save(record.name, state).then(
+      (saved: SavedState) => {
+        if (record.latest === state || (record.saved?.seq ?? 0) < saved.seq) record.saved = { seq: saved.seq, savedAt: saved.savedAt, size: saved.bytes.length };
+      },
+      (err: unknown) => {
+        const e = toFixpointError(err);
+        this.logger.log("error", "state.save-failed", { module: record.name, code: e.code, reason: e.message });
+      },
+    );
+  }
+
+  /** Saves the states that may have changed since the last snapshot; one at a time, bursts coalesce. */
+  snapshot(): Promise<void> {
+    if (this.snapshotting !== null) {
+      this.snapshotAgain = true;
+      return this.snapshotting;
+    }
+    this.snapshotting = (async () => {
+      do {
+        this.snapshotAgain = false;
+        await this.exportStates();
+      } while (this.snapshotAgain);
+      this.snapshotting = null;
+    })();
+    return this.snapshotting;
+  }
+
+  private async exportStates(): Promise<void> {
+    const runtime = this.runtime;
+    if (runtime === null || runtime.status.state !== "up") return;
+    let answer;
+    try {
+      answer = await runtime.exportStates();
+    } catch {
+      return; // the runtime is going down; its restore uses the states kept so far
+    }
+    const { snapshot, failed } = answer.value;
+    for (const [name, state] of Object.entries(snapshot)) {
+      const record = this.records.get(name);
+      if (record === undefined || record.runningIn !== answer.generation) continue;
+      this.reported.delete(name);
+      this.accept(record, state);
+    }
+    for (const [name, error] of Object.entries(failed)) {
+      if (this.reported.get(name) === error.code) continue;
+      this.reported.set(name, error.code);
+      this.logger.log("error", "state.export-failed", { module: name, code: error.code, reason: error.message, kept: this.records.get(name)?.saved?.savedAt ?? "none" });
+    }
+  }
+
+  /** An orderly stop: the last states out of the runtime and onto disk. */
+  async stop(): Promise<void> {
+    clearInterval(this.snapshotTimer);
+    await Promise.all([...this.records.values()].map((r) => r.queue));
+    await this.snapshot();
+    await this.states.settled();
+  }
+
+  // ---- what status shows ------------------------------------------------------------------------
+
+  /** Every module the node knows, by name. */
+  list(): ModuleView[] {
+    return [...this.records.values()]
+      .filter((r) => r.current !== null || r.error !== null)
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((r) => ({
+        name: r.name,
+        status: r.status,
+        manifest: r.current?.manifest ?? null,
+        storedAt: this.store.entry(r.name)?.storedAt ?? "",
+        running: this.runtime !== null && r.runningIn === this.runtime.generation,
+        error: r.error,
+        saved: r.saved,
+      }));
+  }
+
+  /** How many modules have a current version. */
+  get size(): number {
+    return [...this.records.values()].filter((r) => r.current !== null).length;
+  }
+}
+
+function versionOf(verified: VerifiedBundle): Version {
+  return { manifest: verified.manifest, code: Buffer.from(verified.bundle.code).toString("utf8"), sourceMap: Buffer.from(verified.bundle.sourceMap).toString("utf8") };
+}
+
+function sourceOf(v: Version): { name: string; digest: string; code: string; sourceMap: string } {
+  return { name: v.manifest.name, digest: v.manifest.digest, code: v.code, sourceMap: v.sourceMap };
+}

@@ -1,0 +1,211 @@
+/**
+ * Module states on disk: what a node restarted on its data directory — after SIGTERM,
+ * `kill -9` or a reboot — brings each module back with, and what the production restart moves
+ * data out and back in through.
+ *
+ *   store/states/<module>/<seq>.state     one saved state; the newest KEEP are kept
+ *
+ * One file per save, never rewritten: a save writes the next sequence number crash-safely
+ * (atomic.ts), then drops files older than the KEEP newest. A crash at any point leaves the
+ * previous file whole, so reading falls back to it when the newest is torn or damaged.
+ *
+ * A file, byte by byte:
+ *
+ *   0   4   magic "FXST"
+ *   4   1   format version (STATE_FORMAT)
+ *   5   4   header length H, big-endian
+ *   9   H   header, CBOR: { module, digest, version, seq, savedAt, size }
+ *   9+H S   the state: V8's structured-clone serialization, as the runtime wrote it (size S)
+ *   end 32  SHA-256 of every byte before it
+ *
+ * The loader never deserializes a state (the runtime does, inside the process that runs module
+ * code): it stores and returns bytes, checked end to end by the digest. A file that is short,
+ * fails its digest, names another module or another format is STATE_CORRUPT, reported, and
+ * never read as an empty state.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { FixpointError } from "../errors.js";
+import { decodeCbor, encodeCbor } from "../protocol/cbor.js";
+import { DIGEST, MODULE_NAME } from "../protocol/messages.js";
+import { object, string, uint, validate } from "../protocol/schema.js";
+import { writeFileAtomicAsync } from "./atomic.js";
+
+/** The format this build writes and reads. */
+export const STATE_FORMAT = 1;
+const MAGIC = Buffer.from("FXST", "latin1");
+const HASH_BYTES = 32;
+const MAX_HEADER_BYTES = 4096;
+/** Saved files kept per module: the newest, and the one before it to fall back to. */
+const KEEP = 2;
+
+/** A module's state as the runtime exported it: serialized bytes with the version they belong to. */
+export interface StateBytes {
+  /** V8 structured-clone serialization of the state. */
+  bytes: Uint8Array;
+  /** The module version label that produced it (its `migrate` hook gets this). */
+  version: string;
+  /** The bundle digest that produced it: the same digest restores it as is, another migrates it. */
+  digest: string;
+}
+
+/** A state read back from disk, or just written. */
+export interface SavedState extends StateBytes {
+  module: string;
+  seq: number;
+  savedAt: string;
+}
+
+const headerSchema = object({
+  module: string(64, MODULE_NAME),
+  digest: string(64, DIGEST),
+  version: string(256),
+  seq: uint(),
+  savedAt: string(64),
+  size: uint(),
+});
+
+export function encodeState(saved: SavedState): Buffer {
+  const header = encodeCbor({ module: saved.module, digest: saved.digest, version: saved.version, seq: saved.seq, savedAt: saved.savedAt, size: saved.bytes.length });
+  const head = Buffer.alloc(9);
+  MAGIC.copy(head, 0);
+  head.writeUInt8(STATE_FORMAT, 4);
+  head.writeUInt32BE(header.length, 5);
+  const body = Buffer.concat([head, header, saved.bytes]);
+  return Buffer.concat([body, createHash("sha256").update(body).digest()]);
+}
+
+/** Decodes one state file; throws STATE_CORRUPT saying what is wrong with it. */
+export function decodeState(bytes: Uint8Array, module: string, file: string): SavedState {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const corrupt = (why: string) => new FixpointError("STATE_CORRUPT", `saved state ${file} ${why}`);
+  if (buf.length < 9 + HASH_BYTES || !buf.subarray(0, 4).equals(MAGIC)) throw corrupt("is not a Fixpoint state file (truncated or overwritten)");
+  const format = buf.readUInt8(4);
+  if (format !== STATE_FORMAT) throw corrupt(`has format ${format}; this loader reads format ${STATE_FORMAT}`);
+  const body = buf.subarray(0, buf.length - HASH_BYTES);
+  if (!createHash("sha256").update(body).digest().equals(buf.subarray(buf.length - HASH_BYTES))) throw corrupt("fails its checksum (truncated or damaged)");
+  const headerLength = buf.readUInt32BE(5);
+  if (headerLength > MAX_HEADER_BYTES || 9 + headerLength > body.length) throw corrupt("has a malformed header");
+  let header;
+  try {
+    header = validate(headerSchema, decodeCbor(body.subarray(9, 9 + headerLength)), "state header");
+  } catch (err) {
+    throw corrupt(`has a malformed header (${(err as Error).message})`);
+  }
+  if (header.module !== module) throw corrupt(`belongs to module "${header.module}", not "${module}"`);
+  const state = body.subarray(9 + headerLength);
+  if (state.length !== header.size) throw corrupt(`holds ${state.length} bytes of state where its header says ${header.size}`);
+  return { module, digest: header.digest, version: header.version, seq: header.seq, savedAt: header.savedAt, bytes: new Uint8Array(state) };
+}
+
+export interface StateProblem {
+  file: string;
+  error: FixpointError;
+}
+
+/** What reading a module's saved states found. */
+export type ReadOutcome =
+  /** Nothing was ever saved: the module starts from its initial state. */
+  | { kind: "none" }
+  /** The newest intact save; `problems` lists newer files that were not. */
+  | { kind: "found"; saved: SavedState; problems: StateProblem[] }
+  /** Saves exist and none is intact: the module must not start (its state would be reset). */
+  | { kind: "corrupt"; problems: StateProblem[] };
+
+export class StateStore {
+  private readonly dir: string;
+  /** Per module: the write in progress, so saves of one module land in order. */
+  private readonly writing = new Map<string, Promise<void>>();
+  private readonly nextSeq = new Map<string, number>();
+
+  constructor(storeDir: string) {
+    this.dir = join(storeDir, "states");
+    mkdirSync(this.dir, { recursive: true });
+  }
+
+  private moduleDir(module: string): string {
+    return join(this.dir, module);
+  }
+
+  /** Sequence numbers of a module's files, newest first. */
+  private files(module: string): number[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.moduleDir(module));
+    } catch {
+      return [];
+    }
+    return names
+      .filter((n) => /^\d{1,15}\.state$/.test(n))
+      .map((n) => Number(n.slice(0, -6)))
+      .sort((a, b) => b - a);
+  }
+
+  private file(module: string, seq: number): string {
+    return join(this.moduleDir(module), `${seq}.state`);
+  }
+
+  /** The newest intact saved state of `module` (read at boot, and before it starts again). */
+  read(module: string): ReadOutcome {
+    const seqs = this.files(module);
+    this.nextSeq.set(module, Math.max(this.nextSeq.get(module) ?? 1, (seqs[0] ?? 0) + 1));
+    if (seqs.length === 0) return { kind: "none" };
+    const problems: StateProblem[] = [];
+    for (const seq of seqs) {
+      const file = this.file(module, seq);
+      try {
+        return { kind: "found", saved: decodeState(readFileSync(file), module, file), problems };
+      } catch (err) {
+        const error = err instanceof FixpointError ? err : new FixpointError("STATE_CORRUPT", `saved state ${file} cannot be read: ${(err as Error).message}`);
+        problems.push({ file, error });
+      }
+    }
+    return { kind: "corrupt", problems };
+  }
+
+  /** Modules that have a states folder (for diagnostics). */
+  modules(): string[] {
+    return readdirSync(this.dir).filter((n) => MODULE_NAME.test(n));
+  }
+
+  /**
+   * Saves a state as the module's newest. Resolves once it is on disk (fsynced, renamed, the
+   * folder fsynced); a failure leaves the previous files as they were and rejects
+   * STORE_WRITE_FAILED. Saves of one module are written one after another, in call order.
+   */
+  save(module: string, state: StateBytes): Promise<SavedState> {
+    const seq = this.nextSeq.get(module) ?? Math.max(1, (this.files(module)[0] ?? 0) + 1);
+    this.nextSeq.set(module, seq + 1);
+    const saved: SavedState = { ...state, module, seq, savedAt: new Date().toISOString() };
+    const before = this.writing.get(module) ?? Promise.resolve();
+    const write = before.then(async () => {
+      mkdirSync(this.moduleDir(module), { recursive: true });
+      try {
+        await writeFileAtomicAsync(this.file(module, seq), encodeState(saved), 0o600);
+      } catch (err) {
+        throw new FixpointError("STORE_WRITE_FAILED", `cannot save the state of module ${module}: ${(err as Error).message}`, { cause: err });
+      }
+      // Only now, with the new file durable, may older ones go.
+      for (const old of this.files(module).filter((s) => s < seq).slice(KEEP - 1)) await unlink(this.file(module, old)).catch(() => {});
+    });
+    const tail = write.catch(() => {});
+    this.writing.set(module, tail);
+    void tail.then(() => {
+      if (this.writing.get(module) === tail) this.writing.delete(module);
+    });
+    return write.then(() => saved);
+  }
+
+  /** Waits for every save in progress (an orderly stop). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.writing.values()]);
+  }
+
+  /** Forgets a module's saved states (it was removed from the node). */
+  remove(module: string): void {
+    rmSync(this.moduleDir(module), { recursive: true, force: true });
+    this.nextSeq.delete(module);
+  }
+}
