@@ -195,11 +195,10 @@ export class CodeServer {
     const v = record.current;
     try {
       const { value, generation: ran } = await runtime.load({ ...sourceOf(v), ...(record.latest === null ? {} : { restore: record.latest }) });
-      if (value.status !== "loaded") return;
       record.runningIn = ran;
       record.status = "current";
       record.error = null;
-      this.accept(record, value.state);
+      if (value.status === "loaded") this.accept(record, value.state);
       this.logger.log("info", "module.restored", { module: record.name, digest: v.manifest.digest.slice(0, 12), fromState: record.latest === null ? "initial" : (record.saved?.savedAt ?? "memory"), why });
     } catch (err) {
       const e = toFixpointError(err);
@@ -256,10 +255,10 @@ export class CodeServer {
     let loaded: { value: LoadResult; generation: number } | null = null;
     try {
       if (runtime !== null && !same) {
-        // In the process that runs it: a live swap hands the old version's state over. Anywhere
-        // else (first load, a restarted runtime, a module that died), the last saved state.
-        const live = record.runningIn === runtime.generation;
-        loaded = await runtime.load({ ...sourceOf(versionOf(verified)), ...(live || record.latest === null ? {} : { restore: record.latest }) });
+        // Where a version runs, a live swap hands its state over; where none does (a restarted
+        // runtime, a module that died, whichever happened last), the runtime starts from the
+        // saved state sent along. The runtime knows which: deciding here would race a death.
+        loaded = await runtime.load({ ...sourceOf(versionOf(verified)), ...(record.latest === null ? {} : { restore: record.latest }) });
       }
       const outcome = await storing;
       if ("error" in outcome) throw outcome.error;
@@ -305,7 +304,7 @@ export class CodeServer {
         await runtime.unload(record.name);
         record.runningIn = null;
       } else if (runtime.generation === generation) {
-        const { value, generation: ran } = await runtime.load(sourceOf(record.current));
+        const { value, generation: ran } = await runtime.load({ ...sourceOf(record.current), ...(record.latest === null ? {} : { restore: record.latest }) });
         record.runningIn = ran;
         if (value.status === "loaded") this.accept(record, value.state);
       }

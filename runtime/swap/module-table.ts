@@ -27,7 +27,12 @@ export interface LoadRequest {
   digest: string;
   code: string;
   sourceMap: string;
-  /** State to start from instead of the running version's (a restart restoring a snapshot). */
+  /**
+   * The module's last saved state, to start from when no version of it runs here (a restarted
+   * runtime, a module whose isolate died). A running version hands over its live state instead:
+   * the loader sends its saved state with every load, so no race between a death and a push can
+   * start a module from its initial state.
+   */
   restore?: StateBytes;
 }
 
@@ -124,7 +129,7 @@ export class ModuleTable {
   private async swap(slot: Slot, request: LoadRequest): Promise<LoadOutcome> {
     const started = performance.now();
     const old = slot.running;
-    if (old !== null && old.digest === request.digest && request.restore === undefined) {
+    if (old !== null && old.digest === request.digest) {
       return { status: "unchanged", name: request.name, digest: request.digest };
     }
     const warm = await this.spare.take();
@@ -153,17 +158,17 @@ export class ModuleTable {
       let previous: { state: unknown; version: string } | null = null;
       // A snapshot of this very code is its own state: no migration.
       let migrate = true;
-      if (request.restore !== undefined) {
-        previous = { state: bytesToState(request.name, request.restore.bytes), version: request.restore.version };
-        migrate = request.restore.digest !== request.digest;
-      } else if (old !== null) {
+      if (old !== null) {
         await this.drain(old);
         previous = { state: await old.isolate.exportStateNow(), version: old.isolate.shape.version };
+      } else if (request.restore !== undefined) {
+        previous = { state: bytesToState(request.name, request.restore.bytes), version: request.restore.version };
+        migrate = request.restore.digest !== request.digest;
       }
       await isolate.init(previous, migrate);
       // Measured by a real copy before the new version takes over: a state too large to save, or
       // one that cannot be copied, is refused here while the old version still serves with its own.
-      state = { bytes: stateToBytes(request.name, await isolate.exportStateNow(), this.maxStateBytes), version: isolate.shape.version, digest: request.digest };
+      state = { bytes: stateToBytes(request.name, await newState(isolate, request.name), this.maxStateBytes), version: isolate.shape.version, digest: request.digest };
     } catch (err) {
       isolate.dispose();
       this.release(slot);
@@ -300,6 +305,16 @@ export class ModuleTable {
     this.disposed = true;
     for (const name of [...this.slots.keys()]) this.unload(name);
     this.spare.dispose();
+  }
+}
+
+/** The state a new version took over with, copied out; what cannot be copied cannot be saved. */
+async function newState(isolate: ModuleIsolate, name: string): Promise<unknown> {
+  try {
+    return await isolate.exportStateNow();
+  } catch (err) {
+    if (!(err instanceof FixpointError) || (err.code !== "RESULT_NOT_COPYABLE" && err.code !== "MODULE_ERROR")) throw err;
+    throw new FixpointError("STATE_NOT_COPYABLE", `module ${name}'s new state cannot be saved (${err.message}); a state must be plain data`);
   }
 }
 

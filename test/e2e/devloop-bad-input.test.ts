@@ -385,7 +385,7 @@ describe("a node whose runtime runs out of memory or time", () => {
     if (eventsSince(node, mark).includes("runtime.exited")) {
       await waitForEvents(node, mark, ["runtime.exited", "runtime.up"]);
     } else {
-      await waitForEvents(node, mark, ["module.stopped", "module.restarted"]);
+      await waitForEvents(node, mark, ["module.stopped", "module.restored"]);
       const stopped = node.logs.slice(mark).find((l) => l["event"] === "module.stopped")!;
       assert.deepEqual([stopped["module"], stopped["code"]], ["hoarder", "MODULE_MEMORY_LIMIT"], "the log says why it stopped");
     }
