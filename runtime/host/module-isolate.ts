@@ -19,11 +19,12 @@
 import ivm from "isolated-vm";
 import { FixpointError, type ErrorCode } from "../../loader/errors.js";
 import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runtime-ipc.js";
-import type { Harness, Invoked, ThrownData, WireRequest, WireResponse } from "../isolate/harness.js";
+import type { Fired, Harness, Invoked, ThrownData, WireRequest, WireResponse } from "../isolate/harness.js";
 import { bootstrapSource } from "./bootstrap.js";
 import { SourceMap } from "./source-map.js";
 import { hostFunctions } from "./capabilities.js";
-import { moduleLimits } from "./module-limits.js";
+import { MAX_TIMERS, moduleLimits } from "./module-limits.js";
+import { ModuleTimers } from "./module-timers.js";
 
 export interface IsolateLimits {
   /** V8 heap limit per isolate, MB (a guideline: V8 may overshoot it). Default 128. */
@@ -103,7 +104,7 @@ export async function prepareIsolate(limits: IsolateLimits): Promise<WarmIsolate
     // The grants (capabilities.ts), bound late through `fate`: the module and its hooks arrive in create().
     refs.push(...hostFunctions(fate).map((f) => new ivm.Reference(f)));
     const boot = (await context.global.get("__fixpoint_boot", { reference: true })) as ivm.Reference;
-    const harness = (await boot.apply(undefined, [...refs], { result: { reference: true }, timeout: limits.cpuMs })) as ivm.Reference;
+    const harness = (await boot.apply(undefined, [...refs, MAX_TIMERS], { result: { reference: true }, timeout: limits.cpuMs })) as ivm.Reference;
     boot.release();
     const warm = (await harness.get("warm", { reference: true })) as ivm.Reference;
     await warm.apply(undefined, [], { timeout: limits.cpuMs });
@@ -138,9 +139,14 @@ class OwnIsolateNeeded extends Error {
   }
 }
 
+/** How long one batch of a module's timer callbacks may run before the rest wait their turn, ms. */
+const TIMER_BUDGET_MS = 10;
+
 export class ModuleIsolate {
   private disposed = false;
-  private readonly timers = new Map<number, NodeJS.Timeout>();
+  private readonly timers = new ModuleTimers({ fire: (ids) => this.fireTimers(ids), busy: () => this.working > 0 });
+  /** Entries the host made into the isolate that have not finished: calls, requests, REPL input. */
+  private working = 0;
   private readonly methods = new Map<HarnessMethod, ivm.Reference>();
   /** Calls whose method returned a promise, waiting for the harness's settle (see invoke). */
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: unknown) => void }>();
@@ -303,10 +309,12 @@ export class ModuleIsolate {
     const options = { arguments: { copy: true }, result: { copy: true }, timeout: this.limits.cpuMs } as const;
     const ref = this.method(name);
     if (name !== "exportState") this.dirty = true;
+    this.begin();
     try {
       return this.limits.cpuMs <= SYNC_CPU_MS ? ref.applySync(undefined, args, options) : await ref.apply(undefined, args, options);
     } finally {
       if (name !== "exportState") this.dirty = true;
+      this.end();
     }
   }
 
@@ -319,10 +327,12 @@ export class ModuleIsolate {
    */
   async evaluate(code: string, options: { filename: string; awaited: boolean; colors: boolean }): Promise<ReplEvalResult> {
     this.dirty = true;
+    this.begin();
     try {
       return await this.evaluateIn(code, options);
     } finally {
       this.dirty = true;
+      this.end();
     }
   }
 
@@ -402,17 +412,66 @@ export class ModuleIsolate {
     }
   }
 
-  dispose(): void {
+  /**
+   * Stops the version for good: its timers first, then everything it holds. Calls still waiting
+   * on it fail with `reason` (default MODULE_STOPPED: a swap never disposes a version with calls
+   * in flight, so this is an unload, a stopping node or a dead isolate). Never throws.
+   */
+  dispose(reason?: FixpointError): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    for (const ref of this.methods.values()) ref.release();
-    this.methods.clear();
-    this.context.release();
-    if (!this.isolate.isDisposed) this.isolate.dispose();
+    this.timers.stop();
+    try {
+      for (const ref of this.methods.values()) ref.release();
+      this.methods.clear();
+      this.context.release();
+      if (!this.isolate.isDisposed) this.isolate.dispose();
+    } catch {
+      // Already gone with its isolate (its memory limit): nothing more to free.
+    }
     releaseHostRefs(this.hostRefs);
-    this.failPending(new FixpointError("MODULE_NOT_FOUND", `module ${this.name}'s isolate was disposed before the call settled`));
+    this.failPending(reason ?? new FixpointError("MODULE_STOPPED", `module ${this.name} was stopped before the call settled`));
+  }
+
+  /**
+   * A swap of this module is handing this version's state over (module-table.ts): from now
+   * until resume() or retire(), it runs only the calls in flight on it, and the one-shot timers
+   * they may be waiting on; its repeating timers skip their runs and its grants (calls to
+   * modules, console) work only for those calls. Without this, an old interval calling its own
+   * module by name was held during the handover and then changed the new version's state.
+   */
+  pause(): void {
+    this.timers.pause();
+  }
+
+  /** The swap failed: this version serves on as before. */
+  resume(): void {
+    this.timers.resume();
+  }
+
+  /**
+   * New work goes to the next version now: this one finishes the calls in flight on it, and
+   * nothing else of it runs on its own again (issue 13): its repeating timers end at once, the
+   * rest when the last call ends, and its grants refuse work that is not one of those calls.
+   */
+  retire(): void {
+    this.timers.retire();
+  }
+
+  /**
+   * Whether the module's code may use its grants (calls to modules, console) now: always while
+   * the version serves, and only during calls in flight on it once a swap pauses or retires it.
+   */
+  mayReachOut(): boolean {
+    return !this.isDisposed && (this.timers.mode === "running" || this.working > 0);
+  }
+
+  private begin(): void {
+    if (this.working++ === 0) this.timers.nudge();
+  }
+
+  private end(): void {
+    if (--this.working === 0 && this.timers.mode === "retired") this.timers.stop();
   }
 
   private method(name: HarnessMethod): ivm.Reference {
@@ -420,7 +479,7 @@ export class ModuleIsolate {
     // Disposed by isolated-vm, not by us: it stops an isolate only at its memory limit. Saying so
     // matters because whichever request notices first is what onDead reports as the cause.
     if (this.isolate.isDisposed && !this.disposed) throw new FixpointError("MODULE_MEMORY_LIMIT", `module ${this.name} went past its memory limit and was stopped`);
-    if (ref === undefined || this.isDisposed) throw new FixpointError("MODULE_NOT_FOUND", `module ${this.name}'s isolate is gone`);
+    if (ref === undefined || this.isDisposed) throw new FixpointError("MODULE_STOPPED", `module ${this.name} was stopped`);
     return ref;
   }
 
@@ -432,6 +491,7 @@ export class ModuleIsolate {
   private async invoke(name: HarnessMethod, args: unknown[]): Promise<unknown> {
     const runsModuleCode = name !== "exportState";
     if (runsModuleCode) this.dirty = true;
+    this.begin();
     const id = this.nextInvocation++;
     let timer: NodeJS.Timeout | undefined;
     // Registered before the call: a promise that settles within the call's own microtasks
@@ -453,6 +513,7 @@ export class ModuleIsolate {
       clearTimeout(timer);
       // Again at the end: what ran meanwhile may have changed the state after an export began.
       if (runsModuleCode) this.dirty = true;
+      this.end();
     }
   }
 
@@ -463,11 +524,7 @@ export class ModuleIsolate {
     this.pending.delete(id);
     if (ok) return waiting.resolve(value);
     // Rebuilt as an Error, so toModuleError maps it as it maps a throw that isolated-vm copied.
-    const data = value as Partial<ThrownData> | null;
-    const err = new Error(String(data?.message ?? "unknown error"));
-    err.name = String(data?.name ?? "Error");
-    err.stack = typeof data?.stack === "string" ? data.stack : `${err.name}: ${err.message}`;
-    waiting.reject(err);
+    waiting.reject(rebuilt(value as Partial<ThrownData> | null));
   }
 
   /**
@@ -480,6 +537,7 @@ export class ModuleIsolate {
       .apply(undefined, [], { result: { promise: true } })
       .catch(() => {
         if (!this.isolate.isDisposed || this.disposed) return;
+        this.timers.stop();
         this.failPending(this.error(new FixpointError("MODULE_MEMORY_LIMIT", `module ${this.name} went past its memory limit and was stopped`), "MODULE_ERROR"));
       });
   }
@@ -493,36 +551,65 @@ export class ModuleIsolate {
   private error(err: unknown, fallback: ErrorCode): FixpointError {
     const e = toModuleError(err, this.name, this.map, fallback);
     if (this.isolate.isDisposed && !this.disposed) {
+      // Stopped by V8 (its memory limit): nothing of it may run again, its timers least of all.
       this.disposed = true;
+      this.timers.stop();
       this.hooks.onDead(e);
     }
     return e;
   }
 
-  /** For the harness's timer bridge (prepareIsolate). */
+  /** For the harness's timer bridge (capabilities.ts): a timer set or cleared in module code. */
   setTimer(id: number, ms: number, repeat: boolean): void {
-    if (this.isDisposed) return;
-    const fire = () => {
-      if (!repeat) this.timers.delete(id);
-      this.dirty = true;
-      this.method("fire")
-        .apply(undefined, [id], { timeout: this.limits.cpuMs })
-        .catch((err: unknown) => {
-          const e = this.error(err, "MODULE_ERROR");
-          this.hooks.log("error", `timer callback failed: ${e.code}: ${e.message}`);
-        })
-        .finally(() => (this.dirty = true));
-    };
-    this.timers.set(id, repeat ? setInterval(fire, Math.max(1, ms)) : setTimeout(fire, ms));
+    if (!this.isDisposed) this.timers.set(id, ms, repeat);
   }
 
   clearTimer(id: number): void {
-    const t = this.timers.get(id);
-    if (t !== undefined) {
-      clearTimeout(t);
-      this.timers.delete(id);
+    this.timers.clear(id);
+  }
+
+  /** How many timers the module has live (set, neither fired nor cleared). */
+  get liveTimers(): number {
+    return this.timers.size;
+  }
+
+  /**
+   * Runs a batch of due timers in the isolate (module-timers.ts), on its own thread. Never
+   * rejects, never throws: an error here once escaped into the runtime's event loop (an interval
+   * of a module stopped at its memory limit) and ended the process with every module in it.
+   */
+  private async fireTimers(ids: number[]): Promise<number[]> {
+    this.dirty = true;
+    try {
+      const fired = (await this.method("fire").apply(undefined, [ids, TIMER_BUDGET_MS], { arguments: { copy: true }, result: { copy: true }, timeout: this.limits.cpuMs })) as Fired;
+      for (const thrown of fired.errors) this.timerFailed(rebuilt(thrown));
+      if (fired.failed > fired.errors.length) this.hooks.log("error", `${fired.failed - fired.errors.length} more timer callbacks failed in the same batch`);
+      return fired.unrun;
+    } catch (err) {
+      this.timerFailed(err);
+      return [];
+    } finally {
+      this.dirty = true;
     }
   }
+
+  private timerFailed(err: unknown): void {
+    try {
+      const e = this.error(err, "MODULE_ERROR");
+      if (this.isDisposed) return this.timers.stop();
+      this.hooks.log("error", `timer callback failed: ${e.code}: ${e.message}`);
+    } catch {
+      // Reporting must not be what escapes into the event loop.
+    }
+  }
+}
+
+/** A thrown value as the harness sends it (ThrownData), as an Error again, for toModuleError. */
+function rebuilt(data: Partial<ThrownData> | null): Error {
+  const err = new Error(String(data?.message ?? "unknown error"));
+  err.name = String(data?.name ?? "Error");
+  err.stack = typeof data?.stack === "string" ? data.stack : `${err.name}: ${err.message}`;
+  return err;
 }
 
 /**
@@ -560,7 +647,7 @@ export function toModuleError(err: unknown, name: string, map: SourceMap, fallba
   }
   if (/^[A-Z_]+: /.test(message) && e.name !== "FunctionNotFound") {
     const code = message.slice(0, message.indexOf(":"));
-    const known = ["MODULE_NOT_FOUND", "FUNCTION_NOT_FOUND", "MODULE_ERROR", "MODULE_TIMEOUT", "MODULE_MEMORY_LIMIT", "RESULT_NOT_COPYABLE", "RUNTIME_UNAVAILABLE"] as const;
+    const known = ["MODULE_NOT_FOUND", "FUNCTION_NOT_FOUND", "MODULE_ERROR", "MODULE_TIMEOUT", "MODULE_MEMORY_LIMIT", "MODULE_STOPPED", "RESULT_NOT_COPYABLE", "RUNTIME_UNAVAILABLE", "TIMER_LIMIT"] as const;
     const match = known.find((k) => k === code);
     if (match !== undefined) return new FixpointError(match, message.slice(code.length + 2));
   }

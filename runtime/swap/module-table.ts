@@ -144,6 +144,8 @@ export class ModuleTable {
     owner.isolate = isolate;
     try {
       slot.held = [];
+      // From here the old version only finishes its calls in flight (see ModuleIsolate.pause).
+      old?.isolate.pause();
       let previous: { state: unknown; version: string } | null = null;
       // A snapshot of this very code is its own state: no migration.
       let migrate = true;
@@ -157,13 +159,17 @@ export class ModuleTable {
       await isolate.init(previous, migrate);
     } catch (err) {
       isolate.dispose();
+      old?.isolate.resume();
       this.release(slot);
       throw err;
     }
     slot.running = { isolate, digest: request.digest, inFlight: 0, calls: 0, loadedAt: new Date().toISOString(), drained: [] };
+    old?.isolate.retire();
     this.release(slot);
+    // The old version finishes every call in flight on it, however long (each is bounded by the
+    // module's own limits): disposing it earlier failed them for a module that exists (issue 12).
     // Disposing an isolate frees its heap: work for after the swap (see spare-isolate.ts).
-    if (old !== null) void this.drain(old).then(() => setTimeout(() => old.isolate.dispose(), SPARE_DELAY_MS).unref());
+    if (old !== null) void this.drain(old, false).then(() => setTimeout(() => old.isolate.dispose(), SPARE_DELAY_MS).unref());
     return {
       status: "loaded",
       name: request.name,
@@ -180,10 +186,11 @@ export class ModuleTable {
     for (const go of held) go();
   }
 
-  private drain(running: Running): Promise<void> {
+  /** Resolves when no call is in flight on `running`, or (`bounded`) after drainMs at most. */
+  private drain(running: Running, bounded = true): Promise<void> {
     if (running.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, this.drainMs);
+      const timer = bounded ? setTimeout(resolve, this.drainMs) : undefined;
       running.drained.push(() => {
         clearTimeout(timer);
         resolve();
