@@ -64,23 +64,30 @@ export function hostFunctions(target: GrantTarget): ((...args: never[]) => unkno
     }),
     setTimer: quietly((id: number, ms: number, repeat: boolean) => target.self?.setTimer(id, ms, repeat)),
     clearTimer: quietly((id: number) => target.self?.clearTimer(id)),
-    call: async (module: string, fn: string, args: unknown[]) => {
-      try {
-        if (target.hooks === null) throw new FixpointError("MODULE_NOT_FOUND", "this isolate has no module yet");
-        // A version a swap has replaced finishes its calls in flight and does nothing else: an
-        // interval of it calling its own module by name would reach (and change) the new version.
-        if (target.self?.mayReachOut() === false) throw new FixpointError("MODULE_STOPPED", `this version of module ${target.name} was replaced or stopped; only the calls in flight on it may still call modules`);
-        return await target.hooks.call(module, fn, args);
-      } catch (err) {
-        // Errors cross into the isolate as messages; the code leads so callers can match it.
-        const e = err instanceof FixpointError ? err : new FixpointError("MODULE_ERROR", String((err as Error)?.message ?? err));
-        throw new Error(`${e.code}: ${e.message}`);
-      } finally {
-        // The caller's code resumes with the answer, and may change its state.
-        target.self?.touched();
-      }
+    call: (module: string, fn: string, args: unknown[]) => {
+      const answer = callFor(module, fn, args);
+      // isolated-vm takes the outcome only while the isolate lives: a rejection for one disposed
+      // meanwhile would be unhandled, and an unhandled rejection ends the runtime process.
+      answer.catch(() => {});
+      return answer;
     },
     settle: quietly((id: number, ok: boolean, value: unknown) => target.self?.settle(id, ok, value)),
   };
+  async function callFor(module: string, fn: string, args: unknown[]): Promise<unknown> {
+    try {
+      if (target.hooks === null) throw new FixpointError("MODULE_NOT_FOUND", "this isolate has no module yet");
+      // A version a swap has replaced finishes its calls in flight and does nothing else: an
+      // interval of it calling its own module by name would reach (and change) the new version.
+      if (target.self?.mayReachOut() === false) throw new FixpointError("MODULE_STOPPED", `this version of module ${target.name} was replaced or stopped; only the calls in flight on it may still call modules`);
+      return await target.hooks.call(module, fn, args);
+    } catch (err) {
+      // Errors cross into the isolate as messages; the code leads so callers can match it.
+      const e = err instanceof FixpointError ? err : new FixpointError("MODULE_ERROR", String((err as Error)?.message ?? err));
+      throw new Error(`${e.code}: ${e.message}`);
+    } finally {
+      // The caller's code resumes with the answer, and may change its state.
+      target.self?.touched();
+    }
+  }
   return GRANTS.map((g) => grants[g]);
 }
