@@ -50,8 +50,11 @@ function endAfterCatastrophe(module: string, reason: FixpointError): void {
   process.send?.({ type: "log", module, level: "error", text: `${reason.code}: ${reason.message}; restarting the runtime process` } satisfies RuntimeMessage, undefined, {}, exit);
 }
 
-const http = createHttpServer(table, boot.http.rootModule, (level, event, fields) =>
-  send({ type: "log", module: String(fields["module"] ?? ""), level, text: `${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ")}` }),
+const http = createHttpServer(
+  table,
+  boot.http.rootModule,
+  (level, event, fields) => send({ type: "log", module: String(fields["module"] ?? ""), level, text: `${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ")}` }),
+  { stacks: boot.mode === "dev" },
 );
 
 async function exportAll(): Promise<RuntimeResults["export"]> {

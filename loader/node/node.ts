@@ -101,7 +101,7 @@ export class LoaderNode {
     if (runtime !== undefined) {
       this.runtime = new RuntimeSupervisor({
         entry: runtime.entry,
-        boot: { limits: runtime.limits, http: { rootModule: runtime.httpRoot ?? "index" } },
+        boot: { limits: runtime.limits, http: { rootModule: runtime.httpRoot ?? "index" }, mode: this.config.mode },
         logger: this.logger,
         currentModules: () => this.currentSources(),
         onModuleLog: (module, level, text) => this.logger.log(level, "module.log", { module, text }),

@@ -379,18 +379,14 @@ export class ModuleIsolate {
     return this.invoke("replComplete", [line, declared]) as Promise<ReplCompletion>;
   }
 
-  /** What a script threw, as text: an error's stack mapped to the module's source, cut at the host's frames. */
+  /** What a script threw, as text: an error's stack mapped to the module's source, without the node's frames. */
   private thrownText(err: unknown): string {
     if (!(err instanceof Error)) return typeof err === "string" ? JSON.stringify(err) : String(err);
-    const stack = err.stack ?? `${err.name}: ${err.message}`;
-    const boundary = stack.indexOf("\n    at (<isolated-vm boundary>)");
-    return this.mapStack(boundary === -1 ? stack : stack.slice(0, boundary));
+    return this.mapStack(err.stack ?? `${err.name}: ${err.message}`);
   }
 
   private mapStack(text: string): string {
-    // The harness's own frames (the REPL's function wrappers) say nothing to the user.
-    const own = text.split("\n").filter((line) => !line.includes("(fixpoint:bootstrap.js:")).join("\n");
-    return this.map.mapStack(own, this.scriptName).stack;
+    return this.map.ownStack(text, this.scriptName).stack;
   }
 
   /**
@@ -652,6 +648,6 @@ export function toModuleError(err: unknown, name: string, map: SourceMap, fallba
     if (match !== undefined) return new FixpointError(match, message.slice(code.length + 2));
   }
   if (e.name === "FunctionNotFound" || /has no function "/.test(message)) return new FixpointError("FUNCTION_NOT_FOUND", message);
-  const { stack, location } = map.mapStack(e.stack ?? `${e.name}: ${message}`, scriptNameOf(name));
+  const { stack, location } = map.ownStack(e.stack ?? `${e.name}: ${message}`, scriptNameOf(name));
   return new FixpointError(fallback === "MODULE_LOAD_FAILED" ? "MODULE_ERROR" : fallback, stack, location === null ? {} : { location });
 }

@@ -183,3 +183,65 @@ export default defineModule({
     );
   });
 });
+
+describe("what an error shows of the node", () => {
+  const webSource = `import { defineModule } from "fixpoint";
+function inner(): never {
+  throw new Error("handler boom");
+}
+export default defineModule({
+  state: {},
+  http: async (request) => (new URL(request.url).pathname.endsWith("/later") ? Promise.resolve().then(inner) : inner()),
+});
+`;
+  /** Nothing of the node itself: its harness, isolated-vm's boundary, the runtime's files, host paths. */
+  const internals = /fixpoint:|isolated-vm|dist\/runtime|runtime\/host|file:\/\/|node:internal/;
+
+  test("a 500 in dev mode shows the module's own frames at its TypeScript lines, and nothing of the node; in production no source path at all", { timeout: 60_000 }, async () => {
+    let node = await startNode({ args: ["--http", "127.0.0.1:0"] });
+    let conn = await node.connect();
+    let httpAt = String((await node.waitForLog("node.started"))["http"]);
+    try {
+      await push(conn, node.dev, "web", webSource);
+      for (const path of ["/web/now", "/web/later"]) {
+        const res = await fetch(`http://${httpAt}${path}`, { signal: AbortSignal.timeout(5000) });
+        const body = await res.text();
+        assert.equal(res.status, 500);
+        assert.match(body, /^MODULE_ERROR: Error: handler boom\n/);
+        assert.match(body, /at inner \(.*web\.ts:3:9\)/, body);
+        assert.doesNotMatch(body, internals, body);
+      }
+    } finally {
+      conn.close();
+      assert.equal(await node.stop(), 0);
+    }
+    node = await startNode({ dataDir: node.dataDir, dev: node.dev, args: ["--http", "127.0.0.1:0", "--mode", "production"] });
+    try {
+      httpAt = String((await node.waitForLog("node.started"))["http"]);
+      for (const path of ["/web/now", "/web/later"]) {
+        const res = await fetch(`http://${httpAt}${path}`, { signal: AbortSignal.timeout(5000) });
+        assert.equal(res.status, 500);
+        assert.equal(await res.text(), "MODULE_ERROR: Error: handler boom\n");
+      }
+      // The operator's log keeps the module's frames.
+      const failed = node.logs.find((l) => l["event"] === "module.log" && /http\.failed/.test(String(l["text"])));
+      assert.match(String(failed?.["text"]), /web\.ts:3:9/);
+    } finally {
+      assert.equal(await node.stop(), 0);
+    }
+  });
+
+  test("a version that fails to load shows its own frames at its TypeScript lines, and nothing of the node", async () => {
+    const node = await startNode();
+    const conn = await node.connect();
+    try {
+      const { bundle } = await signedModule("broken", `import { defineModule } from "fixpoint";\nfunction boot(): void {\n  throw new Error("load boom");\n}\nboot();\nexport default defineModule({});\n`, node.dev);
+      const err = await failsWith(conn.request("push", { bundle }), "MODULE_LOAD_FAILED");
+      assert.match(err.message, /Error: load boom\n {4}at boot \(.*broken\.ts:3:9\)\n {4}at .*broken\.ts:5:1$/, err.message);
+      assert.doesNotMatch(err.message, internals, err.message);
+    } finally {
+      conn.close();
+      assert.equal(await node.stop(), 0);
+    }
+  });
+});
