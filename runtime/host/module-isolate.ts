@@ -25,6 +25,7 @@ import { SourceMap } from "./source-map.js";
 import { hostFunctions } from "./capabilities.js";
 import { MAX_TIMERS, moduleLimits } from "./module-limits.js";
 import { ModuleTimers } from "./module-timers.js";
+import { withDeadline } from "../deadline.js";
 
 export interface IsolateLimits {
   /** V8 heap limit per isolate, MB (a guideline: V8 may overshoot it). Default 128. */
@@ -358,18 +359,15 @@ export class ModuleIsolate {
     } finally {
       script.release();
     }
-    let timer: NodeJS.Timeout | undefined;
     try {
       const settle = this.method("replSettle").apply(undefined, [value.derefInto(), options.awaited, options.colors], { result: { promise: true, copy: true }, timeout: this.limits.cpuMs });
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new FixpointError("MODULE_TIMEOUT", `the evaluation did not settle within ${this.limits.asyncMs} ms`)), this.limits.asyncMs);
-      });
-      const outcome = (await Promise.race([settle, deadline])) as { threw: boolean; text: string };
+      const outcome = (await withDeadline(settle, this.limits.asyncMs, () => {
+        throw new FixpointError("MODULE_TIMEOUT", `the evaluation did not settle within ${this.limits.asyncMs} ms`);
+      })) as { threw: boolean; text: string };
       return outcome.threw ? { threw: true, text: this.mapStack(outcome.text) } : { threw: false, text: outcome.text };
     } catch (err) {
       throw this.error(err, "MODULE_ERROR");
     } finally {
-      clearTimeout(timer);
       value.release();
     }
   }
@@ -396,15 +394,11 @@ export class ModuleIsolate {
    */
   async heapUsed(waitMs = 100): Promise<number> {
     if (this.isDisposed) return 0;
-    let timer: NodeJS.Timeout | undefined;
     const asked = this.isolate.getHeapStatistics().then((s) => (this.lastHeapUsed = s.used_heap_size + s.externally_allocated_size));
-    const late = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(this.lastHeapUsed), waitMs)));
     try {
-      return await Promise.race([asked, late]);
+      return await withDeadline(asked, waitMs, () => this.lastHeapUsed);
     } catch {
       return this.lastHeapUsed;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -489,7 +483,6 @@ export class ModuleIsolate {
     if (runsModuleCode) this.dirty = true;
     this.begin();
     const id = this.nextInvocation++;
-    let timer: NodeJS.Timeout | undefined;
     // Registered before the call: a promise that settles within the call's own microtasks
     // reaches settle() before the call's answer does.
     const settled = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
@@ -498,15 +491,13 @@ export class ModuleIsolate {
       // On the isolate's thread, not enter(): see there.
       const first = (await this.method("invoke").apply(undefined, [id, name, args], { arguments: { copy: true }, result: { copy: true }, timeout: this.limits.cpuMs })) as Invoked;
       if (first.done) return first.value;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new FixpointError("MODULE_TIMEOUT", `module ${this.name} did not settle within ${this.limits.asyncMs} ms`)), this.limits.asyncMs);
+      return await withDeadline(settled, this.limits.asyncMs, () => {
+        throw new FixpointError("MODULE_TIMEOUT", `module ${this.name} did not settle within ${this.limits.asyncMs} ms`);
       });
-      return await Promise.race([settled, deadline]);
     } catch (err) {
       throw this.error(err, "MODULE_ERROR");
     } finally {
       this.pending.delete(id);
-      clearTimeout(timer);
       // Again at the end: what ran meanwhile may have changed the state after an export began.
       if (runsModuleCode) this.dirty = true;
       this.end();
