@@ -404,10 +404,10 @@ export class ModuleIsolate {
 
   /**
    * Stops the version for good: its timers first, then everything it holds. Calls still waiting
-   * on it fail with `reason` (default MODULE_STOPPED: a swap never disposes a version with calls
-   * in flight, so this is an unload, a stopping node or a dead isolate). Never throws.
+   * on it fail with MODULE_STOPPED (a swap never disposes a version with calls in flight, so
+   * this is an unload or a stopping node). Never throws.
    */
-  dispose(reason?: FixpointError): void {
+  dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.timers.stop();
@@ -420,7 +420,7 @@ export class ModuleIsolate {
       // Already gone with its isolate (its memory limit): nothing more to free.
     }
     releaseHostRefs(this.hostRefs);
-    this.failPending(reason ?? new FixpointError("MODULE_STOPPED", `module ${this.name} was stopped before the call settled`));
+    this.failPending(new FixpointError("MODULE_STOPPED", `module ${this.name} was stopped before the call settled`));
   }
 
   /**
@@ -553,11 +553,6 @@ export class ModuleIsolate {
 
   clearTimer(id: number): void {
     this.timers.clear(id);
-  }
-
-  /** How many timers the module has live (set, neither fired nor cleared). */
-  get liveTimers(): number {
-    return this.timers.size;
   }
 
   /**

@@ -6,9 +6,11 @@
  * A swap of module M to new code:
  *
  *   1. compile and start the new version in a new isolate   (M keeps serving meanwhile)
- *   2. hold new calls to M; let calls in flight on the old version finish (bounded by drainMs)
+ *   2. hold new calls to M, pause the old version's own work (its timers); let calls in
+ *      flight on the old version finish (bounded by drainMs)
  *   3. copy the old version's state out, migrate it into the new version
- *   4. route to the new version, release the held calls, dispose the old isolate
+ *   4. route to the new version, release the held calls, retire the old version (it finishes
+ *      the calls still in flight on it and nothing else) and dispose it once they are done
  *
  * If 1 or 3 fails, the new isolate is disposed and the old version goes on with its state
  * untouched; the error (mapped to the TypeScript source) goes back to whoever pushed. Held
