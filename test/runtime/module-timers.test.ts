@@ -137,13 +137,16 @@ describe("a swapped-out version", () => {
 
   test("cannot call modules or log from work left over once its calls are done", async () => {
     const logs: string[] = [];
-    const table = newTable(logs);
+    // A CPU limit above 1 s: the swap's steps run on the isolates' threads, so the runtime's
+    // event loop (and v1's leftover chain) runs on while v2 migrates.
+    const table = new ModuleTable({ log: (m, level, text) => logs.push(`${m} ${level} ${text}`), onModuleDead: () => {} }, { limits: { cpuMs: 2000, memoryMb: 64, asyncMs: 5000 } });
     try {
       await table.load(await buildSource("slow", `${header}export default defineModule({ functions: { wait: (ctx, ms: number) => new Promise((r) => setTimeout(r, ms)) } });`));
       await table.load(await buildSource("ticker", ticking("v1")));
       // v1's leftover chain wakes while v2 migrates (the handover) and calls its own module.
-      const v2 = await buildSource("ticker", ticking("v2").replace("state: {", `migrate: (old: any) => { const end = Date.now() + 150; while (Date.now() < end); return old; },\n  state: {`));
-      await table.call("ticker", "later", [20]);
+      const v2 = await buildSource("ticker", ticking("v2").replace("state: {", `migrate: (old: any) => { const end = Date.now() + 600; while (Date.now() < end); return old; },\n  state: {`));
+      await sleep(100); // the spare isolate is ready: v2 starts in milliseconds
+      await table.call("ticker", "later", [200]);
       await table.load(v2);
       await sleep(100);
       assert.equal(await table.call("ticker", "bumps", []), 0, "the old version's leftover call never reached the new one");
