@@ -74,6 +74,8 @@ export const ERROR_CODES = {
   MODULE_ERROR: [EXIT.failed, "the module's code threw"],
   MODULE_TIMEOUT: [EXIT.failed, "module code ran past its time limit and was stopped"],
   MODULE_MEMORY_LIMIT: [EXIT.failed, "a module went past its memory limit and was stopped"],
+  MODULE_STOPPED: [EXIT.failed, "the module was stopped before the call settled"],
+  TIMER_LIMIT: [EXIT.failed, "a module tried to have more live timers than a module may"],
   MODULE_LOAD_FAILED: [EXIT.failed, "a new module version failed to compile or start"],
   MIGRATION_FAILED: [EXIT.failed, "a new module version's migrate hook failed"],
   RESULT_NOT_COPYABLE: [EXIT.failed, "a result cannot be copied out of the isolate"],

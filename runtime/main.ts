@@ -12,6 +12,7 @@ import { ModuleTable } from "./swap/module-table.js";
 import { createHttpServer, serveSocket } from "./http/server.js";
 import { DEFAULT_ISOLATE_LIMITS } from "./host/module-isolate.js";
 import { ReplSessions } from "./repl/sessions.js";
+import { withDeadline } from "./deadline.js";
 
 function send(message: RuntimeMessage): void {
   process.send?.(message);
@@ -50,8 +51,11 @@ function endAfterCatastrophe(module: string, reason: FixpointError): void {
   process.send?.({ type: "log", module, level: "error", text: `${reason.code}: ${reason.message}; restarting the runtime process` } satisfies RuntimeMessage, undefined, {}, exit);
 }
 
-const http = createHttpServer(table, boot.http.rootModule, (level, event, fields) =>
-  send({ type: "log", module: String(fields["module"] ?? ""), level, text: `${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ")}` }),
+const http = createHttpServer(
+  table,
+  boot.http.rootModule,
+  (level, event, fields) => send({ type: "log", module: String(fields["module"] ?? ""), level, text: `${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ")}` }),
+  { stacks: boot.mode === "dev" },
 );
 
 async function exportAll(): Promise<RuntimeResults["export"]> {
@@ -77,17 +81,11 @@ async function exportAll(): Promise<RuntimeResults["export"]> {
 const HEALTH_WAIT_MS = 1000;
 
 async function checkHealth(module: string): Promise<{ ok: boolean; detail?: string }> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<{ ok: boolean; detail: string }>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, detail: `the health check did not answer within ${HEALTH_WAIT_MS} ms` }), HEALTH_WAIT_MS);
-  });
   try {
-    return await Promise.race([table.health(module), late]);
+    return await withDeadline(table.health(module), HEALTH_WAIT_MS, () => ({ ok: false, detail: `the health check did not answer within ${HEALTH_WAIT_MS} ms` }));
   } catch (err) {
     const e = toFixpointError(err);
     return { ok: false, detail: `${e.code}: ${e.message}`.slice(0, 1024) };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -105,7 +105,7 @@ export class LoaderNode {
       if (runtime !== undefined) {
         this.runtime = new RuntimeSupervisor({
           entry: runtime.entry,
-          boot: { limits: runtime.limits, http: { rootModule: runtime.httpRoot ?? "index" } },
+          boot: { limits: runtime.limits, http: { rootModule: runtime.httpRoot ?? "index" }, mode: this.config.mode },
           logger: this.logger,
           onReady: (generation): Promise<void> => code.restoreAll(generation),
           onModuleDead: (module, generation) => code.moduleDied(module, generation),

@@ -17,6 +17,7 @@
  * loader still checks every message it gets against these shapes (`isRuntimeMessage`).
  */
 import type { ErrorData } from "../errors.js";
+import type { Mode } from "./messages.js";
 
 export interface RuntimeLimits {
   /** Heap per isolate, MB. */
@@ -125,6 +126,11 @@ export type RuntimeMessage =
 export interface RuntimeBoot {
   limits: RuntimeLimits;
   http: HttpSettings;
+  /**
+   * The node's mode. Only in dev mode does an HTTP client get a module error's stack (mapped to
+   * its TypeScript); otherwise its code and message only. Absent: as in production.
+   */
+  mode?: Mode;
 }
 
 export function isRuntimeMessage(value: unknown): value is RuntimeMessage {

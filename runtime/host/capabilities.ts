@@ -29,36 +29,65 @@ export interface GrantReceiver {
   settle(id: number, ok: boolean, value: unknown): void;
   /** Module code is about to run outside a call the host made (a call's result arriving). */
   touched(): void;
+  /** False once a swap has paused or retired the version and no call is in flight on it (ModuleIsolate.mayReachOut). */
+  mayReachOut(): boolean;
 }
 
 /** Who the grants serve, bound late: an isolate is prepared before its module arrives. */
 export interface GrantTarget {
+  name: string;
   hooks: IsolateHooks | null;
   self: GrantReceiver | null;
 }
 
 const LOG_LEVELS = new Set(["debug", "info", "warn", "error"]);
 
-/** The host functions for one isolate, in GRANTS order. */
+/**
+ * The host functions for one isolate, in GRANTS order. The harness calls most of them with
+ * applyIgnored, which runs them on the runtime's event loop with nobody to catch a throw: so
+ * none of them throws, whatever state the module or its isolate is in (issue 13).
+ */
 export function hostFunctions(target: GrantTarget): ((...args: never[]) => unknown)[] {
-  const grants: Record<Grant, (...args: never[]) => unknown> = {
-    log: (level: string, text: string) => target.hooks?.log(LOG_LEVELS.has(level) ? (level as "debug" | "info" | "warn" | "error") : "info", String(text).slice(0, 64 * 1024)),
-    setTimer: (id: number, ms: number, repeat: boolean) => target.self?.setTimer(id, ms, repeat),
-    clearTimer: (id: number) => target.self?.clearTimer(id),
-    call: async (module: string, fn: string, args: unknown[]) => {
+  const quietly =
+    <A extends unknown[]>(f: (...args: A) => void) =>
+    (...args: A): void => {
       try {
-        if (target.hooks === null) throw new FixpointError("MODULE_NOT_FOUND", "this isolate has no module yet");
-        return await target.hooks.call(module, fn, args);
-      } catch (err) {
-        // Errors cross into the isolate as messages; the code leads so callers can match it.
-        const e = err instanceof FixpointError ? err : new FixpointError("MODULE_ERROR", String((err as Error)?.message ?? err));
-        throw new Error(`${e.code}: ${e.message}`);
-      } finally {
-        // The caller's code resumes with the answer, and may change its state.
-        target.self?.touched();
+        f(...args);
+      } catch {
+        // A grant of a version that is stopping: there is nobody left to tell.
       }
+    };
+  const grants: Record<Grant, (...args: never[]) => unknown> = {
+    log: quietly((level: string, text: string) => {
+      if (target.self?.mayReachOut() === false) return;
+      target.hooks?.log(LOG_LEVELS.has(level) ? (level as "debug" | "info" | "warn" | "error") : "info", String(text).slice(0, 64 * 1024));
+    }),
+    setTimer: quietly((id: number, ms: number, repeat: boolean) => target.self?.setTimer(id, ms, repeat)),
+    clearTimer: quietly((id: number) => target.self?.clearTimer(id)),
+    call: (module: string, fn: string, args: unknown[]) => {
+      const answer = callFor(module, fn, args);
+      // isolated-vm takes the outcome only while the isolate lives: a rejection for one disposed
+      // meanwhile would be unhandled, and an unhandled rejection ends the runtime process.
+      answer.catch(() => {});
+      return answer;
     },
-    settle: (id: number, ok: boolean, value: unknown) => target.self?.settle(id, ok, value),
+    settle: quietly((id: number, ok: boolean, value: unknown) => target.self?.settle(id, ok, value)),
   };
+  async function callFor(module: string, fn: string, args: unknown[]): Promise<unknown> {
+    try {
+      if (target.hooks === null) throw new FixpointError("MODULE_NOT_FOUND", "this isolate has no module yet");
+      // A version a swap has replaced finishes its calls in flight and does nothing else: an
+      // interval of it calling its own module by name would reach (and change) the new version.
+      if (target.self?.mayReachOut() === false) throw new FixpointError("MODULE_STOPPED", `this version of module ${target.name} was replaced or stopped; only the calls in flight on it may still call modules`);
+      return await target.hooks.call(module, fn, args);
+    } catch (err) {
+      // Errors cross into the isolate as messages; the code leads so callers can match it.
+      const e = err instanceof FixpointError ? err : new FixpointError("MODULE_ERROR", String((err as Error)?.message ?? err));
+      throw new Error(`${e.code}: ${e.message}`);
+    } finally {
+      // The caller's code resumes with the answer, and may change its state.
+      target.self?.touched();
+    }
+  }
   return GRANTS.map((g) => grants[g]);
 }

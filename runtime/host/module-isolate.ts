@@ -19,11 +19,13 @@
 import ivm from "isolated-vm";
 import { FixpointError, type ErrorCode } from "../../loader/errors.js";
 import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runtime-ipc.js";
-import type { Harness, Invoked, ThrownData, WireRequest, WireResponse } from "../isolate/harness.js";
+import type { Fired, Harness, Invoked, ThrownData, WireRequest, WireResponse } from "../isolate/harness.js";
 import { bootstrapSource } from "./bootstrap.js";
 import { SourceMap } from "./source-map.js";
 import { hostFunctions } from "./capabilities.js";
-import { moduleLimits } from "./module-limits.js";
+import { MAX_TIMERS, moduleLimits } from "./module-limits.js";
+import { ModuleTimers } from "./module-timers.js";
+import { withDeadline } from "../deadline.js";
 
 export interface IsolateLimits {
   /** V8 heap limit per isolate, MB (a guideline: V8 may overshoot it). Default 128. */
@@ -103,7 +105,7 @@ export async function prepareIsolate(limits: IsolateLimits): Promise<WarmIsolate
     // The grants (capabilities.ts), bound late through `fate`: the module and its hooks arrive in create().
     refs.push(...hostFunctions(fate).map((f) => new ivm.Reference(f)));
     const boot = (await context.global.get("__fixpoint_boot", { reference: true })) as ivm.Reference;
-    const harness = (await boot.apply(undefined, [...refs], { result: { reference: true }, timeout: limits.cpuMs })) as ivm.Reference;
+    const harness = (await boot.apply(undefined, [...refs, MAX_TIMERS], { result: { reference: true }, timeout: limits.cpuMs })) as ivm.Reference;
     boot.release();
     const warm = (await harness.get("warm", { reference: true })) as ivm.Reference;
     await warm.apply(undefined, [], { timeout: limits.cpuMs });
@@ -138,9 +140,14 @@ class OwnIsolateNeeded extends Error {
   }
 }
 
+/** How long one batch of a module's timer callbacks may run before the rest wait their turn, ms. */
+const TIMER_BUDGET_MS = 10;
+
 export class ModuleIsolate {
   private disposed = false;
-  private readonly timers = new Map<number, NodeJS.Timeout>();
+  private readonly timers = new ModuleTimers({ fire: (ids) => this.fireTimers(ids), busy: () => this.working > 0 });
+  /** Entries the host made into the isolate that have not finished: calls, requests, REPL input. */
+  private working = 0;
   private readonly methods = new Map<HarnessMethod, ivm.Reference>();
   /** Calls whose method returned a promise, waiting for the harness's settle (see invoke). */
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: unknown) => void }>();
@@ -303,10 +310,12 @@ export class ModuleIsolate {
     const options = { arguments: { copy: true }, result: { copy: true }, timeout: this.limits.cpuMs } as const;
     const ref = this.method(name);
     if (name !== "exportState") this.dirty = true;
+    this.begin();
     try {
       return this.limits.cpuMs <= SYNC_CPU_MS ? ref.applySync(undefined, args, options) : await ref.apply(undefined, args, options);
     } finally {
       if (name !== "exportState") this.dirty = true;
+      this.end();
     }
   }
 
@@ -319,10 +328,12 @@ export class ModuleIsolate {
    */
   async evaluate(code: string, options: { filename: string; awaited: boolean; colors: boolean }): Promise<ReplEvalResult> {
     this.dirty = true;
+    this.begin();
     try {
       return await this.evaluateIn(code, options);
     } finally {
       this.dirty = true;
+      this.end();
     }
   }
 
@@ -348,18 +359,15 @@ export class ModuleIsolate {
     } finally {
       script.release();
     }
-    let timer: NodeJS.Timeout | undefined;
     try {
       const settle = this.method("replSettle").apply(undefined, [value.derefInto(), options.awaited, options.colors], { result: { promise: true, copy: true }, timeout: this.limits.cpuMs });
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new FixpointError("MODULE_TIMEOUT", `the evaluation did not settle within ${this.limits.asyncMs} ms`)), this.limits.asyncMs);
-      });
-      const outcome = (await Promise.race([settle, deadline])) as { threw: boolean; text: string };
+      const outcome = (await withDeadline(settle, this.limits.asyncMs, () => {
+        throw new FixpointError("MODULE_TIMEOUT", `the evaluation did not settle within ${this.limits.asyncMs} ms`);
+      })) as { threw: boolean; text: string };
       return outcome.threw ? { threw: true, text: this.mapStack(outcome.text) } : { threw: false, text: outcome.text };
     } catch (err) {
       throw this.error(err, "MODULE_ERROR");
     } finally {
-      clearTimeout(timer);
       value.release();
     }
   }
@@ -369,18 +377,14 @@ export class ModuleIsolate {
     return this.invoke("replComplete", [line, declared]) as Promise<ReplCompletion>;
   }
 
-  /** What a script threw, as text: an error's stack mapped to the module's source, cut at the host's frames. */
+  /** What a script threw, as text: an error's stack mapped to the module's source, without the node's frames. */
   private thrownText(err: unknown): string {
     if (!(err instanceof Error)) return typeof err === "string" ? JSON.stringify(err) : String(err);
-    const stack = err.stack ?? `${err.name}: ${err.message}`;
-    const boundary = stack.indexOf("\n    at (<isolated-vm boundary>)");
-    return this.mapStack(boundary === -1 ? stack : stack.slice(0, boundary));
+    return this.mapStack(err.stack ?? `${err.name}: ${err.message}`);
   }
 
   private mapStack(text: string): string {
-    // The harness's own frames (the REPL's function wrappers) say nothing to the user.
-    const own = text.split("\n").filter((line) => !line.includes("(fixpoint:bootstrap.js:")).join("\n");
-    return this.map.mapStack(own, this.scriptName).stack;
+    return this.map.ownStack(text, this.scriptName).stack;
   }
 
   /**
@@ -390,29 +394,74 @@ export class ModuleIsolate {
    */
   async heapUsed(waitMs = 100): Promise<number> {
     if (this.isDisposed) return 0;
-    let timer: NodeJS.Timeout | undefined;
     const asked = this.isolate.getHeapStatistics().then((s) => (this.lastHeapUsed = s.used_heap_size + s.externally_allocated_size));
-    const late = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(this.lastHeapUsed), waitMs)));
     try {
-      return await Promise.race([asked, late]);
+      return await withDeadline(asked, waitMs, () => this.lastHeapUsed);
     } catch {
       return this.lastHeapUsed;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
+  /**
+   * Stops the version for good: its timers first, then everything it holds. Calls still waiting
+   * on it fail with MODULE_STOPPED (a swap never disposes a version with calls in flight, so
+   * this is an unload or a stopping node). Never throws.
+   */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    for (const ref of this.methods.values()) ref.release();
-    this.methods.clear();
-    this.context.release();
-    if (!this.isolate.isDisposed) this.isolate.dispose();
+    this.timers.stop();
+    try {
+      for (const ref of this.methods.values()) ref.release();
+      this.methods.clear();
+      this.context.release();
+      if (!this.isolate.isDisposed) this.isolate.dispose();
+    } catch {
+      // Already gone with its isolate (its memory limit): nothing more to free.
+    }
     releaseHostRefs(this.hostRefs);
-    this.failPending(new FixpointError("MODULE_NOT_FOUND", `module ${this.name}'s isolate was disposed before the call settled`));
+    this.failPending(new FixpointError("MODULE_STOPPED", `module ${this.name} was stopped before the call settled`));
+  }
+
+  /**
+   * A swap of this module is handing this version's state over (module-table.ts): from now
+   * until resume() or retire(), it runs only the calls in flight on it, and the one-shot timers
+   * they may be waiting on; its repeating timers skip their runs and its grants (calls to
+   * modules, console) work only for those calls. Without this, an old interval calling its own
+   * module by name was held during the handover and then changed the new version's state.
+   */
+  pause(): void {
+    this.timers.pause();
+  }
+
+  /** The swap failed: this version serves on as before. */
+  resume(): void {
+    this.timers.resume();
+  }
+
+  /**
+   * New work goes to the next version now: this one finishes the calls in flight on it, and
+   * nothing else of it runs on its own again (issue 13): its repeating timers end at once, the
+   * rest when the last call ends, and its grants refuse work that is not one of those calls.
+   */
+  retire(): void {
+    this.timers.retire();
+  }
+
+  /**
+   * Whether the module's code may use its grants (calls to modules, console) now: always while
+   * the version serves, and only during calls in flight on it once a swap pauses or retires it.
+   */
+  mayReachOut(): boolean {
+    return !this.isDisposed && (this.timers.mode === "running" || this.working > 0);
+  }
+
+  private begin(): void {
+    if (this.working++ === 0) this.timers.nudge();
+  }
+
+  private end(): void {
+    if (--this.working === 0 && this.timers.mode === "retired") this.timers.stop();
   }
 
   private method(name: HarnessMethod): ivm.Reference {
@@ -420,7 +469,7 @@ export class ModuleIsolate {
     // Disposed by isolated-vm, not by us: it stops an isolate only at its memory limit. Saying so
     // matters because whichever request notices first is what onDead reports as the cause.
     if (this.isolate.isDisposed && !this.disposed) throw new FixpointError("MODULE_MEMORY_LIMIT", `module ${this.name} went past its memory limit and was stopped`);
-    if (ref === undefined || this.isDisposed) throw new FixpointError("MODULE_NOT_FOUND", `module ${this.name}'s isolate is gone`);
+    if (ref === undefined || this.isDisposed) throw new FixpointError("MODULE_STOPPED", `module ${this.name} was stopped`);
     return ref;
   }
 
@@ -432,8 +481,8 @@ export class ModuleIsolate {
   private async invoke(name: HarnessMethod, args: unknown[]): Promise<unknown> {
     const runsModuleCode = name !== "exportState";
     if (runsModuleCode) this.dirty = true;
+    this.begin();
     const id = this.nextInvocation++;
-    let timer: NodeJS.Timeout | undefined;
     // Registered before the call: a promise that settles within the call's own microtasks
     // reaches settle() before the call's answer does.
     const settled = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
@@ -442,17 +491,16 @@ export class ModuleIsolate {
       // On the isolate's thread, not enter(): see there.
       const first = (await this.method("invoke").apply(undefined, [id, name, args], { arguments: { copy: true }, result: { copy: true }, timeout: this.limits.cpuMs })) as Invoked;
       if (first.done) return first.value;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new FixpointError("MODULE_TIMEOUT", `module ${this.name} did not settle within ${this.limits.asyncMs} ms`)), this.limits.asyncMs);
+      return await withDeadline(settled, this.limits.asyncMs, () => {
+        throw new FixpointError("MODULE_TIMEOUT", `module ${this.name} did not settle within ${this.limits.asyncMs} ms`);
       });
-      return await Promise.race([settled, deadline]);
     } catch (err) {
       throw this.error(err, "MODULE_ERROR");
     } finally {
       this.pending.delete(id);
-      clearTimeout(timer);
       // Again at the end: what ran meanwhile may have changed the state after an export began.
       if (runsModuleCode) this.dirty = true;
+      this.end();
     }
   }
 
@@ -463,11 +511,7 @@ export class ModuleIsolate {
     this.pending.delete(id);
     if (ok) return waiting.resolve(value);
     // Rebuilt as an Error, so toModuleError maps it as it maps a throw that isolated-vm copied.
-    const data = value as Partial<ThrownData> | null;
-    const err = new Error(String(data?.message ?? "unknown error"));
-    err.name = String(data?.name ?? "Error");
-    err.stack = typeof data?.stack === "string" ? data.stack : `${err.name}: ${err.message}`;
-    waiting.reject(err);
+    waiting.reject(rebuilt(value as Partial<ThrownData> | null));
   }
 
   /**
@@ -480,6 +524,7 @@ export class ModuleIsolate {
       .apply(undefined, [], { result: { promise: true } })
       .catch(() => {
         if (!this.isolate.isDisposed || this.disposed) return;
+        this.timers.stop();
         this.failPending(this.error(new FixpointError("MODULE_MEMORY_LIMIT", `module ${this.name} went past its memory limit and was stopped`), "MODULE_ERROR"));
       });
   }
@@ -493,36 +538,60 @@ export class ModuleIsolate {
   private error(err: unknown, fallback: ErrorCode): FixpointError {
     const e = toModuleError(err, this.name, this.map, fallback);
     if (this.isolate.isDisposed && !this.disposed) {
+      // Stopped by V8 (its memory limit): nothing of it may run again, its timers least of all.
       this.disposed = true;
+      this.timers.stop();
       this.hooks.onDead(e);
     }
     return e;
   }
 
-  /** For the harness's timer bridge (prepareIsolate). */
+  /** For the harness's timer bridge (capabilities.ts): a timer set or cleared in module code. */
   setTimer(id: number, ms: number, repeat: boolean): void {
-    if (this.isDisposed) return;
-    const fire = () => {
-      if (!repeat) this.timers.delete(id);
-      this.dirty = true;
-      this.method("fire")
-        .apply(undefined, [id], { timeout: this.limits.cpuMs })
-        .catch((err: unknown) => {
-          const e = this.error(err, "MODULE_ERROR");
-          this.hooks.log("error", `timer callback failed: ${e.code}: ${e.message}`);
-        })
-        .finally(() => (this.dirty = true));
-    };
-    this.timers.set(id, repeat ? setInterval(fire, Math.max(1, ms)) : setTimeout(fire, ms));
+    if (!this.isDisposed) this.timers.set(id, ms, repeat);
   }
 
   clearTimer(id: number): void {
-    const t = this.timers.get(id);
-    if (t !== undefined) {
-      clearTimeout(t);
-      this.timers.delete(id);
+    this.timers.clear(id);
+  }
+
+  /**
+   * Runs a batch of due timers in the isolate (module-timers.ts), on its own thread. Never
+   * rejects, never throws: an error here once escaped into the runtime's event loop (an interval
+   * of a module stopped at its memory limit) and ended the process with every module in it.
+   */
+  private async fireTimers(ids: number[]): Promise<number[]> {
+    this.dirty = true;
+    try {
+      const fired = (await this.method("fire").apply(undefined, [ids, TIMER_BUDGET_MS], { arguments: { copy: true }, result: { copy: true }, timeout: this.limits.cpuMs })) as Fired;
+      for (const thrown of fired.errors) this.timerFailed(rebuilt(thrown));
+      if (fired.failed > fired.errors.length) this.hooks.log("error", `${fired.failed - fired.errors.length} more timer callbacks failed in the same batch`);
+      return fired.unrun;
+    } catch (err) {
+      this.timerFailed(err);
+      return [];
+    } finally {
+      this.dirty = true;
     }
   }
+
+  private timerFailed(err: unknown): void {
+    try {
+      const e = this.error(err, "MODULE_ERROR");
+      if (this.isDisposed) return this.timers.stop();
+      this.hooks.log("error", `timer callback failed: ${e.code}: ${e.message}`);
+    } catch {
+      // Reporting must not be what escapes into the event loop.
+    }
+  }
+}
+
+/** A thrown value as the harness sends it (ThrownData), as an Error again, for toModuleError. */
+function rebuilt(data: Partial<ThrownData> | null): Error {
+  const err = new Error(String(data?.message ?? "unknown error"));
+  err.name = String(data?.name ?? "Error");
+  err.stack = typeof data?.stack === "string" ? data.stack : `${err.name}: ${err.message}`;
+  return err;
 }
 
 /**
@@ -560,11 +629,11 @@ export function toModuleError(err: unknown, name: string, map: SourceMap, fallba
   }
   if (/^[A-Z_]+: /.test(message) && e.name !== "FunctionNotFound") {
     const code = message.slice(0, message.indexOf(":"));
-    const known = ["MODULE_NOT_FOUND", "FUNCTION_NOT_FOUND", "MODULE_ERROR", "MODULE_TIMEOUT", "MODULE_MEMORY_LIMIT", "RESULT_NOT_COPYABLE", "RUNTIME_UNAVAILABLE"] as const;
+    const known = ["MODULE_NOT_FOUND", "FUNCTION_NOT_FOUND", "MODULE_ERROR", "MODULE_TIMEOUT", "MODULE_MEMORY_LIMIT", "MODULE_STOPPED", "RESULT_NOT_COPYABLE", "RUNTIME_UNAVAILABLE", "TIMER_LIMIT"] as const;
     const match = known.find((k) => k === code);
     if (match !== undefined) return new FixpointError(match, message.slice(code.length + 2));
   }
   if (e.name === "FunctionNotFound" || /has no function "/.test(message)) return new FixpointError("FUNCTION_NOT_FOUND", message);
-  const { stack, location } = map.mapStack(e.stack ?? `${e.name}: ${message}`, scriptNameOf(name));
+  const { stack, location } = map.ownStack(e.stack ?? `${e.name}: ${message}`, scriptNameOf(name));
   return new FixpointError(fallback === "MODULE_LOAD_FAILED" ? "MODULE_ERROR" : fallback, stack, location === null ? {} : { location });
 }

@@ -6,6 +6,14 @@
 import { FixpointError } from "../../loader/errors.js";
 import type { IsolateLimits } from "./module-isolate.js";
 
+/**
+ * The most timers (setTimeout and setInterval not yet fired or cleared) one module version may
+ * have at once. Past it, setTimeout/setInterval throw TIMER_LIMIT in the module's code: a module
+ * that scheduled a million timers once took the runtime past 1 GB and every module down with it
+ * (issue 13). Node-wide and fixed; a module that needs more should keep a queue of its own.
+ */
+export const MAX_TIMERS = 10_000;
+
 const BOUNDS: Record<keyof IsolateLimits, [number, number]> = {
   memoryMb: [8, 4096],
   cpuMs: [10, 60_000],

@@ -22,6 +22,12 @@ export interface OriginalPosition {
   column: number;
 }
 
+/** A line of a V8 stack trace that is a frame. */
+const isFrame = (line: string) => /^\s+at /.test(line);
+
+/** A frame in the runtime's own code or Node's, which only isolated-vm's boundary should have let in. */
+const HOST_FRAME = /(?:file:\/\/|node:internal|\(node:|\(\/)/;
+
 const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const DIGIT = new Map([...BASE64].map((c, i) => [c, i]));
 
@@ -95,6 +101,27 @@ export class SourceMap {
     best ??= segments[0]!;
     const file = this.sources[best.source];
     return file === undefined ? null : { file, line: best.line + 1, column: best.sourceColumn + 1 };
+  }
+
+  /**
+   * A stack trace as a module's developer should see it (issue 12): the message, then the
+   * module's own frames mapped to its TypeScript, and nothing of the node's. Dropped: the
+   * harness's frames (fixpoint:bootstrap.js), the isolated-vm boundary and the host's frames
+   * below it (paths on the node's disk, the runtime's own code), and frames in the bundle that
+   * the map cannot place (esbuild's wrapper around the module) when others were placed. The
+   * first mapped frame is the error's location.
+   */
+  ownStack(stack: string, scriptName: string): { stack: string; location: OriginalPosition | null } {
+    const lines = stack.split("\n");
+    const boundary = lines.findIndex((l) => l.includes("<isolated-vm boundary>"));
+    const above = boundary === -1 ? lines : lines.slice(0, boundary);
+    const first = above.findIndex(isFrame);
+    if (first === -1) return { stack: above.join("\n"), location: null };
+    const frames = above.slice(first).filter((l) => isFrame(l) && !HOST_FRAME.test(l) && !l.includes("fixpoint:bootstrap.js"));
+    const mapped = frames.map((l) => ({ line: l, ...this.mapStack(l, scriptName) }));
+    const placed = mapped.filter((f) => f.location !== null);
+    const shown = placed.length > 0 ? mapped.filter((f) => f.location !== null || !f.line.includes(scriptName)) : mapped;
+    return { stack: [...above.slice(0, first), ...shown.map((f) => f.stack)].join("\n"), location: placed[0]?.location ?? null };
   }
 
   /**

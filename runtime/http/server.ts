@@ -64,7 +64,28 @@ function plain(res: ServerResponse, status: number, text: string): void {
   res.end(text + "\n");
 }
 
-export function createHttpServer(table: ModuleTable, rootModule: string, log: (level: "info" | "warn" | "error", event: string, fields: Record<string, string | number>) => void): Server {
+export interface HttpOptions {
+  /**
+   * Whether a 500's body carries the module's stack (its own frames, mapped to its TypeScript):
+   * in dev mode only. Otherwise a client gets the code and the error's message, and no source
+   * path at all; the node's log has the stack either way.
+   */
+  stacks: boolean;
+}
+
+/** An error's message without its stack: the lines before the first frame. */
+export function withoutFrames(message: string): string {
+  const lines = message.split("\n");
+  const first = lines.findIndex((l) => /^\s+at /.test(l));
+  return (first === -1 ? lines : lines.slice(0, first)).join("\n");
+}
+
+export function createHttpServer(
+  table: ModuleTable,
+  rootModule: string,
+  log: (level: "info" | "warn" | "error", event: string, fields: Record<string, string | number>) => void,
+  options: HttpOptions = { stacks: false },
+): Server {
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? "/";
     const module = routeOf(path, table, rootModule);
@@ -88,7 +109,7 @@ export function createHttpServer(table: ModuleTable, rootModule: string, log: (l
     } catch (err) {
       const e = toFixpointError(err);
       log("error", "http.failed", { module, path, code: e.code, reason: e.message });
-      if (!res.headersSent) plain(res, e.code === "MODULE_TIMEOUT" ? 504 : e.code === "ARGUMENTS_INVALID" ? 413 : 500, `${e.code}: ${e.message}`);
+      if (!res.headersSent) plain(res, e.code === "MODULE_TIMEOUT" ? 504 : e.code === "ARGUMENTS_INVALID" ? 413 : 500, `${e.code}: ${options.stacks ? e.message : withoutFrames(e.message)}`);
       else res.destroy();
     }
   });

@@ -55,11 +55,27 @@ function format(value: unknown): string {
   return typeof value === "string" ? value : inspect(value, { colors: false });
 }
 
-// Run when the isolate is prepared, before the module (and its name) is known: attach() names it.
-function boot(...grants: HostRef[]) {
+/** What `fire` answers: the timers it had no time for, and what the ones that ran threw. */
+export interface Fired {
+  unrun: number[];
+  /** The first few errors thrown (see FIRE_ERRORS_KEPT); `failed` counts them all. */
+  errors: ThrownData[];
+  failed: number;
+}
+
+/** How many of a batch's errors are kept to be logged: a timer that throws every millisecond should not flood the log. */
+const FIRE_ERRORS_KEPT = 3;
+
+/**
+ * Run when the isolate is prepared, before the module (and its name) is known: attach() names it.
+ * Receives the host's grants (runtime/host/capabilities.ts) in GRANTS order, then the most live
+ * timers a module may have (MAX_TIMERS, module-limits.ts). References arrive as separate
+ * arguments because isolated-vm transfers them only at the top level.
+ */
+function boot(...received: unknown[]) {
   let moduleName = "(not attached)";
-  // The host's grants (runtime/host/capabilities.ts), in GRANTS order: References arrive as
-  // separate arguments because isolated-vm transfers them only at the top level.
+  const grants = received.slice(0, GRANTS.length) as HostRef[];
+  const maxTimers = Number(received[GRANTS.length]);
   const host = Object.fromEntries(GRANTS.map((name, i) => [name, grants[i]!])) as Host;
   const g = globalThis as Record<string, unknown>;
   delete g["__fixpoint_boot"];
@@ -80,6 +96,14 @@ function boot(...grants: HostRef[]) {
   let nextTimer = 1;
   const setTimer = (repeat: boolean) => (fn: unknown, ms?: unknown, ...args: unknown[]) => {
     if (typeof fn !== "function") throw new TypeError("the callback must be a function");
+    if (timers.size >= maxTimers) {
+      // The code leads the message, as for every coded error that crosses out of an isolate
+      // (see toModuleError); `code` is there for module code that catches it.
+      const err = new Error(`TIMER_LIMIT: module ${moduleName} has ${maxTimers} live timers, the most a module may have; clear some (clearTimeout, clearInterval) or keep a queue of your own`);
+      err.name = "TimerLimit";
+      Object.defineProperty(err, "code", { value: "TIMER_LIMIT", enumerable: true });
+      throw err;
+    }
     const id = nextTimer++;
     timers.set(id, { fn: fn as (...a: unknown[]) => void, args, repeat });
     const delay = Math.max(0, Math.min(Number(ms) || 0, 2 ** 31 - 1));
@@ -207,15 +231,34 @@ function boot(...grants: HostRef[]) {
       if (typeof result === "boolean") return { ok: result };
       return result.detail === undefined ? { ok: result.ok === true } : { ok: result.ok === true, detail: String(result.detail) };
     },
-    fire(id: number): void {
-      const timer = timers.get(id);
-      if (timer === undefined) return;
-      if (!timer.repeat) timers.delete(id);
-      timer.fn(...timer.args);
+    /**
+     * Runs the callbacks of a batch of due timers (runtime/host/module-timers.ts), in order,
+     * until `budgetMs` has passed: the rest are handed back, so that one module's timers never
+     * hold its isolate (and the calls waiting for it) for long. One callback's throw does not
+     * stop the others.
+     */
+    fire(ids: number[], budgetMs: number): Fired {
+      const started = Date.now();
+      const fired: Fired = { unrun: [], errors: [], failed: 0 };
+      for (let i = 0; i < ids.length; i++) {
+        if (i > 0 && Date.now() - started >= budgetMs) {
+          fired.unrun = ids.slice(i);
+          break;
+        }
+        const timer = timers.get(ids[i]!);
+        if (timer === undefined) continue;
+        if (!timer.repeat) timers.delete(ids[i]!);
+        try {
+          timer.fn(...timer.args);
+        } catch (err) {
+          if (fired.failed++ < FIRE_ERRORS_KEPT) fired.errors.push(thrown(err));
+        }
+      }
+      return fired;
     },
   };
 
-  const thrown = (err: unknown): ThrownData => {
+  function thrown(err: unknown): ThrownData {
     if (err instanceof Error) return { name: String(err.name), message: String(err.message), stack: typeof err.stack === "string" ? err.stack : undefined };
     let message: string;
     try {
@@ -224,7 +267,7 @@ function boot(...grants: HostRef[]) {
       message = "a value that cannot be shown";
     }
     return { name: "Error", message, stack: undefined };
-  };
+  }
   const settle = (id: number, ok: boolean, value: unknown) => {
     try {
       host.settle.applyIgnored(undefined, [id, ok, ok ? value : thrown(value)], { arguments: { copy: true } });

@@ -6,9 +6,11 @@
  * A swap of module M to new code:
  *
  *   1. compile and start the new version in a new isolate   (M keeps serving meanwhile)
- *   2. hold new calls to M; let calls in flight on the old version finish (bounded by drainMs)
+ *   2. hold new calls to M, pause the old version's own work (its timers); let calls in
+ *      flight on the old version finish (bounded by drainMs)
  *   3. copy the old version's state out, migrate it into the new version
- *   4. route to the new version, release the held calls, dispose the old isolate
+ *   4. route to the new version, release the held calls, retire the old version (it finishes
+ *      the calls still in flight on it and nothing else) and dispose it once they are done
  *
  * If 1 or 3 fails, the new isolate is disposed and the old version goes on with its state
  * untouched; the error (mapped to the TypeScript source) goes back to whoever pushed. Held
@@ -155,6 +157,8 @@ export class ModuleTable {
     let state: StateBytes;
     try {
       slot.held = [];
+      // From here the old version only finishes its calls in flight (see ModuleIsolate.pause).
+      old?.isolate.pause();
       let previous: { state: unknown; version: string } | null = null;
       // A snapshot of this very code is its own state: no migration.
       let migrate = true;
@@ -171,13 +175,17 @@ export class ModuleTable {
       state = { bytes: stateToBytes(request.name, await newState(isolate, request.name), this.maxStateBytes), version: isolate.shape.version, digest: request.digest };
     } catch (err) {
       isolate.dispose();
+      old?.isolate.resume();
       this.release(slot);
       throw err;
     }
     slot.running = { isolate, digest: request.digest, inFlight: 0, calls: 0, loadedAt: new Date().toISOString(), drained: [] };
+    old?.isolate.retire();
     this.release(slot);
+    // The old version finishes every call in flight on it, however long (each is bounded by the
+    // module's own limits): disposing it earlier failed them for a module that exists (issue 12).
     // Disposing an isolate frees its heap: work for after the swap (see spare-isolate.ts).
-    if (old !== null) void this.drain(old).then(() => setTimeout(() => old.isolate.dispose(), SPARE_DELAY_MS).unref());
+    if (old !== null) void this.drain(old, false).then(() => setTimeout(() => old.isolate.dispose(), SPARE_DELAY_MS).unref());
     return {
       status: "loaded",
       name: request.name,
@@ -195,10 +203,11 @@ export class ModuleTable {
     for (const go of held) go();
   }
 
-  private drain(running: Running): Promise<void> {
+  /** Resolves when no call is in flight on `running`, or (`bounded`) after drainMs at most. */
+  private drain(running: Running, bounded = true): Promise<void> {
     if (running.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, this.drainMs);
+      const timer = bounded ? setTimeout(resolve, this.drainMs) : undefined;
       running.drained.push(() => {
         clearTimeout(timer);
         resolve();

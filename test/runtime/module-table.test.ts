@@ -328,14 +328,14 @@ export default defineModule({ state: { n: 0 }, functions: {
     }
   });
 
-  test("a call still waiting when its isolate is disposed fails at once rather than at asyncMs", async () => {
+  test("a call still waiting when its module is unloaded fails at once with MODULE_STOPPED rather than at asyncMs", async () => {
     const table = new ModuleTable({ log: () => {}, onModuleDead: () => {} }, { limits: { cpuMs: 200, memoryMb: 64, asyncMs: 60_000 } });
     try {
       await table.load(await buildSource("sleeper", `import { defineModule } from "fixpoint";\nexport default defineModule({ functions: { never: () => new Promise(() => {}) } });`));
       const waiting = table.call("sleeper", "never", []);
       await new Promise((r) => setTimeout(r, 20));
       table.unload("sleeper");
-      await assert.rejects(waiting, (err: unknown) => hasCode(err, "MODULE_NOT_FOUND"));
+      await assert.rejects(waiting, (err: unknown) => hasCode(err, "MODULE_STOPPED"));
     } finally {
       table.dispose();
     }
