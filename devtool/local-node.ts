@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FixpointError, formatIdentity, formatPublicKeyLine, generateKeyPair, parsePublicKey, readIdentityFile, type KeyPair } from "../loader/index.js";
+import { FixpointError, formatIdentity, isErrorCode, formatPublicKeyLine, generateKeyPair, parsePublicKey, readIdentityFile, type KeyPair } from "../loader/index.js";
 import { packageRoot } from "../loader/version.js";
 import { onLogLines } from "./nodes/log-lines.js";
 
@@ -30,6 +30,18 @@ export interface LocalNodeOptions {
   http: string;
   /** Every node log line, as parsed JSON. */
   onLog(entry: Record<string, unknown>): void;
+  /** Aborting (Ctrl-C during startup) stops the node process and rejects. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The loader's own coded error from its last "error CODE: message" line, so that the caller
+ * can tell a busy port (CONFIG_INVALID … EADDRINUSE) from a crash.
+ */
+function loaderError(code: number | null, stderr: string): FixpointError {
+  const match = /^error ([A-Z_]+): (.*)$/m.exec(stderr);
+  if (match !== null && isErrorCode(match[1]!)) return new FixpointError(match[1], match[2]!);
+  return new FixpointError("INTERNAL", `the local node exited (${code}) before it started:\n${stderr}`);
 }
 
 function loaderScript(): string {
@@ -78,9 +90,18 @@ export async function startLocalNode(options: LocalNodeOptions): Promise<LocalNo
       },
       (line) => (stderr += line + "\n"),
     );
-    child.once("exit", (code) => reject(new FixpointError("INTERNAL", `the local node exited (${code}) before it started:\n${stderr}`)));
+    child.once("exit", (code) => reject(loaderError(code, stderr)));
   });
-  const entry = await started;
+  const abort = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+  };
+  options.signal?.addEventListener("abort", abort);
+  let entry: Record<string, unknown>;
+  try {
+    entry = await started;
+  } finally {
+    options.signal?.removeEventListener("abort", abort);
+  }
   const parse = (text: unknown) => {
     const [host, port] = String(text).split(/:(?=\d+$)/);
     return { host: host!, port: Number(port) };

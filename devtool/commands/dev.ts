@@ -1,12 +1,12 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { FixpointError, MODULE_NAME, fingerprint, parseCommandLine, parseHostPort, styleFor, type Data } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, fingerprint, parseCommandLine, parseHostPort, styleFor, toFixpointError, type Data } from "../../loader/index.js";
 import { loadProjectConfig } from "../config/project.js";
 import { knownNodesPath, loadIdentity } from "../home.js";
 import { startLocalNode, type LocalNode } from "../local-node.js";
 import { NodeSessions } from "../nodes/sessions.js";
 import { addressText, resolveTargets, type Target } from "../nodes/targets.js";
-import { LOCAL_NODE_LABEL, removeLocalPointer, writeLocalPointer } from "../nodes/local-pointer.js";
+import { LOCAL_NODE_LABEL, findLocalNode, removeLocalPointer, writeLocalPointer } from "../nodes/local-pointer.js";
 import { PushWatcher } from "../watch/push-watcher.js";
 import { formatEntry } from "./logs.js";
 import { shutdown, stopSignal } from "../ui/shutdown.js";
@@ -62,6 +62,14 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(formatEntry(out, node, { time: String(time), level: String(level), event, fields: fields as Record<string, Data> }) + "\n");
   };
 
+  // Signals are ours from here on, so that a Ctrl-C while the local node is still starting
+  // stops it too, instead of killing this process and leaving the node without a parent
+  // (issue 12.1).
+  const stopping = stopSignal();
+  const abort = new AbortController();
+  void stopping.then(() => abort.abort());
+  const stateDir = join(dir, ".fixpoint");
+
   let local: LocalNode | null = null;
   let targets: Target[];
   let identity;
@@ -69,16 +77,29 @@ export async function run(args: string[]): Promise<number> {
     targets = resolveTargets(undefined, project);
     identity = loadIdentity(typeof parsed.values["identity"] === "string" ? parsed.values["identity"] : undefined);
   } else {
+    const running = findLocalNode(stateDir);
+    if (running !== null) {
+      throw new FixpointError("ALREADY_RUNNING", `a devtool dev already runs for ${dir} (its node is at ${addressText(running.target.address)}); use it from another terminal (\`devtool status\`, \`call\`, \`logs\`, \`repl\` in this project) or stop it first`);
+    }
     const requested = parseHostPort(http)!;
-    local = await startLocalNode({ stateDir: join(dir, ".fixpoint"), http, onLog: (entry) => printLog("local", entry) }).catch(async (e: unknown) => {
-      // The default port taken: any free one rather than failing the newcomer's first command.
-      if (typeof parsed.values["http"] === "string") throw e;
-      return startLocalNode({ stateDir: join(dir, ".fixpoint"), http: `${requested.host}:0`, onLog: (entry) => printLog("local", entry) });
-    });
+    const start = (address: string) => startLocalNode({ stateDir, http: address, onLog: (entry) => printLog("local", entry), signal: abort.signal });
+    try {
+      local = await start(http).catch(async (e: unknown) => {
+        // The default port taken: any free one rather than failing the newcomer's first
+        // command. An --http the user chose, or any other failure, is reported as it is.
+        const error = toFixpointError(e);
+        if (abort.signal.aborted || typeof parsed.values["http"] === "string" || !error.message.includes("EADDRINUSE")) throw e;
+        process.stderr.write(`${err.yellow("note")} ${http} is in use; serving HTTP on a free port instead\n`);
+        return start(`${requested.host}:0`);
+      });
+    } catch (e) {
+      if (abort.signal.aborted) return 0;
+      throw e;
+    }
     identity = local.identity;
     targets = [{ label: LOCAL_NODE_LABEL, address: local.channel, pinned: local.nodeKey }];
     // So that `devtool repl`, `status`, `call` and `logs` in this project find the node.
-    writeLocalPointer(join(dir, ".fixpoint"), local.channel, local.nodeKey);
+    writeLocalPointer(stateDir, local.channel, local.nodeKey);
   }
 
   const sessions = new NodeSessions(targets, identity, {
@@ -109,24 +130,27 @@ export async function run(args: string[]): Promise<number> {
   const stop = async (interrupted = false) => {
     await watcher.close();
     await sessions.close();
+    if (local !== null) removeLocalPointer(stateDir);
     // A Ctrl-C in the terminal reached the local node too (same process group): let it finish.
-    if (local !== null) removeLocalPointer(join(dir, ".fixpoint"));
     if (local !== null && interrupted) await Promise.race([local.exited, new Promise((r) => setTimeout(r, 3000))]);
     await local?.stop();
   };
+  const exited = local === null ? new Promise<never>(() => {}) : local.exited.then(() => "exited" as const);
+  let why: "SIGINT" | "SIGTERM" | "EPIPE" | "exited" | "started";
   try {
-    await watcher.start();
+    why = await Promise.race([stopping, exited, watcher.start().then(() => "started" as const)]);
   } catch (e) {
     await stop();
     throw e;
   }
-  process.stdout.write(
-    `\n${out.bold("Fixpoint dev")}: ${files.length} module(s) from ${relative(process.cwd(), dir) || "."} on ${targets.map((t) => t.label).join(", ")}\n` +
-      (local?.http === null || local === null ? "" : `  ${out.green(`http://${local.http!.host}:${local.http!.port}/`)}\n`) +
-      `  edit a module and save: it is live in milliseconds, its state kept. Ctrl-C stops.\n\n`,
-  );
-  const exited = local === null ? new Promise<never>(() => {}) : local.exited.then(() => "exited" as const);
-  const why = await Promise.race([stopSignal(), exited]);
+  if (why === "started") {
+    process.stdout.write(
+      `\n${out.bold("Fixpoint dev")}: ${files.length} module(s) from ${relative(process.cwd(), dir) || "."} on ${targets.map((t) => t.label).join(", ")}\n` +
+        (local?.http === null || local === null ? "" : `  ${out.green(`http://${local.http!.host}:${local.http!.port}/`)}\n`) +
+        `  edit a module and save: it is live in milliseconds, its state kept. Ctrl-C stops.\n\n`,
+    );
+    why = await Promise.race([stopping, exited]);
+  }
   await shutdown(
     () => stop(why === "SIGINT"),
     () => local?.child.kill("SIGKILL"),

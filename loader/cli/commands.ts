@@ -213,7 +213,14 @@ export async function start(args: string[]): Promise<number> {
     ...(listen === undefined ? {} : { listen }),
     ...(mode === undefined ? {} : { mode }),
   });
-  await node.start();
+  try {
+    await node.start();
+  } catch (err) {
+    // Whatever started before the failure (the channel's port, the runtime process, issue 12.1:
+    // a busy --http port) must not keep this process alive: stop it, then exit with the code.
+    await node.stop().catch(() => {});
+    throw err;
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.log("info", "signal", { signal });
