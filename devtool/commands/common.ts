@@ -28,6 +28,8 @@ export interface Context {
   targets: Target[];
   timeoutMs: number | undefined;
   acceptNew: boolean;
+  /** For the local node of a `devtool dev`: where it is now (a restarted dev's node has a new port), or null. */
+  relocate?: () => Target | null;
 }
 
 export function contextFrom(parsed: Parsed): Context {
@@ -41,10 +43,12 @@ export function contextFrom(parsed: Parsed): Context {
   // A running `devtool dev` of this project, when nothing else is named (see local-pointer.ts).
   const nodeFlag = str("node");
   if ((project?.nodes.length ?? 0) === 0 && (nodeFlag === undefined || nodeFlag === LOCAL_NODE_LABEL)) {
-    const local = findLocalNode(join(project === null ? process.cwd() : dirname(project.file), ".fixpoint"));
+    const stateDir = join(project === null ? process.cwd() : dirname(project.file), ".fixpoint");
+    const local = findLocalNode(stateDir);
     if (local !== null) {
       const identity = identityFlag === undefined ? local.identity : loadIdentity(identityFlag);
-      return { identity, project, targets: [local.target], timeoutMs: timeoutOf(timeoutText), acceptNew: parsed.values["accept-new"] === true };
+      const relocate = () => findLocalNode(stateDir)?.target ?? null;
+      return { identity, project, targets: [local.target], timeoutMs: timeoutOf(timeoutText), acceptNew: parsed.values["accept-new"] === true, relocate };
     }
   }
   const targets = resolveTargets(nodeFlag, project);
