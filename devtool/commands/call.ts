@@ -11,13 +11,26 @@ Options:
   --json                 print results as JSON, one line per node
 ${CONNECTION_HELP}`;
 
+/**
+ * One ARG as JSON. Advice to quote is given only for a bare word (\`three\`, \`Ada Lovelace\`),
+ * which is a string the shell stripped of its quotes; text that tries to be JSON and is broken
+ * (\`{"a":\`) is told what is wrong with it (issue 12.4: it was told to quote it as '"{"a":"').
+ */
 export function parseArgument(text: string, index: number): Data {
   try {
     return JSON.parse(text) as Data;
-  } catch {
-    throw new FixpointError("ARGUMENTS_INVALID", `argument ${index + 1} (${JSON.stringify(text)}) is not JSON; quote strings as '"${text}"'`);
+  } catch (err) {
+    const what = `argument ${index + 1} (${JSON.stringify(text)})`;
+    if (BARE_WORD.test(text)) {
+      throw new FixpointError("ARGUMENTS_INVALID", `${what} is not JSON; to pass it as a string, quote it: '${JSON.stringify(text)}'`);
+    }
+    const why = (err as Error).message.replace(/^JSON\.parse: /, "");
+    throw new FixpointError("ARGUMENTS_INVALID", `${what} is not JSON (${why}); pass each argument as one JSON value, in single quotes in a shell: 42, '"text"', '{"a":1}'`);
   }
 }
+
+/** Words with no JSON punctuation or quotes in them. */
+const BARE_WORD = /^[^\s"'{}[\],:]+(?: [^\s"'{}[\],:]+)*$/u;
 
 export async function run(args: string[]): Promise<number> {
   const parsed = parseCommandLine(args, { ...CONNECTION_OPTIONS, json: { type: "boolean" } }, 258);
