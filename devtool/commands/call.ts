@@ -1,5 +1,5 @@
-import { FixpointError, MODULE_NAME, parseCommandLine, styleFor, type Data } from "../../loader/index.js";
-import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, fanOut, printFailures } from "./common.js";
+import { FixpointError, MODULE_NAME, parseCommandLine, styleFor, toFixpointError, type Data } from "../../loader/index.js";
+import { CONNECTION_HELP, CONNECTION_OPTIONS, DEADLINE_HELP, DEADLINE_OPTION, contextFrom, deadlineFrom, exitStatusOf, fanOut, pastDeadline, printFailures } from "./common.js";
 
 export const HELP = `Usage: devtool call MODULE FUNCTION [ARG...] [--node NAME|HOST:PORT] [--json] [options]
 
@@ -9,7 +9,7 @@ refused rather than guessed. With several nodes, calls each and prints the resul
 
 Options:
   --json                 print results as JSON, one line per node
-${CONNECTION_HELP}`;
+${DEADLINE_HELP}${CONNECTION_HELP}`;
 
 /**
  * One ARG as JSON. Advice to quote is given only for a bare word (\`three\`, \`Ada Lovelace\`),
@@ -33,7 +33,7 @@ export function parseArgument(text: string, index: number): Data {
 const BARE_WORD = /^[^\s"'{}[\],:]+(?: [^\s"'{}[\],:]+)*$/u;
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseCommandLine(args, { ...CONNECTION_OPTIONS, json: { type: "boolean" } }, 258);
+  const parsed = parseCommandLine(args, { ...CONNECTION_OPTIONS, ...DEADLINE_OPTION, json: { type: "boolean" } }, 258);
   if (parsed.values["help"] === true) {
     process.stdout.write(HELP);
     return 0;
@@ -42,9 +42,14 @@ export async function run(args: string[]): Promise<number> {
   if (module === undefined || fn === undefined) throw new FixpointError("USAGE", "devtool call needs MODULE and FUNCTION");
   if (!MODULE_NAME.test(module)) throw new FixpointError("USAGE", `"${module}" is not a module name (lowercase letters, digits, "-")`);
   const callArgs = rest.map(parseArgument);
+  const deadlineMs = deadlineFrom(parsed);
   const ctx = contextFrom(parsed);
   const json = parsed.values["json"] === true;
-  const outcomes = await fanOut(ctx, (conn) => conn.request("call", { module, fn, args: callArgs }, { timeoutMs: 60_000 }));
+  const outcomes = await fanOut(ctx, (conn) =>
+    conn.request("call", { module, fn, args: callArgs }, { timeoutMs: deadlineMs }).catch((e: unknown) => {
+      throw toFixpointError(e).code === "REQUEST_TIMEOUT" ? pastDeadline(`${module}.${fn}`, deadlineMs) : e;
+    }),
+  );
   const out = styleFor(process.stdout);
   const many = outcomes.length > 1;
   for (const { target, value } of outcomes) {

@@ -19,8 +19,35 @@ export const CONNECTION_HELP = `  --node NAME|HOST:PORT  one node (default: ever
   --identity FILE        your key (default $FIXPOINT_IDENTITY or ~/.fixpoint/id_ed25519)
   --config FILE          the project file (default: the nearest fixpoint.json)
   --accept-new           pin a node not pinned yet, recording it in ~/.fixpoint/known_nodes
-  --timeout-ms N         connect and handshake deadline (default 5000)
+  --timeout-ms N         deadline to connect and finish the handshake (default 5000); it
+                         does not cover the answer (see --deadline-ms where there is one)
 `;
+
+/** For commands that wait on code running on a node (call, repl). */
+export const DEADLINE_OPTION = { "deadline-ms": { type: "string" } } as const satisfies OptionSpec;
+
+export const DEFAULT_DEADLINE_MS = 60_000;
+
+export const DEADLINE_HELP = `  --deadline-ms N        how long to wait for each answer once connected (default 60000);
+                         past it the devtool stops waiting and exits 1 with REQUEST_TIMEOUT
+                         (the node stops the code itself at its own limits)
+`;
+
+/** --deadline-ms, checked. */
+export function deadlineFrom(parsed: Parsed): number {
+  const text = parsed.values["deadline-ms"];
+  if (typeof text !== "string") return DEFAULT_DEADLINE_MS;
+  if (!/^\d{1,7}$/.test(text) || Number(text) === 0) throw new FixpointError("USAGE", `--deadline-ms must be a positive integer, got "${text}"`);
+  return Number(text);
+}
+
+/** The REQUEST_TIMEOUT of a call or evaluation past its deadline, saying which flag sets it. */
+export function pastDeadline(what: string, deadlineMs: number): FixpointError {
+  return new FixpointError(
+    "REQUEST_TIMEOUT",
+    `${what} got no answer within ${deadlineMs} ms (--deadline-ms); the devtool stopped waiting, and the node stops the code at its own limits (--module-async-ms, --module-cpu-ms)`,
+  );
+}
 
 export interface Context {
   identity: KeyPair;
