@@ -1,4 +1,4 @@
-import { FixpointError, MODULE_NAME, parseCommandLine, styleFor, toFixpointError, type Data } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, parseCommandLine, shapeError, styleFor, toFixpointError, type Data } from "../../loader/index.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, DEADLINE_HELP, DEADLINE_OPTION, contextFrom, deadlineFrom, exitStatusOf, fanOut, pastDeadline, printFailures } from "./common.js";
 
 export const HELP = `Usage: devtool call MODULE FUNCTION [ARG...] [--node NAME|HOST:PORT] [--json] [options]
@@ -39,7 +39,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const [module, fn, ...rest] = parsed.positionals;
-  if (module === undefined || fn === undefined) throw new FixpointError("USAGE", "devtool call needs MODULE and FUNCTION");
+  if (module === undefined || fn === undefined) throw shapeError("devtool call needs MODULE and FUNCTION");
   if (!MODULE_NAME.test(module)) throw new FixpointError("USAGE", `"${module}" is not a module name (lowercase letters, digits, "-")`);
   const callArgs = rest.map(parseArgument);
   const deadlineMs = deadlineFrom(parsed);

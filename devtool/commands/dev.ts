@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { FixpointError, MODULE_NAME, fingerprint, parseCommandLine, parseHostPort, styleFor, toFixpointError, type Data } from "../../loader/index.js";
-import { loadProjectConfig } from "../config/project.js";
+import { checkListedModules, loadProjectConfig } from "../config/project.js";
 import { knownNodesPath, loadIdentity } from "../home.js";
 import { startLocalNode, type LocalNode } from "../local-node.js";
 import { NodeSessions } from "../nodes/sessions.js";
@@ -48,6 +48,7 @@ export async function run(args: string[]): Promise<number> {
   if (parseHostPort(http) === null) throw new FixpointError("USAGE", `--http must be HOST:PORT, got "${http}"`);
   const projectFile = join(dir, "fixpoint.json");
   const project = existsSync(projectFile) ? loadProjectConfig(projectFile) : null;
+  if (project !== null) checkListedModules(project);
   const files = modulesOf(dir, project?.modules ?? []);
   if (files.length === 0) throw new FixpointError("USAGE", `no modules in ${dir}: add NAME.ts files or list them in fixpoint.json's "modules"`);
 

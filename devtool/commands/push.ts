@@ -1,6 +1,8 @@
+import { existsSync } from "node:fs";
 import { relative } from "node:path";
-import { FixpointError, fingerprint, parseCommandLine, signBundle, styleFor, type ResultOf, type Style } from "../../loader/index.js";
+import { FixpointError, fingerprint, parseCommandLine, shapeError, signBundle, styleFor, type ResultOf, type Style } from "../../loader/index.js";
 import { buildModule } from "../build/build.js";
+import { checkListedModules } from "../config/project.js";
 import { knownNodesPath } from "../home.js";
 import { NodeSessions, type SessionOutcome } from "../nodes/sessions.js";
 import { addressText } from "../nodes/targets.js";
@@ -35,9 +37,13 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  // A missing file is a usage error, said before anything else is looked at (issue 12.9: it was
+  // BUILD_FAILED, as if the file had been there and broken).
+  for (const file of parsed.positionals) if (!existsSync(file)) throw new FixpointError("USAGE", `${file}: no such file`);
   const ctx = contextFrom(parsed);
   const files = parsed.positionals.length > 0 ? parsed.positionals : (ctx.project?.modules ?? []);
-  if (files.length === 0) throw new FixpointError("USAGE", "no module to push: name FILEs or list them in fixpoint.json's \"modules\"");
+  if (files.length === 0) throw shapeError("no module to push: name FILEs or list them in fixpoint.json's \"modules\"");
+  if (ctx.project !== null && parsed.positionals.length === 0) checkListedModules(ctx.project);
   return parsed.values["watch"] === true ? watchAndPush(ctx, files) : pushOnce(ctx, files);
 }
 
