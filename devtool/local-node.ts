@@ -28,6 +28,8 @@ export interface LocalNodeOptions {
   stateDir: string;
   /** "HOST:PORT" for HTTP; port 0 picks a free one. */
   http: string;
+  /** The cluster of a node created now: the project's, so that status agrees with fixpoint.json. */
+  cluster?: string;
   /** Every node log line, as parsed JSON. */
   onLog(entry: Record<string, unknown>): void;
   /** Aborting (Ctrl-C during startup) stops the node process and rejects. */
@@ -51,7 +53,7 @@ function loaderScript(): string {
 }
 
 /** Creates the node and the identity if missing; returns the identity. */
-function ensureNode(stateDir: string): KeyPair {
+function ensureNode(stateDir: string, cluster = "default"): KeyPair {
   const dataDir = join(stateDir, "node");
   const keyFile = join(stateDir, "dev.key");
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -67,14 +69,14 @@ function ensureNode(stateDir: string): KeyPair {
       const r = spawnSync(process.execPath, [loaderScript(), ...args], { encoding: "utf8" });
       if (r.status !== 0) throw new FixpointError("INTERNAL", `loader ${args[0]} failed: ${r.stderr}`);
     };
-    run(["init", "--data", dataDir, "--name", "local"]);
+    run(["init", "--data", dataDir, "--name", "local", "--cluster", cluster]);
     run(["authorize", "--data", dataDir, "--key", formatPublicKeyLine(identity.publicKey, "devtool dev"), "--roles", "dev,observe,admin"]);
   }
   return identity;
 }
 
 export async function startLocalNode(options: LocalNodeOptions): Promise<LocalNode> {
-  const identity = ensureNode(options.stateDir);
+  const identity = ensureNode(options.stateDir, options.cluster);
   const dataDir = join(options.stateDir, "node");
   const nodeKey = parsePublicKey(readFileSync(join(dataDir, "node.pub"), "utf8"), join(dataDir, "node.pub"));
   const child = spawn(process.execPath, [loaderScript(), "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", options.http, "--log-format", "json"], {

@@ -3,7 +3,7 @@ import { CONNECTION_HELP, CONNECTION_OPTIONS, DEADLINE_HELP, DEADLINE_OPTION, co
 
 export const HELP = `Usage: devtool call MODULE FUNCTION [ARG...] [--node NAME|HOST:PORT] [--json] [options]
 
-Calls an exported function of a running module — Erlang's {M, F, A} — and prints its result.
+Calls an exported function of a running module (Erlang's {M, F, A}) and prints its result.
 Each ARG is a JSON value (42, true, '"text"', '{"a":1}'); a bare word that is not JSON is
 refused rather than guessed. With several nodes, calls each and prints the result per node.
 

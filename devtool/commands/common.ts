@@ -1,8 +1,8 @@
 /** What several devtool commands share: the connection flags and fan-out to nodes. */
-import { FixpointError, fingerprint, styleFor, toFixpointError, type ClientConnection, type KeyPair, type OptionSpec, type Parsed } from "../../loader/index.js";
+import { FixpointError, styleFor, toFixpointError, type ClientConnection, type KeyPair, type OptionSpec, type Parsed } from "../../loader/index.js";
 import { loadProjectConfig, type ProjectConfig } from "../config/project.js";
 import { identityPath, knownNodesPath, loadIdentity } from "../home.js";
-import { addressText, connectTarget, resolveTargets, type Target } from "../nodes/targets.js";
+import { pinnedMessage, connectTarget, resolveTargets, type Target } from "../nodes/targets.js";
 import { findLocalNode, LOCAL_NODE_LABEL } from "../nodes/local-pointer.js";
 import { dirname, join } from "node:path";
 
@@ -120,7 +120,7 @@ export async function fanOut<T>(ctx: Context, work: (conn: ClientConnection, tar
           {
             knownNodesFile: knownNodesPath(),
             acceptNew: ctx.acceptNew,
-            onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${t.label} (${addressText(t.address)}) with key ${fingerprint(key)} in ${knownNodesPath()}\n`),
+            onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${pinnedMessage(t, key, knownNodesPath())}\n`),
           },
           ctx.timeoutMs,
         );

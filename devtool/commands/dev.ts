@@ -1,11 +1,11 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { FixpointError, MODULE_NAME, fingerprint, parseCommandLine, parseHostPort, styleFor, toFixpointError, type Data } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, parseCommandLine, parseHostPort, styleFor, toFixpointError, type Data } from "../../loader/index.js";
 import { checkListedModules, loadProjectConfig } from "../config/project.js";
 import { knownNodesPath, loadIdentity } from "../home.js";
 import { startLocalNode, type LocalNode } from "../local-node.js";
 import { NodeSessions } from "../nodes/sessions.js";
-import { addressText, resolveTargets, type Target } from "../nodes/targets.js";
+import { pinnedMessage, addressText, resolveTargets, type Target } from "../nodes/targets.js";
 import { LOCAL_NODE_LABEL, findLocalNode, removeLocalPointer, writeLocalPointer } from "../nodes/local-pointer.js";
 import { PushWatcher } from "../watch/push-watcher.js";
 import { formatEntry } from "./logs.js";
@@ -24,7 +24,8 @@ serves the modules over HTTP on --http (default 127.0.0.1:8080, or a free port i
 
 Options:
   --http HOST:PORT       where the local node serves HTTP (default 127.0.0.1:8080)
-  --identity FILE        your key, for nodes from fixpoint.json (default ~/.fixpoint/id_ed25519)
+  --identity FILE        your key, for nodes from fixpoint.json
+                         (default ~/.fixpoint/id_ed25519)
   --accept-new           pin nodes of fixpoint.json not pinned yet
 `;
 
@@ -83,7 +84,7 @@ export async function run(args: string[]): Promise<number> {
       throw new FixpointError("ALREADY_RUNNING", `a devtool dev already runs for ${dir} (its node is at ${addressText(running.target.address)}); use it from another terminal (\`devtool status\`, \`call\`, \`logs\`, \`repl\` in this project) or stop it first`);
     }
     const requested = parseHostPort(http)!;
-    const start = (address: string) => startLocalNode({ stateDir, http: address, onLog: (entry) => printLog("local", entry), signal: abort.signal });
+    const start = (address: string) => startLocalNode({ stateDir, http: address, onLog: (entry) => printLog("local", entry), signal: abort.signal, ...(project === null ? {} : { cluster: project.cluster }) });
     try {
       local = await start(http).catch(async (e: unknown) => {
         // The default port taken: any free one rather than failing the newcomer's first
@@ -106,7 +107,7 @@ export async function run(args: string[]): Promise<number> {
   const sessions = new NodeSessions(targets, identity, {
     knownNodesFile: knownNodesPath(),
     acceptNew: parsed.values["accept-new"] === true,
-    onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${t.label} (${addressText(t.address)}) with key ${fingerprint(key)}\n`),
+    onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${pinnedMessage(t, key, knownNodesPath())}\n`),
   });
   if (local === null) {
     // Remote nodes' logs come over the channel; the local node's come from its stderr.
@@ -119,7 +120,7 @@ export async function run(args: string[]): Promise<number> {
     pushed: (r) => {
       for (const { target, value, error } of r.outcomes) {
         if (value !== undefined && (value.changed || value.stored)) {
-          process.stdout.write(`${out.green("✓")} ${target.label} ${out.bold(r.module)} ${value.version === undefined ? "" : `v${value.version} `}${out.dim(`${r.digest.slice(0, 12)} live ${r.totalMs.toFixed(0)} ms after save`)}\n`);
+          process.stdout.write(`${out.green("✓")} ${target.label} ${out.bold(r.module)} ${value.version === undefined ? "" : `v${value.version} `}${out.dim(`${r.digest.slice(0, 12)} live ${r.totalMs.toFixed(0)} ms${r.saved ? " after save" : ""}`)}\n`);
         } else if (error !== undefined) {
           process.stderr.write(`${err.red("✗")} ${target.label} ${err.bold(r.module)} ${err.bold(error.code)}: ${error.message}\n  ${err.dim("the previous version keeps serving, with its state")}\n`);
         }
@@ -127,6 +128,7 @@ export async function run(args: string[]): Promise<number> {
     },
     buildFailed: (module, message) => process.stderr.write(`${err.red("✗")} ${err.bold(module)} build failed, nothing pushed:\n${message}\n`),
     skipped: () => {},
+    fixed: (module) => process.stderr.write(`${err.green("✓")} ${err.bold(module)} builds again; the version running is this same code\n`),
   });
   const stop = async (interrupted = false) => {
     await watcher.close();

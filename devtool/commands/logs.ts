@@ -1,7 +1,7 @@
-import { FixpointError, MODULE_NAME, fingerprint, parseCommandLine, styleFor, toFixpointError, type ClientConnection, type Data, type Style } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, parseCommandLine, styleFor, toFixpointError, type ClientConnection, type Data, type Style } from "../../loader/index.js";
 import { knownNodesPath } from "../home.js";
 import { NodeSessions } from "../nodes/sessions.js";
-import { addressText, connectTarget, type PinOptions, type Target } from "../nodes/targets.js";
+import { pinnedMessage, connectTarget, type PinOptions, type Target } from "../nodes/targets.js";
 import { shutdown, stopSignal } from "../ui/shutdown.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, printFailures, type Context } from "./common.js";
 
@@ -17,9 +17,10 @@ stderr, reconnects when the node is back and goes on with the lines it missed me
 
 Options:
   --follow, -f           keep streaming new lines until Ctrl-C, across node restarts
-  --lines N              how many recent lines to show first (default 50; 0 with --follow for none)
+  --lines N              how many recent lines to show first (default 50; with --follow,
+                         0 for none)
   --module M             only module M: its console output and the node's events about it
-  --level L              only lines at level L or above: debug, info, warn, error (default debug)
+  --level L              only lines at level L or above: debug, info, warn or error
   --json                 one JSON object per line
 ${CONNECTION_HELP}`;
 
@@ -109,7 +110,7 @@ export async function run(args: string[]): Promise<number> {
   const pin: PinOptions = {
     knownNodesFile: knownNodesPath(),
     acceptNew: ctx.acceptNew,
-    onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${t.label} (${addressText(t.address)}) with key ${fingerprint(key)}\n`),
+    onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${pinnedMessage(t, key, knownNodesPath())}\n`),
   };
   if (!follow) {
     const sessions = new NodeSessions(ctx.targets, ctx.identity, pin, ctx.timeoutMs);

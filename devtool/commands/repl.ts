@@ -1,6 +1,6 @@
-import { FixpointError, MODULE_NAME, fingerprint, parseCommandLine, stringOption, styleFor } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, parseCommandLine, stringOption, styleFor } from "../../loader/index.js";
 import { knownNodesPath } from "../home.js";
-import { addressText } from "../nodes/targets.js";
+import { pinnedMessage } from "../nodes/targets.js";
 import { runBatch } from "../repl/batch.js";
 import { ReplClient } from "../repl/client.js";
 import { History, historyPath } from "../repl/history.js";
@@ -61,7 +61,7 @@ export async function run(args: string[]): Promise<number> {
     pin: {
       knownNodesFile: knownNodesPath(),
       acceptNew: ctx.acceptNew,
-      onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${t.label} (${addressText(t.address)}) with key ${fingerprint(key)} in ${knownNodesPath()}\n`),
+      onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${pinnedMessage(t, key, knownNodesPath())}\n`),
     },
     ...(ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs }),
     deadlineMs,

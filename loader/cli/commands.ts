@@ -58,8 +58,10 @@ Options:
   start: `Usage: loader start --data DIR [--listen HOST:PORT] [--http HOST:PORT] [--mode dev|production] [--log-format text|json]
 
 Runs the node in the foreground, with its modules in isolates in a runtime process that it
-supervises and restarts on the last good code and state if it dies. Logs go to stderr, one line per event. SIGTERM or SIGINT
-lets requests in flight finish, closes every connection and exits 0.
+supervises and restarts on the last good code and state if it dies. Logs go to stderr, one
+line per event. SIGTERM or SIGINT lets requests in flight finish, closes every connection
+and exits 0. A failure while starting (a port in use, say) stops what had started and exits
+with the error's status.
 
 Options:
   --data DIR                  the node's data directory (see \`loader init\`)

@@ -75,3 +75,16 @@ describe("the command line's small mismatches", () => {
     assert.match(again.stderr, /^error USAGE: .*id_ed25519 already exists; pass --force to replace it[^\n]*\n$/);
   });
 });
+
+test("every help text fits in 96 columns, but for its Usage line", () => {
+  const helps = [
+    ...["dev", "keygen", "status", "push", "logs", "call", "repl"].map((c) => ["devtool", c] as const),
+    ...["init", "authorize", "start"].map((c) => ["loader", c] as const),
+  ];
+  for (const [cli, command] of helps) {
+    const r = runCli(cli, [command, "--help"]);
+    assert.equal(r.status, 0);
+    const long = r.stdout.split("\n").filter((line) => !line.startsWith("Usage:") && line.length > 96);
+    assert.deepEqual(long, [], `${cli} ${command} --help`);
+  }
+});
