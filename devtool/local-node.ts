@@ -57,6 +57,9 @@ function ensureNode(stateDir: string, cluster = "default"): KeyPair {
   const dataDir = join(stateDir, "node");
   const keyFile = join(stateDir, "dev.key");
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  // The folder holds private keys, inside the user's project: keep it out of git (issue 12.12).
+  const ignore = join(stateDir, ".gitignore");
+  if (!existsSync(ignore)) writeFileSync(ignore, "# Written by devtool dev: the local node's data and private keys. Never commit them.\n*\n");
   let identity: KeyPair;
   if (existsSync(keyFile)) {
     identity = readIdentityFile(keyFile);

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import { FixpointError, MODULE_NAME, parseCommandLine, parseHostPort, styleFor, toFixpointError, type Data } from "../../loader/index.js";
 import { checkListedModules, loadProjectConfig } from "../config/project.js";
 import { knownNodesPath, loadIdentity } from "../home.js";
@@ -83,6 +83,7 @@ export async function run(args: string[]): Promise<number> {
     if (running !== null) {
       throw new FixpointError("ALREADY_RUNNING", `a devtool dev already runs for ${dir} (its node is at ${addressText(running.target.address)}); use it from another terminal (\`devtool status\`, \`call\`, \`logs\`, \`repl\` in this project) or stop it first`);
     }
+    const firstRun = !existsSync(join(stateDir, "node", "config.json"));
     const requested = parseHostPort(http)!;
     const start = (address: string) => startLocalNode({ stateDir, http: address, onLog: (entry) => printLog("local", entry), signal: abort.signal, ...(project === null ? {} : { cluster: project.cluster }) });
     try {
@@ -99,6 +100,12 @@ export async function run(args: string[]): Promise<number> {
       throw e;
     }
     identity = local.identity;
+    if (firstRun) {
+      const where = relative(process.cwd(), stateDir) || stateDir;
+      process.stderr.write(
+        `${err.yellow("created")} a local node and a developer key (private keys) in ${where}${sep}; ` + `it is git-ignored by ${join(where, ".gitignore")}. Delete the folder to start afresh.\n`,
+      );
+    }
     targets = [{ label: LOCAL_NODE_LABEL, address: local.channel, pinned: local.nodeKey }];
     // So that `devtool repl`, `status`, `call` and `logs` in this project find the node.
     writeLocalPointer(stateDir, local.channel, local.nodeKey);

@@ -5,6 +5,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { cpSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
@@ -97,6 +98,13 @@ describe("devtool dev and its local node's processes", () => {
       const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) });
       assert.equal(res.status, 200);
       await res.text();
+
+      // Issue 12.12: the first run says where its private keys went, and keeps them out of git.
+      assert.match(dev.output().stderr, /created a local node and a developer key \(private keys\) in \S*\.fixpoint\/; it is git-ignored by \S*\.fixpoint\/\.gitignore/);
+      assert.equal(spawnSync("git", ["init", "-q", app]).status, 0);
+      const untracked = spawnSync("git", ["-C", app, "status", "--porcelain", "--untracked-files=all"], { encoding: "utf8" }).stdout;
+      assert.match(untracked, /index\.ts/);
+      assert.doesNotMatch(untracked, /\.fixpoint/, "nothing under .fixpoint/ would be committed");
 
       const second = runCli("devtool", ["dev", app], { env });
       assert.equal(second.status, 2);
