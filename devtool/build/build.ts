@@ -9,7 +9,7 @@ import { build, context, type BuildContext, type BuildOptions, type BuildResult,
 import { FixpointError, MODULE_NAME } from "../../loader/index.js";
 import { packageRoot } from "../../loader/version.js";
 
-const MODULE_API = join(packageRoot(), "runtime/api.ts");
+export const MODULE_API = join(packageRoot(), "runtime/api.ts");
 
 export interface BuiltModule {
   name: string;

@@ -8,6 +8,7 @@ import { NodeSessions } from "../nodes/sessions.js";
 import { pinnedMessage, addressText, resolveTargets, type Target } from "../nodes/targets.js";
 import { LOCAL_NODE_LABEL, findLocalNode, removeLocalPointer, writeLocalPointer } from "../nodes/local-pointer.js";
 import { PushWatcher } from "../watch/push-watcher.js";
+import { TypeChecker, typeEvents } from "../watch/type-checker.js";
 import { formatEntry } from "./logs.js";
 import { shutdown, stopSignal } from "../ui/shutdown.js";
 
@@ -103,7 +104,7 @@ export async function run(args: string[]): Promise<number> {
     if (firstRun) {
       const where = relative(process.cwd(), stateDir) || stateDir;
       process.stderr.write(
-        `${err.yellow("created")} a local node and a developer key (private keys) in ${where}${sep}; ` + `it is git-ignored by ${join(where, ".gitignore")}. Delete the folder to start afresh.\n`,
+        `Created a local node and a developer key (private keys) in ${where}${sep}; ` + `it is git-ignored by ${join(where, ".gitignore")}. Delete the folder to start afresh.\n`,
       );
     }
     targets = [{ label: LOCAL_NODE_LABEL, address: local.channel, pinned: local.nodeKey }];
@@ -137,7 +138,9 @@ export async function run(args: string[]): Promise<number> {
     skipped: () => {},
     fixed: (module) => process.stderr.write(`${err.green("✓")} ${err.bold(module)} builds again; the version running is this same code\n`),
   });
+  const types = new TypeChecker(dir, files, typeEvents(err));
   const stop = async (interrupted = false) => {
+    types.close();
     await watcher.close();
     await sessions.close();
     if (local !== null) removeLocalPointer(stateDir);
@@ -154,6 +157,8 @@ export async function run(args: string[]): Promise<number> {
     throw e;
   }
   if (why === "started") {
+    // After the first pushes, so that it never competes with them.
+    types.start();
     process.stdout.write(
       `\n${out.bold("Fixpoint dev")}: ${files.length} module(s) from ${relative(process.cwd(), dir) || "."} on ${targets.map((t) => t.label).join(", ")}\n` +
         (local?.http === null || local === null ? "" : `  ${out.green(`http://${local.http!.host}:${local.http!.port}/`)}\n`) +

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import { FixpointError, parseCommandLine, shapeError, signBundle, styleFor, type ResultOf, type Style } from "../../loader/index.js";
 import { buildModule } from "../build/build.js";
 import { checkListedModules } from "../config/project.js";
@@ -7,6 +7,7 @@ import { knownNodesPath } from "../home.js";
 import { NodeSessions, type SessionOutcome } from "../nodes/sessions.js";
 import { pinnedMessage } from "../nodes/targets.js";
 import { PushWatcher } from "../watch/push-watcher.js";
+import { TypeChecker, typeEvents } from "../watch/type-checker.js";
 import { shutdown, stopSignal } from "../ui/shutdown.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, fanOut, printFailures, type Context } from "./common.js";
 
@@ -100,9 +101,13 @@ async function watchAndPush(ctx: Context, files: string[]): Promise<number> {
     skipped: (module, why) => process.stderr.write(err.dim(`${clock()} ${module}: ${why}\n`)),
   });
   await watcher.start();
+  // Beside the loop, after the first pushes: the project folder is fixpoint.json's, else here.
+  const types = new TypeChecker(ctx.project?.root ?? process.cwd(), files.map((f) => resolve(f)), typeEvents(err));
+  types.start();
   process.stderr.write(err.dim(`watching ${files.length} module(s) for ${ctx.targets.map((t) => t.label).join(", ")}; Ctrl-C stops\n`));
   await stopSignal();
   await shutdown(async () => {
+    types.close();
     await watcher.close();
     await sessions.close();
   });

@@ -100,7 +100,7 @@ describe("devtool dev and its local node's processes", () => {
       await res.text();
 
       // Issue 12.12: the first run says where its private keys went, and keeps them out of git.
-      assert.match(dev.output().stderr, /created a local node and a developer key \(private keys\) in \S*\.fixpoint\/; it is git-ignored by \S*\.fixpoint\/\.gitignore/);
+      assert.match(dev.output().stderr, /Created a local node and a developer key \(private keys\) in \S*\.fixpoint\/; it is git-ignored by \S*\.fixpoint\/\.gitignore/);
       assert.equal(spawnSync("git", ["init", "-q", app]).status, 0);
       const untracked = spawnSync("git", ["-C", app, "status", "--porcelain", "--untracked-files=all"], { encoding: "utf8" }).stdout;
       assert.match(untracked, /index\.ts/);

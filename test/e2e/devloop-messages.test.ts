@@ -67,3 +67,39 @@ describe("the devtool's messages", () => {
     }
   });
 });
+
+describe("module types beside the dev loop (issue 12.8)", () => {
+  let node: NodeProcess;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  before(async () => {
+    node = await startNode();
+    dir = tempDir("fixpoint-types-");
+    const identity = join(dir, "id_ed25519");
+    writeFileSync(identity, formatIdentity(node.dev), { mode: 0o600 });
+    env = { FIXPOINT_HOME: join(dir, "home"), FIXPOINT_IDENTITY: identity };
+  });
+  after(() => node.stop());
+
+  test("a numeric version fails the load with a clear error, and the module is not live", () => {
+    writeFileSync(join(dir, "numbered.ts"), `import { defineModule } from "fixpoint";\nexport default defineModule({ version: 1 as unknown as string, state: {} });\n`);
+    const r = runCli("devtool", ["push", "numbered.ts", "--node", `127.0.0.1:${node.port}`, "--accept-new"], { cwd: dir, env });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /MODULE_LOAD_FAILED: .*defineModule: "version" must be a string such as "2", got the number 1; write version: "1"/);
+  });
+
+  test("push --watch reports a type error from tsc beside the push, which goes live anyway, and says when it is gone", { timeout: 90_000 }, async () => {
+    const file = join(dir, "typed.ts");
+    const source = (value: string) => `import { defineModule } from "fixpoint";\nconst limit: number = ${value};\nexport default defineModule({ version: "1", state: { limit } });\n`;
+    writeFileSync(file, source(`"ten"`));
+    const watch = spawnCli("devtool", ["push", "--watch", "typed.ts", "--node", `127.0.0.1:${node.port}`], { cwd: dir, env });
+    try {
+      await watch.waitFor(/typed +[0-9a-f]{12} +live v1/);
+      await watch.waitFor(/types 1 type error \(tsc, beside the dev loop; what was pushed runs anyway\):\n +typed\.ts\(2,7\): error TS2322: Type 'string' is not assignable to type 'number'/, 60_000);
+      writeFileSync(file, source("10"));
+      await watch.waitFor(/types no type errors now/, 60_000);
+    } finally {
+      assert.equal(await watch.stop(), 0);
+    }
+  });
+});
