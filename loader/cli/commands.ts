@@ -100,8 +100,9 @@ export async function init(args: string[]): Promise<number> {
       `public key:  ${formatPublicKeyLine(identity.publicKey)}\n` +
       `fingerprint: ${fingerprint(identity.publicKey)}\n\n` +
       `Next: authorize a developer key, then start the node:\n` +
-      `  loader authorize --data ${paths.dir} --key ~/.fixpoint/id_ed25519.pub --roles dev,observe\n` +
-      `  loader start --data ${paths.dir}\n`,
+      // As the README runs them: the CLIs are the package's bins, reached with npx (issue 12.10).
+      `  npx loader authorize --data ${paths.dir} --key ~/.fixpoint/id_ed25519.pub --roles dev,observe\n` +
+      `  npx loader start --data ${paths.dir}\n`,
   );
   return 0;
 }
