@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FixpointError, formatIdentity, formatPublicKeyLine, generateKeyPair, parsePublicKey, readIdentityFile, type KeyPair } from "../loader/index.js";
+import { FixpointError, formatIdentity, isErrorCode, formatPublicKeyLine, generateKeyPair, parsePublicKey, readIdentityFile, type KeyPair } from "../loader/index.js";
 import { packageRoot } from "../loader/version.js";
 import { onLogLines } from "./nodes/log-lines.js";
 
@@ -28,8 +28,22 @@ export interface LocalNodeOptions {
   stateDir: string;
   /** "HOST:PORT" for HTTP; port 0 picks a free one. */
   http: string;
+  /** The cluster of a node created now: the project's, so that status agrees with fixpoint.json. */
+  cluster?: string;
   /** Every node log line, as parsed JSON. */
   onLog(entry: Record<string, unknown>): void;
+  /** Aborting (Ctrl-C during startup) stops the node process and rejects. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The loader's own coded error from its last "error CODE: message" line, so that the caller
+ * can tell a busy port (CONFIG_INVALID … EADDRINUSE) from a crash.
+ */
+function loaderError(code: number | null, stderr: string): FixpointError {
+  const match = /^error ([A-Z_]+): (.*)$/m.exec(stderr);
+  if (match !== null && isErrorCode(match[1]!)) return new FixpointError(match[1], match[2]!);
+  return new FixpointError("INTERNAL", `the local node exited (${code}) before it started:\n${stderr}`);
 }
 
 function loaderScript(): string {
@@ -39,10 +53,13 @@ function loaderScript(): string {
 }
 
 /** Creates the node and the identity if missing; returns the identity. */
-function ensureNode(stateDir: string): KeyPair {
+function ensureNode(stateDir: string, cluster = "default"): KeyPair {
   const dataDir = join(stateDir, "node");
   const keyFile = join(stateDir, "dev.key");
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  // The folder holds private keys, inside the user's project: keep it out of git (issue 12.12).
+  const ignore = join(stateDir, ".gitignore");
+  if (!existsSync(ignore)) writeFileSync(ignore, "# Written by devtool dev: the local node's data and private keys. Never commit them.\n*\n");
   let identity: KeyPair;
   if (existsSync(keyFile)) {
     identity = readIdentityFile(keyFile);
@@ -55,14 +72,14 @@ function ensureNode(stateDir: string): KeyPair {
       const r = spawnSync(process.execPath, [loaderScript(), ...args], { encoding: "utf8" });
       if (r.status !== 0) throw new FixpointError("INTERNAL", `loader ${args[0]} failed: ${r.stderr}`);
     };
-    run(["init", "--data", dataDir, "--name", "local"]);
+    run(["init", "--data", dataDir, "--name", "local", "--cluster", cluster]);
     run(["authorize", "--data", dataDir, "--key", formatPublicKeyLine(identity.publicKey, "devtool dev"), "--roles", "dev,observe,admin"]);
   }
   return identity;
 }
 
 export async function startLocalNode(options: LocalNodeOptions): Promise<LocalNode> {
-  const identity = ensureNode(options.stateDir);
+  const identity = ensureNode(options.stateDir, options.cluster);
   const dataDir = join(options.stateDir, "node");
   const nodeKey = parsePublicKey(readFileSync(join(dataDir, "node.pub"), "utf8"), join(dataDir, "node.pub"));
   const child = spawn(process.execPath, [loaderScript(), "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", options.http, "--log-format", "json"], {
@@ -78,9 +95,18 @@ export async function startLocalNode(options: LocalNodeOptions): Promise<LocalNo
       },
       (line) => (stderr += line + "\n"),
     );
-    child.once("exit", (code) => reject(new FixpointError("INTERNAL", `the local node exited (${code}) before it started:\n${stderr}`)));
+    child.once("exit", (code) => reject(loaderError(code, stderr)));
   });
-  const entry = await started;
+  const abort = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+  };
+  options.signal?.addEventListener("abort", abort);
+  let entry: Record<string, unknown>;
+  try {
+    entry = await started;
+  } finally {
+    options.signal?.removeEventListener("abort", abort);
+  }
   const parse = (text: unknown) => {
     const [host, port] = String(text).split(/:(?=\d+$)/);
     return { host: host!, port: Number(port) };

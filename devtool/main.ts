@@ -2,7 +2,7 @@
  * The `devtool` CLI: one entry; each command's module is loaded only when it runs (so
  * `devtool status` never loads esbuild), a usage error prints the command's help.
  */
-import { FixpointError, VERSION, reportError, onOutputClosed } from "../loader/index.js";
+import { VERSION, closest, reportError, onOutputClosed, shapeError } from "../loader/index.js";
 import { outputHasClosed } from "./ui/shutdown.js";
 
 interface Command {
@@ -45,7 +45,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (entry === undefined) return reportError(new FixpointError("USAGE", `unknown command "${name}"`), HELP);
+  if (entry === undefined) {
+    const near = closest(name, Object.keys(COMMANDS));
+    return reportError(shapeError(`unknown command "${name}"${near === undefined ? "" : `; did you mean ${near}?`}`), HELP);
+  }
   const command = await entry.load();
   try {
     return await command.run(rest);

@@ -12,5 +12,5 @@ export * from "./trust/index.js";
 export * from "./bundle/index.js";
 export * from "./store/index.js";
 export * from "./node/index.js";
-export { parseCommandLine, requireOption, stringOption, type OptionSpec, type Parsed } from "./cli/args.js";
+export { closest, parseCommandLine, requireOption, shapeError, stringOption, type OptionSpec, type Parsed } from "./cli/args.js";
 export { reportError, onOutputClosed, styleFor, type Style } from "./cli/output.js";

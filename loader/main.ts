@@ -1,6 +1,6 @@
 /** The `loader` CLI: one entry, one function per command, exit codes from the error table. */
-import { FixpointError } from "./errors.js";
 import { reportError, onOutputClosed } from "./cli/output.js";
+import { closest, shapeError } from "./cli/args.js";
 import { HELP, authorize, init, start } from "./cli/commands.js";
 import { VERSION } from "./version.js";
 
@@ -18,7 +18,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command as keyof typeof COMMANDS] : undefined;
   if (run === undefined) {
-    return reportError(new FixpointError("USAGE", `unknown command "${command}"`), HELP.main);
+    const near = closest(command, Object.keys(COMMANDS));
+    return reportError(shapeError(`unknown command "${command}"${near === undefined ? "" : `; did you mean ${near}?`}`), HELP.main);
   }
   try {
     return await run(rest);

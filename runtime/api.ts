@@ -84,5 +84,11 @@ export type DefinedModule<S> = ModuleDefinition<S> & { readonly [MODULE_MARK]: t
 
 /** Declares a module. Returns the definition, marked so the runtime can recognise it. */
 export function defineModule<S>(definition: ModuleDefinition<S>): DefinedModule<S> {
+  // Module code is bundled, not type-checked: \`version: 1\` would otherwise go live as "v0"
+  // (issue 12.8). Throwing here fails the load, and the old version keeps serving.
+  const version: unknown = definition.version;
+  if (version !== undefined && typeof version !== "string") {
+    throw new TypeError(`defineModule: "version" must be a string such as "2", got ${typeof version === "number" ? `the number ${version}` : typeof version}; write version: "${String(version)}"`);
+  }
   return Object.assign({}, definition, { [MODULE_MARK]: true as const });
 }

@@ -1,6 +1,6 @@
 // `npm start`: the dev loop on the example app — `devtool dev examples`, through the built CLI
 // exactly as a user runs it. The first run creates a local node and a developer identity under
-// examples/.fixpoint/.
+// examples/.fixpoint/ (git-ignored by the .gitignore that devtool dev writes there).
 import { spawn } from "node:child_process";
 import { join, resolve } from "node:path";
 

@@ -3,12 +3,13 @@
  * external source map. Build errors become BUILD_FAILED with file, line, column and a code
  * frame, and nothing is produced.
  */
+import { builtinModules } from "node:module";
 import { basename, extname, join, relative, resolve } from "node:path";
 import { build, context, type BuildContext, type BuildOptions, type BuildResult, type Message } from "esbuild";
 import { FixpointError, MODULE_NAME } from "../../loader/index.js";
 import { packageRoot } from "../../loader/version.js";
 
-const MODULE_API = join(packageRoot(), "runtime/api.ts");
+export const MODULE_API = join(packageRoot(), "runtime/api.ts");
 
 export interface BuiltModule {
   name: string;
@@ -27,11 +28,38 @@ export function moduleNameOf(file: string): string {
   return name;
 }
 
+const BUILTINS = new Set(builtinModules);
+
+/** What a module has instead of Node's built-ins, said where a build error needs it. */
+export const MODULE_GLOBALS =
+  "console, timers (setTimeout, setInterval, queueMicrotask), URL, TextEncoder/TextDecoder, atob/btoa, " +
+  "fetch-style Request, Response and Headers, and ctx.call to other modules; pure npm packages are bundled in";
+
+/**
+ * esbuild's text in the module author's terms (issue 12.9): it speaks of resolving and output
+ * formats, which say nothing to someone who does not know how a module is built.
+ */
+export function explain(text: string): string {
+  const unresolved = /^Could not resolve "([^"]+)"$/.exec(text);
+  const name = unresolved?.[1];
+  if (name !== undefined && (name.startsWith("node:") || BUILTINS.has(name.split("/")[0]!))) {
+    return `"${name}" is a Node built-in: Node built-ins are not available inside a module, which runs in a V8 isolate, not in Node. A module has ${MODULE_GLOBALS}.`;
+  }
+  if (/^Top-level await is (currently )?not supported/.test(text)) {
+    return (
+      "top-level await is not supported in a module: its file runs to the end, synchronously, when the module loads. " +
+      "Move the await into a function, the http handler or health (each may be async), or begin with a default state and fill it in on the first call."
+    );
+  }
+  return text;
+}
+
 function describe(message: Message, cwd: string): string {
   const loc = message.location;
-  if (loc === null) return message.text;
+  const text = explain(message.text);
+  if (loc === null) return text;
   const caret = " ".repeat(loc.column) + "^".repeat(Math.max(1, Math.min(loc.length, 80)));
-  return `${relative(cwd, loc.file) || loc.file}:${loc.line}:${loc.column + 1}: ${message.text}\n  ${loc.lineText}\n  ${caret}`;
+  return `${relative(cwd, loc.file) || loc.file}:${loc.line}:${loc.column + 1}: ${text}\n  ${loc.lineText}\n  ${caret}`;
 }
 
 function optionsFor(file: string, name: string): BuildOptions {

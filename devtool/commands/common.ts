@@ -1,8 +1,8 @@
 /** What several devtool commands share: the connection flags and fan-out to nodes. */
-import { FixpointError, fingerprint, styleFor, toFixpointError, type ClientConnection, type KeyPair, type OptionSpec, type Parsed } from "../../loader/index.js";
+import { FixpointError, styleFor, toFixpointError, type ClientConnection, type KeyPair, type OptionSpec, type Parsed } from "../../loader/index.js";
 import { loadProjectConfig, type ProjectConfig } from "../config/project.js";
 import { identityPath, knownNodesPath, loadIdentity } from "../home.js";
-import { addressText, connectTarget, resolveTargets, type Target } from "../nodes/targets.js";
+import { pinnedMessage, connectTarget, resolveTargets, type Target } from "../nodes/targets.js";
 import { findLocalNode, LOCAL_NODE_LABEL } from "../nodes/local-pointer.js";
 import { dirname, join } from "node:path";
 
@@ -19,8 +19,35 @@ export const CONNECTION_HELP = `  --node NAME|HOST:PORT  one node (default: ever
   --identity FILE        your key (default $FIXPOINT_IDENTITY or ~/.fixpoint/id_ed25519)
   --config FILE          the project file (default: the nearest fixpoint.json)
   --accept-new           pin a node not pinned yet, recording it in ~/.fixpoint/known_nodes
-  --timeout-ms N         connect and handshake deadline (default 5000)
+  --timeout-ms N         deadline to connect and finish the handshake (default 5000); it
+                         does not cover the answer (see --deadline-ms where there is one)
 `;
+
+/** For commands that wait on code running on a node (call, repl). */
+export const DEADLINE_OPTION = { "deadline-ms": { type: "string" } } as const satisfies OptionSpec;
+
+export const DEFAULT_DEADLINE_MS = 60_000;
+
+export const DEADLINE_HELP = `  --deadline-ms N        how long to wait for each answer once connected (default 60000);
+                         past it the devtool stops waiting and exits 1 with REQUEST_TIMEOUT
+                         (the node stops the code itself at its own limits)
+`;
+
+/** --deadline-ms, checked. */
+export function deadlineFrom(parsed: Parsed): number {
+  const text = parsed.values["deadline-ms"];
+  if (typeof text !== "string") return DEFAULT_DEADLINE_MS;
+  if (!/^\d{1,7}$/.test(text) || Number(text) === 0) throw new FixpointError("USAGE", `--deadline-ms must be a positive integer, got "${text}"`);
+  return Number(text);
+}
+
+/** The REQUEST_TIMEOUT of a call or evaluation past its deadline, saying which flag sets it. */
+export function pastDeadline(what: string, deadlineMs: number): FixpointError {
+  return new FixpointError(
+    "REQUEST_TIMEOUT",
+    `${what} got no answer within ${deadlineMs} ms (--deadline-ms); the devtool stopped waiting, and the node stops the code at its own limits (--module-async-ms, --module-cpu-ms)`,
+  );
+}
 
 export interface Context {
   identity: KeyPair;
@@ -28,6 +55,8 @@ export interface Context {
   targets: Target[];
   timeoutMs: number | undefined;
   acceptNew: boolean;
+  /** For the local node of a `devtool dev`: where it is now (a restarted dev's node has a new port), or null. */
+  relocate?: () => Target | null;
 }
 
 export function contextFrom(parsed: Parsed): Context {
@@ -41,10 +70,12 @@ export function contextFrom(parsed: Parsed): Context {
   // A running `devtool dev` of this project, when nothing else is named (see local-pointer.ts).
   const nodeFlag = str("node");
   if ((project?.nodes.length ?? 0) === 0 && (nodeFlag === undefined || nodeFlag === LOCAL_NODE_LABEL)) {
-    const local = findLocalNode(join(project === null ? process.cwd() : dirname(project.file), ".fixpoint"));
+    const stateDir = join(project === null ? process.cwd() : dirname(project.file), ".fixpoint");
+    const local = findLocalNode(stateDir);
     if (local !== null) {
       const identity = identityFlag === undefined ? local.identity : loadIdentity(identityFlag);
-      return { identity, project, targets: [local.target], timeoutMs: timeoutOf(timeoutText), acceptNew: parsed.values["accept-new"] === true };
+      const relocate = () => findLocalNode(stateDir)?.target ?? null;
+      return { identity, project, targets: [local.target], timeoutMs: timeoutOf(timeoutText), acceptNew: parsed.values["accept-new"] === true, relocate };
     }
   }
   const targets = resolveTargets(nodeFlag, project);
@@ -89,7 +120,7 @@ export async function fanOut<T>(ctx: Context, work: (conn: ClientConnection, tar
           {
             knownNodesFile: knownNodesPath(),
             acceptNew: ctx.acceptNew,
-            onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${t.label} (${addressText(t.address)}) with key ${fingerprint(key)} in ${knownNodesPath()}\n`),
+            onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${pinnedMessage(t, key, knownNodesPath())}\n`),
           },
           ctx.timeoutMs,
         );

@@ -1,10 +1,13 @@
-import { relative } from "node:path";
-import { FixpointError, fingerprint, parseCommandLine, signBundle, styleFor, type ResultOf, type Style } from "../../loader/index.js";
+import { existsSync } from "node:fs";
+import { relative, resolve } from "node:path";
+import { FixpointError, parseCommandLine, shapeError, signBundle, styleFor, type ResultOf, type Style } from "../../loader/index.js";
 import { buildModule } from "../build/build.js";
+import { checkListedModules } from "../config/project.js";
 import { knownNodesPath } from "../home.js";
 import { NodeSessions, type SessionOutcome } from "../nodes/sessions.js";
-import { addressText } from "../nodes/targets.js";
+import { pinnedMessage } from "../nodes/targets.js";
 import { PushWatcher } from "../watch/push-watcher.js";
+import { TypeChecker, typeEvents } from "../watch/type-checker.js";
 import { shutdown, stopSignal } from "../ui/shutdown.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, fanOut, printFailures, type Context } from "./common.js";
 
@@ -35,9 +38,13 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  // A missing file is a usage error, said before anything else is looked at (issue 12.9: it was
+  // BUILD_FAILED, as if the file had been there and broken).
+  for (const file of parsed.positionals) if (!existsSync(file)) throw new FixpointError("USAGE", `${file}: no such file`);
   const ctx = contextFrom(parsed);
   const files = parsed.positionals.length > 0 ? parsed.positionals : (ctx.project?.modules ?? []);
-  if (files.length === 0) throw new FixpointError("USAGE", "no module to push: name FILEs or list them in fixpoint.json's \"modules\"");
+  if (files.length === 0) throw shapeError("no module to push: name FILEs or list them in fixpoint.json's \"modules\"");
+  if (ctx.project !== null && parsed.positionals.length === 0) checkListedModules(ctx.project);
   return parsed.values["watch"] === true ? watchAndPush(ctx, files) : pushOnce(ctx, files);
 }
 
@@ -67,10 +74,12 @@ async function pushOnce(ctx: Context, files: string[]): Promise<number> {
   return exitStatusOf(outcomes);
 }
 
-function printOutcomes(out: Style, err: Style, module: string, digest: string, totalMs: number, outcomes: SessionOutcome<ResultOf<"push">>[]): void {
+function printOutcomes(out: Style, err: Style, module: string, digest: string, totalMs: number, saved: boolean, outcomes: SessionOutcome<ResultOf<"push">>[]): void {
+  // The first push is timed from its build: there was no save (issue 12.11).
+  const took = `${totalMs.toFixed(1)} ms${saved ? " from save" : ""}`;
   for (const { target, value, error } of outcomes) {
     if (value !== undefined) {
-      process.stdout.write(`${out.dim(clock())} ${target.label}  ${module.padEnd(16)} ${digest.slice(0, 12)}  ${describePush(out, value)}  ${out.dim(`${totalMs.toFixed(1)} ms from save`)}\n`);
+      process.stdout.write(`${out.dim(clock())} ${target.label}  ${module.padEnd(16)} ${digest.slice(0, 12)}  ${describePush(out, value)}  ${out.dim(took)}\n`);
     } else if (error !== undefined) {
       process.stderr.write(`${err.dim(clock())} ${err.red("error")} ${target.label}  ${module}: ${err.bold(error.code)}: ${error.message}\n`);
     }
@@ -83,17 +92,22 @@ async function watchAndPush(ctx: Context, files: string[]): Promise<number> {
   const sessions = new NodeSessions(ctx.targets, ctx.identity, {
     knownNodesFile: knownNodesPath(),
     acceptNew: ctx.acceptNew,
-    onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${t.label} (${addressText(t.address)}) with key ${fingerprint(key)} in ${knownNodesPath()}\n`),
+    onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${pinnedMessage(t, key, knownNodesPath())}\n`),
   }, ctx.timeoutMs);
   const watcher = new PushWatcher(files, sessions, ctx.identity, {
-    pushed: (r) => printOutcomes(out, err, r.module, r.digest, r.totalMs, r.outcomes),
+    pushed: (r) => printOutcomes(out, err, r.module, r.digest, r.totalMs, r.saved, r.outcomes),
+    fixed: (module) => process.stderr.write(`${err.dim(clock())} ${err.green("fixed")} ${module}: builds again, and what runs is this same code\n`),
     buildFailed: (module, message) => process.stderr.write(`${err.dim(clock())} ${err.red("build failed")} ${module}: nothing pushed\n${message}\n`),
     skipped: (module, why) => process.stderr.write(err.dim(`${clock()} ${module}: ${why}\n`)),
   });
   await watcher.start();
+  // Beside the loop, after the first pushes: the project folder is fixpoint.json's, else here.
+  const types = new TypeChecker(ctx.project?.root ?? process.cwd(), files.map((f) => resolve(f)), typeEvents(err));
+  types.start();
   process.stderr.write(err.dim(`watching ${files.length} module(s) for ${ctx.targets.map((t) => t.label).join(", ")}; Ctrl-C stops\n`));
   await stopSignal();
   await shutdown(async () => {
+    types.close();
     await watcher.close();
     await sessions.close();
   });

@@ -1,13 +1,13 @@
-import { FixpointError, MODULE_NAME, fingerprint, parseCommandLine, stringOption, styleFor } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, parseCommandLine, stringOption, styleFor } from "../../loader/index.js";
 import { knownNodesPath } from "../home.js";
-import { addressText } from "../nodes/targets.js";
+import { pinnedMessage } from "../nodes/targets.js";
 import { runBatch } from "../repl/batch.js";
 import { ReplClient } from "../repl/client.js";
 import { History, historyPath } from "../repl/history.js";
 import { groupInput } from "../repl/input.js";
 import { InteractiveRepl } from "../repl/interactive.js";
 import { renderOutput } from "../repl/render.js";
-import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom } from "./common.js";
+import { CONNECTION_HELP, CONNECTION_OPTIONS, DEADLINE_HELP, DEADLINE_OPTION, contextFrom, deadlineFrom } from "./common.js";
 
 export const HELP = `Usage: devtool repl [--node NAME|HOST:PORT] [--module M] [--eval CODE] [options]
 
@@ -28,7 +28,7 @@ when code threw, or the coded error's status.
 Options:
   --module M             evaluate inside module M (default: the session's scratch context)
   --eval CODE, -e CODE   evaluate CODE as one input, print the result and exit
-${CONNECTION_HELP}`;
+${DEADLINE_HELP}${CONNECTION_HELP}`;
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -37,7 +37,7 @@ async function readStdin(): Promise<string> {
 }
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseCommandLine(args, { ...CONNECTION_OPTIONS, module: { type: "string" }, eval: { type: "string", short: "e" } }, 0);
+  const parsed = parseCommandLine(args, { ...CONNECTION_OPTIONS, ...DEADLINE_OPTION, module: { type: "string" }, eval: { type: "string", short: "e" } }, 0);
   if (parsed.values["help"] === true) {
     process.stdout.write(HELP);
     return 0;
@@ -46,6 +46,7 @@ export async function run(args: string[]): Promise<number> {
   if (module !== undefined && !MODULE_NAME.test(module)) throw new FixpointError("USAGE", `--module "${module}" is not a module name (lowercase letters, digits, "-")`);
   const source = stringOption(parsed, "eval");
   if (source !== undefined && source.trim() === "") throw new FixpointError("USAGE", "--eval needs code to evaluate");
+  const deadlineMs = deadlineFrom(parsed);
   const ctx = contextFrom(parsed);
   const target = ctx.targets[0];
   if (target === undefined || ctx.targets.length > 1) {
@@ -60,9 +61,10 @@ export async function run(args: string[]): Promise<number> {
     pin: {
       knownNodesFile: knownNodesPath(),
       acceptNew: ctx.acceptNew,
-      onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${t.label} (${addressText(t.address)}) with key ${fingerprint(key)} in ${knownNodesPath()}\n`),
+      onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${pinnedMessage(t, key, knownNodesPath())}\n`),
     },
     ...(ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs }),
+    deadlineMs,
     onOutput: (level, text) => {
       if (repl !== null) repl.output(level, text);
       else (level === "error" || level === "warn" ? process.stderr : process.stdout).write(renderOutput(styleFor(process.stdout), level, text) + "\n");

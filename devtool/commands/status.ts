@@ -5,8 +5,8 @@ import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, fanOut,
 export const HELP = `Usage: devtool status [--node NAME|HOST:PORT] [--json] [options]
 
 Shows each node's name, key, mode, uptime, modules with their digests, health (for
-modules with a health check), memory and connections. With no --node, asks every node in fixpoint.json at once. Exits 0 only if every
-node answered.
+modules with a health check), memory and connections. With no --node, asks every node in
+fixpoint.json at once. Exits 0 only if every node answered.
 
 Options:
   --json                 one JSON object per node on stdout, one per line
@@ -31,6 +31,8 @@ export async function run(args: string[]): Promise<number> {
   const ctx = contextFrom(parsed);
   const outcomes = await fanOut(ctx, (conn) => conn.request("status", {}, { timeoutMs: 10_000 }));
   const out = styleFor(process.stdout);
+  // A node of another cluster than the project's is worth a word, not a silent mismatch (issue 12.11).
+  const clusterNote = (cluster: string) => (ctx.project === null || ctx.project.cluster === cluster ? "" : " " + out.yellow(`(${ctx.project.file} says cluster ${ctx.project.cluster})`));
   for (const { target, value, error } of outcomes) {
     if (json) {
       const line = value === undefined ? { node: target.label, address: addressText(target.address), error: error?.toData() } : { node: target.label, address: addressText(target.address), ...toJson(value) };
@@ -39,7 +41,7 @@ export async function run(args: string[]): Promise<number> {
     }
     if (value === undefined) continue;
     process.stdout.write(
-      `${out.bold(value.name)} ${out.dim(`${addressText(target.address)} cluster ${value.cluster}`)}\n` +
+      `${out.bold(value.name)} ${out.dim(`${addressText(target.address)} cluster ${value.cluster}`)}${clusterNote(value.cluster)}\n` +
         `  key          ${fingerprint(value.publicKey)}\n` +
         `  mode         ${value.mode === "production" ? out.yellow(value.mode) : out.green(value.mode)}\n` +
         `  version      fixpoint ${value.version}, protocol ${value.protocolVersion}, pid ${value.pid}\n` +

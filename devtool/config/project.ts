@@ -11,7 +11,7 @@
  * A node's `key` pins it: the devtool talks only to a node that proves that key.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { FixpointError, NAME, parseHostPort, parsePublicKey, type HostPort } from "../../loader/index.js";
 
 export const PROJECT_FILE = "fixpoint.json";
@@ -109,4 +109,12 @@ export function loadProjectConfig(explicit: string | undefined, cwd = process.cw
     throw new FixpointError("CONFIG_INVALID", `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"})`, { cause: err });
   }
   return parseProjectConfig(text, file);
+}
+
+/** Throws CONFIG_INVALID naming fixpoint.json if a module it lists does not exist. */
+export function checkListedModules(project: ProjectConfig): void {
+  const missing = project.modules.find((m) => !existsSync(m));
+  if (missing !== undefined) {
+    throw new FixpointError("CONFIG_INVALID", `${project.file}: "modules" lists ${relative(project.root, missing)}, which does not exist`, { location: { file: project.file } });
+  }
 }

@@ -8,6 +8,7 @@
  * error naming both fingerprints, and nothing is sent.
  */
 import {
+  DEFAULT_PORT,
   FixpointError,
   connect,
   fingerprint,
@@ -31,6 +32,12 @@ export function addressText(address: HostPort): string {
   return address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
 
+/** "pinned NAME (ADDRESS) with key SHA256:… in FILE", the address once when it is the label (issue 12.11). */
+export function pinnedMessage(target: Target, key: Uint8Array, file: string): string {
+  const address = addressText(target.address);
+  return `${target.label}${target.label === address ? "" : ` (${address})`} with key ${fingerprint(key)} in ${file}`;
+}
+
 export function resolveTargets(nodeFlag: string | undefined, project: ProjectConfig | null): Target[] {
   const nodes = project?.nodes ?? [];
   if (nodeFlag === undefined) {
@@ -46,7 +53,8 @@ export function resolveTargets(nodeFlag: string | undefined, project: ProjectCon
   }
   const byName = nodes.find((n) => n.name === nodeFlag);
   if (byName !== undefined) return [{ label: byName.name, address: byName.address, pinned: byName.key }];
-  const address = parseHostPort(nodeFlag);
+  // A bare host means the loader's default port, as ssh's HOST means port 22 (issue 12.11).
+  const address = parseHostPort(nodeFlag) ?? (HOST_ONLY.test(nodeFlag) ? parseHostPort(`${nodeFlag}:${DEFAULT_PORT}`) : null);
   if (address === null) {
     throw new FixpointError(
       "NODE_UNKNOWN",
@@ -56,6 +64,9 @@ export function resolveTargets(nodeFlag: string | undefined, project: ProjectCon
   const byAddress = nodes.find((n) => addressText(n.address) === addressText(address));
   return [{ label: byAddress?.name ?? addressText(address), address, pinned: byAddress?.key ?? null }];
 }
+
+/** A host name, an IPv4 address or a bracketed IPv6 address, without a port. */
+const HOST_ONLY = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])$/;
 
 export interface PinOptions {
   knownNodesFile: string;
@@ -80,10 +91,16 @@ export function checkPin(target: Target, key: Uint8Array, options: PinOptions): 
     );
   }
   if (!options.acceptNew) {
+    // Pins are per address as typed: the same node reached as localhost:P after 127.0.0.1:P
+    // was pinned is unpinned, which must not look like a node never seen (issue 12.11).
+    const elsewhere = readKnownNodes(options.knownNodesFile).find((n) => n.address !== address && Buffer.from(n.key).equals(Buffer.from(key)));
     throw new FixpointError(
       "NODE_KEY_UNPINNED",
-      `node ${address} is not pinned; its key has fingerprint ${seen}. Compare it with the one \`loader init\` printed, ` +
-        `then pin it in fixpoint.json or rerun with --accept-new.`,
+      elsewhere !== undefined
+        ? `node ${address} is not pinned under that address, but its key ${seen} is pinned for ${elsewhere.address} in ${options.knownNodesFile} ` +
+            `(pins are per address as written). Use --node ${elsewhere.address}, or rerun with --accept-new to pin it for ${address} too.`
+        : `node ${address} is not pinned; its key has fingerprint ${seen}. Compare it with the one \`loader init\` printed, ` +
+            `then pin it in fixpoint.json or rerun with --accept-new.`,
     );
   }
   rememberNode(options.knownNodesFile, address, key);

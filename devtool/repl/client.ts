@@ -7,12 +7,15 @@
  */
 import { toFixpointError, type ClientConnection, type Data, type KeyPair, type ResultOf } from "../../loader/index.js";
 import { connectTarget, type PinOptions, type Target } from "../nodes/targets.js";
+import { pastDeadline } from "../commands/common.js";
 
 export interface ReplClientOptions {
   target: Target;
   identity: KeyPair;
   pin: PinOptions;
   timeoutMs?: number;
+  /** How long to wait for an evaluation's answer (--deadline-ms); past it, REQUEST_TIMEOUT. */
+  deadlineMs?: number;
   /** Console output from the node's code, as it arrives. */
   onOutput(level: string, text: string): void;
   /** The connection was lost (and a later input reopens it). */
@@ -53,7 +56,12 @@ export class ReplClient {
   }
 
   evaluate(source: string, colors: boolean): Promise<ResultOf<"eval">> {
-    return this.request((conn) => conn.request("eval", { source, colors, ...(this.module === null ? {} : { module: this.module }) }));
+    const deadlineMs = this.options.deadlineMs;
+    return this.request((conn) =>
+      conn.request("eval", { source, colors, ...(this.module === null ? {} : { module: this.module }) }, deadlineMs === undefined ? {} : { timeoutMs: deadlineMs }).catch((e: unknown) => {
+        throw toFixpointError(e).code === "REQUEST_TIMEOUT" && deadlineMs !== undefined ? pastDeadline("the evaluation", deadlineMs) : e;
+      }),
+    );
   }
 
   complete(source: string): Promise<ResultOf<"complete">> {

@@ -21,8 +21,10 @@ import type { NodeSessions, SessionOutcome } from "../nodes/sessions.js";
 export interface PushReport {
   module: string;
   digest: string;
-  /** ms from the change being noticed to every node answering. */
+  /** ms from the change being noticed (or, for the first push, from the build starting) to every node answering. */
   totalMs: number;
+  /** Whether a save caused this push; false for the first push when watching starts. */
+  saved: boolean;
   buildMs: number;
   outcomes: SessionOutcome<ResultOf<"push">>[];
 }
@@ -31,6 +33,11 @@ export interface WatchEvents {
   pushed(report: PushReport): void;
   buildFailed(module: string, message: string): void;
   skipped(module: string, why: string): void;
+  /**
+   * The module builds again after a failed build, and what it builds is what already runs
+   * (the file was saved back to good content): nothing to push, but the error is gone.
+   */
+  fixed(module: string): void;
 }
 
 interface Watched {
@@ -40,6 +47,8 @@ interface Watched {
   running: Promise<void> | null;
   again: boolean;
   changedAt: number;
+  /** The last build failed (and was reported). */
+  failed: boolean;
 }
 
 const STABLE_MS = 2;
@@ -70,7 +79,7 @@ export class PushWatcher {
     private readonly identity: KeyPair,
     private readonly events: WatchEvents,
   ) {
-    this.modules = files.map((file) => ({ builder: new ModuleBuilder(file), inputs: new Set([file]), lastDigest: null, running: null, again: false, changedAt: 0 }));
+    this.modules = files.map((file) => ({ builder: new ModuleBuilder(file), inputs: new Set([file]), lastDigest: null, running: null, again: false, changedAt: 0, failed: false }));
   }
 
   /** Builds and pushes every module once, then watches. */
@@ -150,7 +159,8 @@ export class PushWatcher {
    * file has held still, so a save in progress does not flash one.
    */
   private async buildAndPush(m: Watched): Promise<void> {
-    const noticed = m.changedAt === 0 ? performance.now() : m.changedAt;
+    const saved = m.changedAt !== 0;
+    const noticed = saved ? m.changedAt : performance.now();
     const file = m.builder.file;
     const before = await this.contentStamp(file);
     if (before === null) {
@@ -164,7 +174,10 @@ export class PushWatcher {
     } catch (err) {
       await sleep(STABLE_MS);
       if (stampOf(file) !== before) m.again = true;
-      else this.events.buildFailed(m.builder.name, toFixpointError(err).message);
+      else {
+        m.failed = true;
+        this.events.buildFailed(m.builder.name, toFixpointError(err).message);
+      }
       return;
     } finally {
       this.watchDirsAfter(m);
@@ -177,14 +190,17 @@ export class PushWatcher {
     this.watchDirs();
     const buildMs = performance.now() - t0;
     const digest = createHash("sha256").update(built.code).digest("hex");
+    const wasFailing = m.failed;
+    m.failed = false;
     if (digest === m.lastDigest) {
-      this.events.skipped(m.builder.name, "the build output did not change");
+      if (wasFailing) this.events.fixed(m.builder.name);
+      else this.events.skipped(m.builder.name, "the build output did not change");
       return;
     }
     const { bundle } = signBundle(built.name, built.code, built.sourceMap, this.identity);
     const outcomes = await this.sessions.each((conn) => conn.request("push", { bundle }, { timeoutMs: 30_000 }));
     if (outcomes.every((o) => o.error === undefined)) m.lastDigest = digest;
-    this.events.pushed({ module: built.name, digest, totalMs: performance.now() - noticed, buildMs, outcomes });
+    this.events.pushed({ module: built.name, digest, totalMs: performance.now() - noticed, saved, buildMs, outcomes });
   }
 
   // Keep watching the entry's directory even when the first build fails.

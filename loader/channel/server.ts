@@ -229,7 +229,9 @@ export class ChannelServer {
       this.connections.add(conn);
       conn.onClose((reason) => {
         this.connections.delete(conn);
-        this.logger.log("info", "connection.closed", { remote, client: who, code: reason?.code, reason: reason?.code === "CHANNEL_CLOSED" ? undefined : reason?.message });
+        // An orderly close (CHANNEL_CLOSED) is no error: it carries no code (issue 12.11).
+        const failed = reason !== null && reason.code !== "CHANNEL_CLOSED";
+        this.logger.log("info", "connection.closed", { remote, client: who, code: failed ? reason.code : undefined, reason: failed ? reason.message : undefined });
       });
       conn.reply({ type: "welcome", version: responder.version, node: this.options.describe(), roles: [...roles] });
       this.logger.log("info", "connection.opened", { remote, client: who, roles: roles.join(",") });

@@ -58,8 +58,10 @@ Options:
   start: `Usage: loader start --data DIR [--listen HOST:PORT] [--http HOST:PORT] [--mode dev|production] [--log-format text|json]
 
 Runs the node in the foreground, with its modules in isolates in a runtime process that it
-supervises and restarts on the last good code and state if it dies. Logs go to stderr, one line per event. SIGTERM or SIGINT
-lets requests in flight finish, closes every connection and exits 0.
+supervises and restarts on the last good code and state if it dies. Logs go to stderr, one
+line per event. SIGTERM or SIGINT lets requests in flight finish, closes every connection
+and exits 0. A failure while starting (a port in use, say) stops what had started and exits
+with the error's status.
 
 Options:
   --data DIR                  the node's data directory (see \`loader init\`)
@@ -104,8 +106,9 @@ export async function init(args: string[]): Promise<number> {
       `public key:  ${formatPublicKeyLine(identity.publicKey)}\n` +
       `fingerprint: ${fingerprint(identity.publicKey)}\n\n` +
       `Next: authorize a developer key, then start the node:\n` +
-      `  loader authorize --data ${paths.dir} --key ~/.fixpoint/id_ed25519.pub --roles dev,observe\n` +
-      `  loader start --data ${paths.dir}\n`,
+      // As the README runs them: the CLIs are the package's bins, reached with npx (issue 12.10).
+      `  npx loader authorize --data ${paths.dir} --key ~/.fixpoint/id_ed25519.pub --roles dev,observe\n` +
+      `  npx loader start --data ${paths.dir}\n`,
   );
   return 0;
 }
@@ -222,7 +225,14 @@ export async function start(args: string[]): Promise<number> {
     ...(listen === undefined ? {} : { listen }),
     ...(mode === undefined ? {} : { mode }),
   });
-  await node.start();
+  try {
+    await node.start();
+  } catch (err) {
+    // Whatever started before the failure (the channel's port, the runtime process, issue 12.1:
+    // a busy --http port) must not keep this process alive: stop it, then exit with the code.
+    await node.stop().catch(() => {});
+    throw err;
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.log("info", "signal", { signal });

@@ -1,5 +1,6 @@
 /** Terminal output for both CLIs: colour only on a TTY (and never with NO_COLOR), errors with their code. */
 import { FixpointError, toFixpointError } from "../errors.js";
+import { isShapeError } from "./args.js";
 
 export interface Style {
   red(text: string): string;
@@ -25,7 +26,8 @@ export function reportError(err: unknown, help: string | undefined): number {
   // A message that already names its file (a build error's code frame) needs no suffix.
   const where = error.location === undefined || error.message.includes(error.location.file) ? "" : ` (${error.location.file}${error.location.line === undefined ? "" : `:${error.location.line}`})`;
   process.stderr.write(`${style.red("error")} ${style.bold(error.code)}: ${error.message}${where}\n`);
-  if (error.code === "USAGE" && help !== undefined) process.stderr.write(`\n${help}`);
+  // The help follows an error in the command line's shape; any other usage error says what to do itself.
+  if (error.code === "USAGE" && help !== undefined && isShapeError(err)) process.stderr.write(`\n${help}`);
   if (!(err instanceof FixpointError)) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
   return error.exitStatus;
 }
