@@ -68,6 +68,17 @@ export const ERROR_CODES = {
   NODE_LOCKED: [EXIT.usage, "another running node holds this data directory"],
   BUILD_FAILED: [EXIT.failed, "esbuild could not build a module"],
 
+  // Production: releases and the guarded restart.
+  RELEASE_INVALID: [EXIT.failed, "a release manifest is malformed"],
+  RELEASE_SIGNATURE_INVALID: [EXIT.failed, "a release's signature does not verify"],
+  RELEASE_SIGNER_UNTRUSTED: [EXIT.failed, "a release was signed by a key without the release role"],
+  RELEASE_WRONG_CLUSTER: [EXIT.failed, "a release was made for another cluster"],
+  RELEASE_BUNDLE_INVALID: [EXIT.failed, "a bundle does not match the digest its release names"],
+  RELEASE_OLD: [EXIT.failed, "a release is numbered at or below the node's current one"],
+  RELEASE_NOT_STAGED: [EXIT.failed, "the node does not hold that release or all of its bundles"],
+  UPGRADE_IN_PROGRESS: [EXIT.failed, "another guarded restart of this node is running"],
+  UPGRADE_ROLLED_BACK: [EXIT.failed, "the new release failed to start or to pass its health checks; the node rolled back"],
+
   // Modules running in the runtime.
   MODULE_NOT_FOUND: [EXIT.failed, "no module of that name runs on the node"],
   FUNCTION_NOT_FOUND: [EXIT.failed, "the module has no function of that name"],

@@ -9,7 +9,7 @@ import { FixpointError, toFixpointError } from "../loader/errors.js";
 import type { RuntimeBoot, RuntimeMessage, RuntimeRequest, RuntimeResults, StateSnapshot } from "../loader/protocol/runtime-ipc.js";
 import type { ErrorData } from "../loader/errors.js";
 import { ModuleTable } from "./swap/module-table.js";
-import { createHttpServer, serveSocket } from "./http/server.js";
+import { createHttpServer, drainHttp, serveSocket } from "./http/server.js";
 import { DEFAULT_ISOLATE_LIMITS } from "./host/module-isolate.js";
 import { ReplSessions } from "./repl/sessions.js";
 import { withDeadline } from "./deadline.js";
@@ -108,6 +108,9 @@ async function answer(request: RuntimeRequest): Promise<unknown> {
       return { modules, rss: memory.rss, heapUsed: memory.heapUsed } satisfies RuntimeResults["status"];
     }
     case "ping":
+      return null;
+    case "drain":
+      await drainHttp(http, request.timeoutMs);
       return null;
     case "repl-eval":
       return repl.evaluate(request);

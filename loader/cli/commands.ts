@@ -77,6 +77,8 @@ Options:
   --http HOST:PORT            serve HTTP for the modules: "/NAME/..." goes to module NAME,
                               everything else to the root module
   --http-root MODULE          the module taking paths no other module claims (default index)
+  --ready HOST:PORT           serve a readiness endpoint: GET answers 200 while the node
+                              serves, 503 from a guarded restart's drain to its commit
   --module-memory-mb N        heap limit per module isolate (default ${DEFAULT_RUNTIME_LIMITS.memoryMb}; V8 may overshoot it)
   --module-cpu-ms N           longest synchronous run of module code per call (default ${DEFAULT_RUNTIME_LIMITS.cpuMs})
   --module-async-ms N         longest wait for an async call or handler (default ${DEFAULT_RUNTIME_LIMITS.asyncMs})
@@ -182,12 +184,15 @@ export async function start(args: string[]): Promise<number> {
       "module-cpu-ms": { type: "string" },
       "module-async-ms": { type: "string" },
       "max-state-mb": { type: "string" },
+      ready: { type: "string" },
     },
     0,
   );
   if (parsed.values["help"] === true) return help("start");
   const http = stringOption(parsed, "http");
   if (http !== undefined && parseHostPort(http) === null) throw new FixpointError("USAGE", `--http must be HOST:PORT, got "${http}"`);
+  const ready = stringOption(parsed, "ready");
+  if (ready !== undefined && parseHostPort(ready) === null) throw new FixpointError("USAGE", `--ready must be HOST:PORT, got "${ready}"`);
   const httpRoot = stringOption(parsed, "http-root");
   if (httpRoot !== undefined && !MODULE_NAME.test(httpRoot)) throw new FixpointError("USAGE", `--http-root must be a module name (lowercase letters, digits, "-"), got "${httpRoot}"`);
   const stateMb = positiveInt(parsed, "max-state-mb");
@@ -224,6 +229,7 @@ export async function start(args: string[]): Promise<number> {
     runtime: { entry: runtimeEntry(), limits: runtimeLimits, ...(http === undefined ? {} : { http }), ...(httpRoot === undefined ? {} : { httpRoot }) },
     ...(listen === undefined ? {} : { listen }),
     ...(mode === undefined ? {} : { mode }),
+    ...(ready === undefined ? {} : { ready }),
   });
   try {
     await node.start();

@@ -61,6 +61,8 @@ interface ModuleRecord {
   latest: StateBytes | null;
   /** What is on disk (latest may be newer while a save is in progress). */
   saved: { seq: number; savedAt: string; size: number } | null;
+  /** The newest save in progress or done (a guarded restart waits for it). */
+  saving: Promise<unknown>;
   /** Why the module is failed. */
   error: ErrorData | null;
   queue: Promise<void>;
@@ -103,6 +105,8 @@ export class CodeServer {
   private snapshotAgain = false;
   /** Export failures already reported, so a state that stays too large is logged once, not every second. */
   private readonly reported = new Map<string, string>();
+  /** While a release is tried, states stay in memory: the disk keeps those saved before it. */
+  private frozen = false;
 
   constructor(options: CodeServerOptions) {
     this.store = options.store;
@@ -116,7 +120,7 @@ export class CodeServer {
    * Reads the store once: every current bundle verified (then kept in memory), every module's
    * newest intact saved state. A module whose saved states are all damaged is failed, not reset.
    */
-  boot(): void {
+  boot(statesAt?: Record<string, number>): void {
     for (const entry of this.store.modules()) {
       let verified: VerifiedBundle;
       try {
@@ -127,7 +131,7 @@ export class CodeServer {
       const record = this.record(entry.name);
       record.current = versionOf(verified);
       record.status = "restoring";
-      const read = this.states.read(entry.name);
+      const read = this.readState(entry.name, statesAt);
       if (read.kind === "none") continue;
       for (const p of read.problems) this.logger.log("error", "state.corrupt", { module: entry.name, file: p.file, code: p.error.code, reason: p.error.message });
       if (read.kind === "found") {
@@ -144,6 +148,19 @@ export class CodeServer {
     }
   }
 
+  /** A module's newest intact save, or exactly save `statesAt[name]` when given (a rollback). */
+  private readState(name: string, statesAt: Record<string, number> | undefined): ReturnType<StateStore["read"]> {
+    if (statesAt === undefined) return this.states.read(name);
+    const seq = statesAt[name];
+    if (seq === undefined) return { kind: "none" };
+    try {
+      return { kind: "found", saved: this.states.readAt(name, seq), problems: [] };
+    } catch (err) {
+      const error = toFixpointError(err, "STATE_CORRUPT");
+      return { kind: "corrupt", problems: [{ file: `${name}/${seq}.state`, error }] };
+    }
+  }
+
   /** Starts saving changed states every snapshotMs. */
   start(): void {
     this.snapshotTimer = setInterval(() => void this.snapshot(), this.snapshotMs);
@@ -153,7 +170,7 @@ export class CodeServer {
   private record(name: string): ModuleRecord {
     let r = this.records.get(name);
     if (r === undefined) {
-      r = { name, status: "loading", current: null, loading: null, runningIn: null, latest: null, saved: null, error: null, queue: Promise.resolve(), waiting: null };
+      r = { name, status: "loading", current: null, loading: null, runningIn: null, latest: null, saved: null, saving: Promise.resolve(), error: null, queue: Promise.resolve(), waiting: null };
       this.records.set(name, r);
     }
     return r;
@@ -326,15 +343,18 @@ export class CodeServer {
   private accept(record: ModuleRecord, state: StateBytes): void {
     if (record.current === null || state.digest !== record.current.manifest.digest) return;
     record.latest = state;
-    this.states.save(record.name, state).then(
+    if (this.frozen) return;
+    record.saving = this.states.save(record.name, state).then(
       (saved: SavedState) => {
-        if (record.latest === state || (record.saved?.seq ?? 0) < saved.seq) record.saved = { seq: saved.seq, savedAt: saved.savedAt, size: saved.bytes.length };
+        if ((record.saved?.seq ?? 0) < saved.seq) record.saved = { seq: saved.seq, savedAt: saved.savedAt, size: saved.bytes.length };
       },
       (err: unknown) => {
         const e = toFixpointError(err);
         this.logger.log("error", "state.save-failed", { module: record.name, code: e.code, reason: e.message });
+        throw e;
       },
     );
+    record.saving.catch(() => {});
   }
 
   /** Saves the states that may have changed since the last snapshot; one at a time, bursts coalesce. */
@@ -353,14 +373,14 @@ export class CodeServer {
     return this.snapshotting;
   }
 
-  private async exportStates(): Promise<void> {
+  private async exportStates(force = false): Promise<Record<string, ErrorData>> {
     const runtime = this.runtime;
-    if (runtime === null || runtime.status.state !== "up") return;
+    if (runtime === null || (runtime.status.state !== "up" && !force) || this.frozen) return {};
     let answer;
     try {
       answer = await runtime.exportStates();
     } catch {
-      return; // the runtime is going down; its restore uses the states kept so far
+      return {}; // the runtime is going down; its restore uses the states kept so far
     }
     const { snapshot, failed } = answer.value;
     for (const [name, state] of Object.entries(snapshot)) {
@@ -374,6 +394,77 @@ export class CodeServer {
       this.reported.set(name, error.code);
       this.logger.log("error", "state.export-failed", { module: name, code: error.code, reason: error.message, kept: this.records.get(name)?.saved?.savedAt ?? "none" });
     }
+    return failed;
+  }
+
+  // ---- the guarded restart's steps (loader/release/guarded-restart.ts) -------------------------
+
+  /**
+   * Every module's state out of the runtime and durably on disk, now (a drained node changes
+   * nothing meanwhile). Returns the save each module is at, and the modules whose state could
+   * not be saved (too large, not copyable, a failed write, a damaged state it never had back).
+   */
+  async saveAll(): Promise<{ seqs: Record<string, number>; failed: Record<string, ErrorData> }> {
+    const failed: Record<string, ErrorData> = { ...(await this.exportStates(true)) };
+    const seqs: Record<string, number> = {};
+    for (const r of this.records.values()) {
+      if (r.current === null) continue;
+      if (r.error?.code === "STATE_CORRUPT") failed[r.name] = r.error;
+      try {
+        await r.saving;
+      } catch (err) {
+        failed[r.name] = toFixpointError(err).toData();
+      }
+      if (r.saved !== null) seqs[r.name] = r.saved.seq;
+      else if (r.latest !== null && failed[r.name] === undefined) failed[r.name] = new FixpointError("STORE_WRITE_FAILED", `module ${r.name}'s state is not on disk`).toData();
+    }
+    return { seqs, failed };
+  }
+
+  /** From here states stay in memory only (a release on trial must not overwrite what a rollback needs). */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** States go to disk again (after a commit or a rollback), starting with every module's now. */
+  thaw(): void {
+    this.frozen = false;
+    for (const r of this.records.values()) if (r.latest !== null) this.accept(r, r.latest);
+  }
+
+  /**
+   * Replaces every module with `versions`, each to start from the save `statesAt` names (none:
+   * its initial state), for a runtime about to be restarted on them. Modules not listed are gone.
+   */
+  install(versions: VerifiedBundle[], statesAt: Record<string, number>): void {
+    this.records.clear();
+    this.reported.clear();
+    for (const verified of versions) {
+      const record = this.record(verified.manifest.name);
+      record.current = versionOf(verified);
+      record.status = "restoring";
+      const read = this.readState(record.name, statesAt);
+      if (read.kind === "found") {
+        record.latest = read.saved;
+        record.saved = { seq: read.saved.seq, savedAt: read.saved.savedAt, size: read.saved.bytes.length };
+      } else if (read.kind === "corrupt") {
+        record.status = "failed";
+        record.error = read.problems[0]!.error.toData();
+      }
+    }
+  }
+
+  /** Modules that do not run as current code (a release that failed to start some). */
+  failures(): { name: string; error: ErrorData | null; status: ModuleStatus }[] {
+    const gen = this.runtime?.generation;
+    return [...this.records.values()]
+      .filter((r) => r.current !== null && (r.status !== "current" || r.runningIn !== gen))
+      .map((r) => ({ name: r.name, error: r.error, status: r.status }));
+  }
+
+  /** Names and digests of the current modules. */
+  currentSet(): { name: string; digest: string }[] {
+    return [...this.records.values()].flatMap((r) => (r.current === null ? [] : [{ name: r.name, digest: r.current.manifest.digest }]));
   }
 
   /** An orderly stop: the last states out of the runtime and onto disk. */

@@ -19,6 +19,11 @@ import { readNodeConfig, parseHostPort, type NodeConfig } from "./config.js";
 import { dataDirPaths, lockDataDir, readNodeIdentity, type DataDirPaths } from "./data-dir.js";
 import { TrustCache } from "./trust-cache.js";
 import { CodeServer } from "./code-server.js";
+import { Readiness } from "./readiness.js";
+import { ReleaseStore } from "../release/release-store.js";
+import { GuardedRestart } from "../release/guarded-restart.js";
+import { verifyRelease, verifyReleaseBundle } from "../release/release.js";
+import { writeFileAtomicAsync } from "../store/atomic.js";
 import { RuntimeSupervisor, type RuntimeEntry } from "../supervisor/runtime-supervisor.js";
 import type { RuntimeLimits, RuntimeModuleStatus } from "../protocol/runtime-ipc.js";
 import { HttpFront } from "./http-front.js";
@@ -37,6 +42,8 @@ export interface NodeOptions {
   limits?: Partial<ServerLimits>;
   /** How often changed module states are saved to disk, ms. Default 1000. */
   snapshotMs?: number;
+  /** "HOST:PORT" for the readiness endpoint (200 ready, 503 not ready), if any. */
+  ready?: string;
   /** How to run modules; without it the node stores bundles but runs none. */
   runtime?: {
     entry: RuntimeEntry;
@@ -50,7 +57,8 @@ export interface NodeOptions {
 
 export class LoaderNode {
   readonly paths: DataDirPaths;
-  readonly config: NodeConfig;
+  /** config.json as read, with the command line's overrides; `mode` changes with a `mode` request. */
+  config: NodeConfig;
   readonly identity: KeyPair;
   private readonly trust: TrustCache;
   private readonly store: BundleStore;
@@ -67,6 +75,14 @@ export class LoaderNode {
   private readonly recentLogs: Data[] = [];
   /** The remote REPL: sessions per connection, audit in production. */
   private readonly repl: ReplGateway;
+  /** Releases held, the pointer, and the guarded restart (production). */
+  private readonly releases: ReleaseStore;
+  private readonly restart: GuardedRestart | null = null;
+  /** Digests named by a release the node holds: verified by the release, not by their signer's role. */
+  private readonly vouched = new Set<string>();
+  /** False from a guarded restart's drain to its commit; what the readiness endpoint answers. */
+  private ready = true;
+  private readonly readiness: Readiness | null = null;
 
   /** Reads and checks everything on disk; throws a coded error before anything listens. */
   constructor(options: NodeOptions) {
@@ -100,7 +116,15 @@ export class LoaderNode {
         ...(options.limits === undefined ? {} : { limits: options.limits }),
       });
       this.trust = new TrustCache(this.paths.trust, this.logger);
-      this.store = new BundleStore(this.paths.store, (key) => this.trust.rolesOf(key));
+      this.store = new BundleStore(this.paths.store, (key) => this.trust.rolesOf(key), (digest) => this.vouched.has(digest));
+      this.releases = new ReleaseStore(this.paths.store, (key) => this.trust.rolesOf(key), this.config.cluster);
+      for (const number of this.releases.held()) {
+        try {
+          for (const m of this.releases.read(number).manifest.modules) this.vouched.add(m.digest);
+        } catch (err) {
+          this.logger.log("error", "release.corrupt", { release: number, code: (err as FixpointError).code, reason: (err as Error).message });
+        }
+      }
       const runtime = options.runtime;
       if (runtime !== undefined) {
         this.runtime = new RuntimeSupervisor({
@@ -128,8 +152,11 @@ export class LoaderNode {
         logger: this.logger,
         ...(options.snapshotMs === undefined ? {} : { snapshotMs: options.snapshotMs }),
       });
-      code.boot();
       this.code = code;
+      if (this.runtime !== null) {
+        this.restart = new GuardedRestart({ code, runtime: this.runtime, releases: this.releases, store: this.store, logger: this.logger, setReady: (ready) => (this.ready = ready) });
+      }
+      if (options.ready !== undefined) this.readiness = new Readiness(options.ready, () => this.ready);
       this.reportStoreProblems();
     } catch (err) {
       this.unlock();
@@ -143,7 +170,35 @@ export class LoaderNode {
     }
   }
 
+  /**
+   * The boot rule of the guarded restart (guarded-restart.ts): a `trying` release that never
+   * reached its commit is dropped and the node boots its old modules with exactly the states
+   * saved before the attempt; a committed release in production is what runs (the store's table
+   * repaired if a crash came between the commit and the table's write).
+   */
+  private async bootModules(): Promise<void> {
+    const pointer = this.releases.readPointer();
+    if (pointer.trying !== null) {
+      this.code.boot(pointer.trying.states);
+      await this.releases.writePointer({ ...pointer, trying: null });
+      this.logger.log("warn", "upgrade.rolled-back-at-boot", { release: pointer.trying.number, to: pointer.committed?.number ?? 0 });
+      return;
+    }
+    if (pointer.committed !== null && this.config.mode === "production") {
+      const { manifest } = this.releases.read(pointer.committed.number);
+      const table = this.store.modules();
+      const same = table.length === manifest.modules.length && manifest.modules.every((m) => table.some((e) => e.name === m.name && e.digest === m.digest));
+      if (!same) {
+        await this.store.setAll(manifest.modules);
+        this.logger.log("warn", "store.table-repaired", { release: manifest.number });
+      }
+    }
+    this.code.boot();
+  }
+
   async start(): Promise<{ host: string; port: number }> {
+    await this.bootModules();
+    this.reportStoreProblems();
     const hp = parseHostPort(this.config.listen);
     if (hp === null) throw new FixpointError("CONFIG_INVALID", `listen address "${this.config.listen}" must be HOST:PORT`);
     try {
@@ -155,8 +210,11 @@ export class LoaderNode {
     if (this.runtime !== null) await this.runtime.start();
     this.code.start();
     const http = this.httpFront === null ? undefined : await this.httpFront.listen();
+    const ready = this.readiness === null ? undefined : await this.readiness.listen();
     this.logger.log("info", "node.started", {
       http: http === undefined ? undefined : `${http.host}:${http.port}`,
+      ready: ready === undefined ? undefined : `${ready.host}:${ready.port}`,
+      release: this.releases.readPointer().committed?.number ?? 0,
       name: this.config.name,
       cluster: this.config.cluster,
       mode: this.config.mode,
@@ -171,6 +229,7 @@ export class LoaderNode {
   async stop(graceMs?: number): Promise<void> {
     this.logger.log("info", "node.stopping", {});
     await this.httpFront?.close();
+    await this.readiness?.close();
     await this.server.close(graceMs);
     // The last states out of the runtime and onto disk before it goes: an orderly stop loses nothing.
     await this.code.stop();
@@ -200,6 +259,16 @@ export class LoaderNode {
         return this.repl.eval(session, request);
       case "complete":
         return this.repl.complete(session, request);
+      case "stage":
+        return this.stage(request);
+      case "upgrade": {
+        if (this.restart === null) throw new FixpointError("RUNTIME_UNAVAILABLE", "this node runs no modules (started without a runtime)");
+        const outcome = await this.restart.upgrade(request.number, request.rollback === true);
+        if (outcome.outcome === "committed") for (const m of this.releases.read(outcome.to).manifest.modules) this.vouched.add(m.digest);
+        return outcome;
+      }
+      case "mode":
+        return this.switchMode(request.mode);
       case "subscribe": {
         session.subscribe(request.topics);
         const backlog = request.backlog ?? 0;
@@ -255,9 +324,49 @@ export class LoaderNode {
       modules,
       memory: { rss: memory.rss, heapUsed: memory.heapUsed },
       connections: this.server.stats,
+      release: this.releaseInfo(),
+      ready: this.ready,
     };
   }
 
+
+  private releaseInfo(): NonNullable<ResultOf<"status">["release"]> {
+    const pointer = this.releases.readPointer();
+    const held = this.releases.held();
+    return pointer.committed === null ? { held } : { number: pointer.committed.number, committedAt: pointer.committed.at, held };
+  }
+
+  /**
+   * Verifies a release and keeps it with whichever of its bundles came along, before any node
+   * goes down; answers with the digests still missing. Refuses whole, keeping nothing, a release
+   * that fails any check.
+   */
+  private async stage(request: RequestOf<"stage">): Promise<ResultOf<"stage">> {
+    const manifest = verifyRelease(request.release, (key) => this.trust.rolesOf(key), this.config.cluster);
+    const highest = this.releases.readPointer().highest;
+    if (manifest.number <= highest && !this.releases.has(manifest.number)) {
+      throw new FixpointError("RELEASE_OLD", `release ${manifest.number} is not newer than release ${highest}, which this node has run, and the node never held it; create a new release`);
+    }
+    const checked = request.bundles.map((b) => ({ bundle: b, manifest: verifyReleaseBundle(b, manifest) }));
+    for (const { bundle, manifest: m } of checked) await this.store.storeVouched(bundle, m);
+    await this.releases.hold(request.release, manifest);
+    for (const m of manifest.modules) this.vouched.add(m.digest);
+    const missing = manifest.modules.filter((m) => !this.store.has(m.digest)).map((m) => m.digest);
+    this.logger.log("info", "release.staged", { release: manifest.number, bundles: checked.length, missing: missing.length });
+    return { number: manifest.number, missing };
+  }
+
+  /** Switches dev ↔ production and keeps it in config.json. */
+  private async switchMode(mode: Mode): Promise<ResultOf<"mode">> {
+    const previous = this.config.mode;
+    if (mode !== previous) {
+      const onDisk = readNodeConfig(this.paths.config);
+      await writeFileAtomicAsync(this.paths.config, JSON.stringify({ ...onDisk, mode }, null, 2) + "\n");
+      this.config = { ...this.config, mode };
+      this.logger.log("warn", "node.mode", { mode, previous });
+    }
+    return { mode, previous };
+  }
 }
 
 /** A health answer as the wire carries it (the detail bounded: module code wrote it). */

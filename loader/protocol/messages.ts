@@ -7,7 +7,8 @@
  * node to client unasked (logs). `heartbeat`s flow both ways once per interval; either side
  * treats a silent peer as dead. `goodbye` says why a side is about to close.
  *
- *   client → node: ping, status, push, call, subscribe, eval, complete, heartbeat, goodbye
+ *   client → node: ping, status, push, call, subscribe, eval, complete, stage, upgrade, mode,
+ *                  heartbeat, goodbye
  *   node → client: welcome (first frame after the handshake), result, error, event,
  *                  heartbeat, goodbye
  *
@@ -81,6 +82,12 @@ export const bundleSchema = object({
 });
 export type WireBundle = Infer<typeof bundleSchema>;
 
+/** A release as it travels (loader/release/release.ts): the signed manifest bytes and the signature. */
+export const releaseSchema = object({ manifest: bytes(64 * 1024), signature: bytes(64, 64) });
+
+/** How a guarded restart ended (loader/release/guarded-restart.ts). */
+export const UPGRADE_OUTCOMES = ["committed", "unchanged"] as const;
+
 const requestSchemas = {
   ping: object({ type: literal("ping"), id, data: bytes(DEFAULT_MAX_FRAME_BYTES) }, ["data"]),
   status: object({ type: literal("status"), id }),
@@ -92,6 +99,15 @@ const requestSchemas = {
   eval: object({ type: literal("eval"), id, source: string(MAX_EVAL_SOURCE), module: string(64, MODULE_NAME), colors: bool() }, ["module", "colors"]),
   /** `source`: the input line up to the cursor. */
   complete: object({ type: literal("complete"), id, source: string(MAX_COMPLETE_SOURCE), module: string(64, MODULE_NAME) }, ["module"]),
+  /**
+   * Production. `stage`: verify and keep a release and whichever of its bundles are given, before
+   * any node goes down; the answer lists the digests still missing (send them in another stage).
+   * `upgrade`: the guarded restart onto a staged release (`rollback`: to a lower number the node
+   * holds). `mode`: switch the node between dev and production (persisted).
+   */
+  stage: object({ type: literal("stage"), id, release: releaseSchema, bundles: array(bundleSchema, 256) }),
+  upgrade: object({ type: literal("upgrade"), id, number: uint(), rollback: bool() }, ["rollback"]),
+  mode: object({ type: literal("mode"), id, mode: oneOf(MODES) }),
 } as const;
 
 const moduleInfo = object(
@@ -137,7 +153,11 @@ export const resultSchemas = {
     modules: array(moduleInfo),
     memory: object({ rss: uint(), heapUsed: uint() }),
     connections: object({ active: uint(), pending: uint() }),
-  }),
+    /** The committed release (none before the first) and the releases the node holds. */
+    release: object({ number: uint(), committedAt: string(64), held: array(uint(), 1024) }, ["number", "committedAt"]),
+    /** False from a guarded restart's drain to its commit (what the readiness endpoint says). */
+    ready: bool(),
+  }, ["release", "ready"]),
   push: object(
     {
       name: string(64, MODULE_NAME),
@@ -162,6 +182,10 @@ export const resultSchemas = {
   ),
   /** `prefix`: the word being completed (what each candidate replaces). */
   complete: object({ candidates: array(string(256), MAX_COMPLETIONS), prefix: string(256) }),
+  stage: object({ number: uint(), missing: array(string(64, DIGEST), 256) }),
+  /** `from`: 0 when the node had no release; `outOfServiceMs`: drain to commit. */
+  upgrade: object({ from: uint(), to: uint(), outcome: oneOf(UPGRADE_OUTCOMES), ms: number(), outOfServiceMs: number() }),
+  mode: object({ mode: oneOf(MODES), previous: oneOf(MODES) }),
 } as const satisfies Record<keyof typeof requestSchemas, Schema>;
 
 const controlSchemas = {

@@ -3,7 +3,7 @@
  * the loader knows. The loader forks the runtime with an IPC channel in "advanced"
  * serialization (structured clone, so bytes and states cross without JSON), and:
  *
- *   loader → runtime   requests with an id: load, call, health, export, unload, status, ping,
+ *   loader → runtime   requests with an id: load, call, health, export, unload, status, ping, drain,
  *                      repl-eval, repl-complete, repl-drop;
  *                      and accepted HTTP sockets, passed as handles with { type: "http-socket" }
  *   runtime → loader   exactly one reply per request id; unasked: ready (once, at start),
@@ -57,6 +57,8 @@ export type RuntimeRequest =
   | { type: "unload"; id: number; name: string }
   | { type: "status"; id: number }
   | { type: "ping"; id: number }
+  /** Before a guarded restart: finish HTTP requests in flight (at most timeoutMs), keep no connection alive. */
+  | { type: "drain"; id: number; timeoutMs: number }
   | { type: "repl-eval"; id: number; session: string; module?: string; source: string; colors: boolean }
   | { type: "repl-complete"; id: number; session: string; module?: string; source: string }
   | { type: "repl-drop"; id: number; session: string };
@@ -108,6 +110,7 @@ export interface RuntimeResults {
   unload: null;
   status: { modules: RuntimeModuleStatus[]; rss: number; heapUsed: number };
   ping: null;
+  drain: null;
   "repl-eval": ReplEvalResult;
   "repl-complete": ReplCompletion;
   /** Whether the session had a scratch isolate (now disposed). */

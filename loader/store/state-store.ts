@@ -119,6 +119,8 @@ export class StateStore {
   /** Per module: the write in progress, so saves of one module land in order. */
   private readonly writing = new Map<string, Promise<void>>();
   private readonly nextSeq = new Map<string, number>();
+  /** Per module: the newest sequence number known to be on disk. */
+  private readonly durable = new Map<string, number>();
 
   constructor(storeDir: string) {
     this.dir = join(storeDir, "states");
@@ -165,6 +167,27 @@ export class StateStore {
     return { kind: "corrupt", problems };
   }
 
+  /** The newest save of `module` known to be on disk, if any (what a guarded restart records). */
+  lastDurable(module: string): number | undefined {
+    if (!this.durable.has(module)) {
+      const newest = this.files(module)[0];
+      if (newest !== undefined) this.durable.set(module, newest);
+    }
+    return this.durable.get(module);
+  }
+
+  /** One particular save (a guarded restart's rollback restores exactly the states it recorded). */
+  readAt(module: string, seq: number): SavedState {
+    const file = this.file(module, seq);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch (err) {
+      throw new FixpointError("STATE_CORRUPT", `saved state ${file} is missing (${(err as Error).message})`);
+    }
+    return decodeState(bytes, module, file);
+  }
+
   /** Modules that have a states folder (for diagnostics). */
   modules(): string[] {
     return readdirSync(this.dir).filter((n) => MODULE_NAME.test(n));
@@ -187,6 +210,7 @@ export class StateStore {
       } catch (err) {
         throw new FixpointError("STORE_WRITE_FAILED", `cannot save the state of module ${module}: ${(err as Error).message}`, { cause: err });
       }
+      this.durable.set(module, Math.max(seq, this.durable.get(module) ?? 0));
       // Only now, with the new file durable, may older ones go.
       for (const old of this.files(module).filter((s) => s < seq).slice(KEEP - 1)) await unlink(this.file(module, old)).catch(() => {});
     });

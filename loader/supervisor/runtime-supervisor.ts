@@ -10,6 +10,11 @@
  *                                                  module (onReady), then → up
  *   restoring  onReady settled                     up
  *   up         exit, or 3 heartbeats unanswered    down (kill it if still alive)
+ *   up         drain() (a guarded restart)         draining: new work waits, HTTP connections are
+ *                                                  held; in-flight requests finish
+ *   draining   resume()                            up
+ *   draining,  restart()                           starting (the old process stopped in order,
+ *   up                                             not counted as a crash)
  *   starting,  exit                                down
  *   restoring
  *   down       backoff elapsed (100 ms, doubling   starting
@@ -75,13 +80,18 @@ export interface SupervisorOptions {
   waitMs?: number;
 }
 
-type State = "starting" | "restoring" | "up" | "down" | "stopped";
+type State = "starting" | "restoring" | "up" | "draining" | "down" | "stopped";
 type RequestBody<K extends RuntimeRequest["type"]> = Omit<Extract<RuntimeRequest, { type: K }>, "id" | "type">;
 
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: FixpointError) => void;
+  /** Work for clients (calls, REPL, status): what a drain waits for. */
+  work: boolean;
 }
+
+/** Module-life and housekeeping requests: not clients' work, so a drain does not wait for them. */
+const HOUSEKEEPING: ReadonlySet<string> = new Set(["load", "unload", "export", "ping", "drain"]);
 
 const MAX_HELD_SOCKETS = 1024;
 
@@ -96,6 +106,8 @@ export class RuntimeSupervisor {
   private restarts = 0;
   /** Which process this is: one more on every spawn. */
   private gen = 0;
+  /** Set while restart() waits for a new process: told if it exits before it is up. */
+  private startFailed: ((why: string) => void) | null = null;
   private backoffMs = 100;
   private lastBeat = Date.now();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -212,6 +224,7 @@ export class RuntimeSupervisor {
       this.pending.delete(id);
     }
     if (this.state === "stopped") return;
+    if (this.state === "starting" || this.state === "restoring") this.startFailed?.(`the runtime exited (${signal ?? `code ${code}`}) while it started`);
     this.state = "down";
     this.restarts++;
     // A runtime that stayed up for a while gets a quick restart; a crash loop backs off.
@@ -233,7 +246,7 @@ export class RuntimeSupervisor {
   }
 
   private waitFor(need: "started" | "up"): Promise<void> {
-    if (this.state === "up" || (need === "started" && this.state === "restoring")) return Promise.resolve();
+    if (this.state === "up" || (need === "started" && (this.state === "restoring" || this.state === "draining"))) return Promise.resolve();
     if (this.state === "stopped") return Promise.reject(new FixpointError("RUNTIME_UNAVAILABLE", "the node is stopping"));
     return new Promise((resolve, reject) => {
       const waiter = {
@@ -267,12 +280,75 @@ export class RuntimeSupervisor {
     if (child === null || !child.connected) throw new FixpointError("RUNTIME_UNAVAILABLE", "the runtime is not running");
     const id = this.nextId++;
     const value = await new Promise<RuntimeResults[K]>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, work: !HOUSEKEEPING.has(type) });
       child.send({ ...body, type, id }, (err) => {
         if (err !== null && err !== undefined && this.pending.delete(id)) reject(new FixpointError("RUNTIME_UNAVAILABLE", `cannot reach the runtime: ${err.message}`));
       });
     });
     return { value, generation };
+  }
+
+  /**
+   * Stops taking new work for a guarded restart: requests and HTTP connections that arrive
+   * now wait (they are not refused); HTTP requests and calls in flight finish, for at most
+   * `timeoutMs`.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.state !== "up") return;
+    this.state = "draining";
+    const deadline = Date.now() + timeoutMs;
+    try {
+      await this.send("drain", { timeoutMs }, "started");
+    } catch {
+      // a runtime that cannot answer has nothing in flight worth waiting for
+    }
+    while ([...this.pending.values()].some((p) => p.work) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** Takes work again after a drain that did not lead to a restart. */
+  resume(): void {
+    if (this.state !== "draining") return;
+    this.state = "up";
+    this.release("up");
+    for (const socket of this.heldSockets.splice(0)) this.handSocket(socket);
+  }
+
+  /**
+   * Replaces the runtime process: the old one stops in order (not counted as a crash), a new
+   * one starts and loads every module (onReady). Resolves once it is up; rejects
+   * RUNTIME_UNAVAILABLE if it exits before (the supervisor keeps restarting it meanwhile).
+   */
+  async restart(graceMs = 2000): Promise<void> {
+    const old = this.child;
+    this.child = null;
+    this.state = "down";
+    for (const [id, p] of this.pending) {
+      p.reject(new FixpointError("RUNTIME_UNAVAILABLE", "the runtime was replaced while this request ran"));
+      this.pending.delete(id);
+    }
+    if (old !== null && old.exitCode === null && old.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => old.kill("SIGKILL"), graceMs);
+        old.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        if (old.connected) old.disconnect();
+        else old.kill("SIGKILL");
+      });
+    }
+    if ((this.state as State) === "stopped") throw new FixpointError("RUNTIME_UNAVAILABLE", "the node is stopping");
+    const up = new Promise<void>((resolve, reject) => this.waiters.push({ need: "up", go: resolve, fail: reject }));
+    const gen = this.gen + 1;
+    this.startFailed = (why) => {
+      if (this.gen === gen) for (const w of this.waiters.filter((w) => w.need === "up")) w.fail(new FixpointError("RUNTIME_UNAVAILABLE", why));
+    };
+    this.spawn();
+    try {
+      await up;
+    } finally {
+      this.startFailed = null;
+    }
   }
 
   /** Loads (or swaps in) a module version; for the code server only. */

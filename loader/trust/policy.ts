@@ -22,6 +22,13 @@ export const POLICY: Record<RequestType, Record<Mode, readonly Role[]>> = {
   // (node/repl-gateway.ts). Completion reads names (and may run a getter): the same rights.
   eval: { dev: ["dev", "admin"], production: ["admin"] },
   complete: { dev: ["dev", "admin"], production: ["admin"] },
+  // Releases: staging is harmless in either mode (bundles travel before any node goes down);
+  // applying one is production's way to change code. A release's own signer must have the
+  // release role too (release.ts): the key asking and the key vouching are checked apart.
+  stage: { dev: ["release", "admin"], production: ["release", "admin"] },
+  upgrade: { dev: [], production: ["release", "admin"] },
+  // Switching modes changes what every other key may do: operators only.
+  mode: { dev: ["admin"], production: ["admin"] },
 };
 
 export function authorize(type: RequestType, mode: Mode, roles: readonly Role[]): void {
@@ -31,8 +38,10 @@ export function authorize(type: RequestType, mode: Mode, roles: readonly Role[])
     throw new FixpointError(
       "FORBIDDEN",
       type === "push" && mode === "production"
-        ? "this node is in production mode and accepts code only as a signed release; use `devtool release` and `devtool upgrade`"
-        : `${type} is not allowed on a node in ${mode} mode`,
+        ? "this node is in production mode and accepts code only as a signed release; use `devtool release create` and `devtool upgrade`"
+        : type === "upgrade" && mode === "dev"
+          ? "this node is in dev mode, where code changes by `devtool push`; switch it with `devtool mode --node NODE production` (admin) to apply releases"
+          : `${type} is not allowed on a node in ${mode} mode`,
     );
   }
   throw new FixpointError("FORBIDDEN", `${type} in ${mode} mode needs one of the roles ${allowed.join(", ")}; this key has ${roles.length === 0 ? "none" : roles.join(", ")}`);

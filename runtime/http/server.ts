@@ -86,7 +86,15 @@ export function createHttpServer(
   log: (level: "info" | "warn" | "error", event: string, fields: Record<string, string | number>) => void,
   options: HttpOptions = { stacks: false },
 ): Server {
+  const flight = { count: 0, draining: false, idle: [] as (() => void)[] };
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    flight.count++;
+    res.once("close", () => {
+      if (--flight.count === 0) for (const done of flight.idle.splice(0)) done();
+    });
+    // Draining for a restart: finish this request, then close its connection, so the client's
+    // next request opens a new one, which the loader holds until the new runtime is up.
+    if (flight.draining) res.shouldKeepAlive = false;
     const path = req.url ?? "/";
     const module = routeOf(path, table, rootModule);
     if (module === null) {
@@ -114,7 +122,30 @@ export function createHttpServer(
     }
   });
   server.keepAliveTimeout = 5000;
+  inFlight.set(server, flight);
   return server;
+}
+
+const inFlight = new WeakMap<Server, { count: number; draining: boolean; idle: (() => void)[] }>();
+
+/**
+ * Before the runtime is replaced (a guarded restart): idle keep-alive connections are closed,
+ * requests in flight finish (each then closes its connection), and this resolves once none is
+ * left, or after `timeoutMs`.
+ */
+export function drainHttp(server: Server, timeoutMs: number): Promise<void> {
+  const flight = inFlight.get(server);
+  if (flight === undefined) return Promise.resolve();
+  flight.draining = true;
+  server.closeIdleConnections();
+  if (flight.count === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    flight.idle.push(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** Serves one connection the loader accepted. */

@@ -1,0 +1,213 @@
+/**
+ * The guarded whole-node restart: how a node in production changes its code (Armstrong: "take
+ * the node out of service, change all the code, put it back, with great care"). One commit
+ * point: the pointer file (release-store.ts). Everything before it is staged beside what runs;
+ * everything after it is repair.
+ *
+ *   step          on                                        next
+ *   verifying     release held and re-verified, number      draining
+ *                 allowed, every bundle stored and intact,
+ *                 every module's state saved within limits
+ *   verifying     any check fails                           (refused; the node is untouched)
+ *   draining      new work waits (HTTP sockets held open,   saving
+ *                 calls queue); in-flight work finishes
+ *                 (drainMs at most)
+ *   saving        every state exported, fsynced; the disk   trying
+ *                 keeps these from now (code server frozen)
+ *                 failure                                   resume serving, refused
+ *   trying        pointer { committed: old, trying: new,    restarting
+ *                 states saved }, fsynced
+ *   restarting    runtime replaced, every module of the     checking
+ *                 new release loaded with its saved state
+ *                 through its migrate hook
+ *                 a module fails to load or migrate, or     rolling-back
+ *                 the runtime dies while it starts
+ *   checking      every module current and every health    committing
+ *                 check ok
+ *                 any fails                                 rolling-back
+ *   committing    pointer { committed: new } — THE COMMIT   (serving the new release)
+ *                 then the store's table follows
+ *   rolling-back  pointer { committed: old }; runtime       (serving the old release with the
+ *                 replaced on the old modules with exactly   states saved at drain; UPGRADE_ROLLED_
+ *                 the states saved at drain                  BACK says why)
+ *
+ *   boot          pointer has `trying`                      the old modules (the store's table,
+ *                                                           which changes only after a commit)
+ *                                                           with exactly trying.states; pointer
+ *                                                           cleared of `trying`
+ *   boot          pointer committed, production mode        the committed release's modules (the
+ *                                                           table repaired if a crash came between
+ *                                                           commit and table), newest states
+ *
+ * `kill -9` at any step leaves one of the two boot cases, so a node always comes up on one whole
+ * release with its state. FIXPOINT_FAULT_AT=<step> kills the loader on entering a step, so the
+ * tests can check that claim against a real process at every step.
+ */
+import { FixpointError, toFixpointError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { VerifiedBundle } from "../bundle/verify.js";
+import type { BundleStore } from "../store/bundle-store.js";
+import type { CodeServer } from "../node/code-server.js";
+import type { RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";
+import type { ResultOf } from "../protocol/messages.js";
+import type { ReleaseStore } from "./release-store.js";
+
+export const STEPS = ["verifying", "draining", "saving", "trying", "restarting", "checking", "committing", "rolling-back"] as const;
+export type Step = (typeof STEPS)[number];
+
+export interface GuardedRestartOptions {
+  code: CodeServer;
+  runtime: RuntimeSupervisor;
+  releases: ReleaseStore;
+  store: BundleStore;
+  logger: Logger;
+  /** Readiness: false from the drain to the commit (or the end of a rollback). */
+  setReady(ready: boolean): void;
+  /** Longest wait for work in flight when draining, ms. Default 5000. */
+  drainMs?: number;
+}
+
+/** Test hook: the step at which this loader kills itself (fault injection; see the header). */
+const FAULT_AT = process.env["FIXPOINT_FAULT_AT"];
+
+export class GuardedRestart {
+  private running: Step | null = null;
+
+  constructor(private readonly o: GuardedRestartOptions) {}
+
+  /** The step in progress, or null. */
+  get step(): Step | null {
+    return this.running;
+  }
+
+  private enter(step: Step, number: number): void {
+    this.running = step;
+    this.o.logger.log("info", "upgrade.step", { step, release: number });
+    if (FAULT_AT === step) process.kill(process.pid, "SIGKILL");
+  }
+
+  /** Moves the node to release `number` (held already), or refuses, or rolls back. */
+  async upgrade(number: number, rollback: boolean): Promise<ResultOf<"upgrade">> {
+    if (this.running !== null) throw new FixpointError("UPGRADE_IN_PROGRESS", `this node is already in a guarded restart (step ${this.running}); wait for it to end`);
+    this.running = "verifying";
+    try {
+      return await this.run(number, rollback);
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async run(number: number, rollback: boolean): Promise<ResultOf<"upgrade">> {
+    const { code, runtime, releases, store, logger } = this.o;
+    const started = performance.now();
+    this.enter("verifying", number);
+    const pointer = releases.readPointer();
+    const from = pointer.committed?.number ?? 0;
+    if (number === from) return { from, to: number, outcome: "unchanged", ms: performance.now() - started, outOfServiceMs: 0 };
+    if (number <= pointer.highest && !rollback) {
+      throw new FixpointError("RELEASE_OLD", `release ${number} is not newer than release ${pointer.highest}, which this node has run; to go back on purpose, use \`devtool rollback --to ${number}\``);
+    }
+    const { manifest } = releases.read(number);
+    const versions: VerifiedBundle[] = [];
+    const missing: string[] = [];
+    for (const m of manifest.modules) {
+      if (!store.has(m.digest)) {
+        missing.push(m.digest);
+        continue;
+      }
+      const verified = store.load(m.digest);
+      if (verified.manifest.name !== m.name) throw new FixpointError("RELEASE_BUNDLE_INVALID", `release ${number} names ${m.digest.slice(0, 12)} for module ${m.name}, but that bundle is module ${verified.manifest.name}`);
+      versions.push(verified);
+    }
+    if (missing.length > 0) throw new FixpointError("RELEASE_NOT_STAGED", `this node lacks ${missing.length} bundle(s) of release ${number}; stage the release again (\`devtool upgrade\` does)`);
+    // States first, while the node still serves: one too large or not copyable refuses the
+    // release now, with nothing changed.
+    const probe = await code.saveAll();
+    refuseOnStateFailures(probe.failed, number);
+    const oldSet = store.modules().map((e) => ({ name: e.name, digest: e.digest }));
+    const oldVersions = oldSet.map((m) => store.load(m.digest));
+
+    const outStarted = performance.now();
+    this.enter("draining", number);
+    this.o.setReady(false);
+    await runtime.drain(this.o.drainMs ?? 5000);
+
+    this.enter("saving", number);
+    code.freeze();
+    const saved = await code.saveAll();
+    if (Object.keys(saved.failed).length > 0) {
+      code.thaw();
+      runtime.resume();
+      this.o.setReady(true);
+      refuseOnStateFailures(saved.failed, number);
+    }
+
+    this.enter("trying", number);
+    await releases.writePointer({ ...pointer, trying: { number, from, states: saved.seqs, at: new Date().toISOString() } });
+
+    let reason: FixpointError | null = null;
+    this.enter("restarting", number);
+    code.install(versions, saved.seqs);
+    try {
+      await runtime.restart();
+    } catch (err) {
+      reason = toFixpointError(err);
+    }
+    if (reason === null) {
+      this.enter("checking", number);
+      reason = await this.check();
+    }
+    if (reason !== null) {
+      this.enter("rolling-back", number);
+      logger.log("error", "upgrade.failed", { release: number, code: reason.code, reason: reason.message });
+      // The old modules with exactly the states saved at drain: nothing ran on them since.
+      await releases.writePointer({ ...pointer, trying: null });
+      code.install(oldVersions, saved.seqs);
+      try {
+        await runtime.restart();
+      } catch (err) {
+        logger.log("error", "upgrade.rollback-restart-failed", { reason: (err as Error).message });
+      }
+      code.thaw();
+      this.o.setReady(true);
+      throw new FixpointError("UPGRADE_ROLLED_BACK", `release ${number} was rolled back; the node runs release ${from === 0 ? "(none: its dev modules)" : from} again with its state. Why: ${reason.code}: ${reason.message}`);
+    }
+
+    this.enter("committing", number);
+    await releases.writePointer({ format: 1, committed: { number, at: new Date().toISOString() }, trying: null, highest: Math.max(pointer.highest, number) });
+    // After the commit point: the table follows the pointer (boot repairs it if we die here).
+    await store.setAll(manifest.modules).catch((err: unknown) => logger.log("error", "upgrade.table-write-failed", { reason: (err as Error).message }));
+    code.thaw();
+    this.o.setReady(true);
+    const outOfServiceMs = performance.now() - outStarted;
+    logger.log("info", "upgrade.committed", { from, to: number, outOfServiceMs: Math.round(outOfServiceMs) });
+    return { from, to: number, outcome: "committed", ms: performance.now() - started, outOfServiceMs };
+  }
+
+  /** Every module runs as current code and every health check passes; else why not. */
+  private async check(): Promise<FixpointError | null> {
+    const failures = this.o.code.failures();
+    if (failures.length > 0) {
+      const f = failures[0]!;
+      return new FixpointError(f.error?.code ?? "MODULE_LOAD_FAILED", `module ${f.name} did not start (${f.error?.message ?? f.status})`);
+    }
+    let status;
+    try {
+      status = await this.o.runtime.runtimeStatus();
+    } catch (err) {
+      return toFixpointError(err);
+    }
+    for (const m of status.modules) {
+      if (m.checked !== undefined && !m.checked.ok) return new FixpointError("MODULE_ERROR", `module ${m.name}'s health check failed: ${m.checked.detail ?? "not ok"}`);
+    }
+    return null;
+  }
+}
+
+function refuseOnStateFailures(failed: Record<string, { code: string; message: string }>, number: number): void {
+  const first = Object.entries(failed)[0];
+  if (first === undefined) return;
+  const [name, error] = first;
+  const code = error.code === "STATE_TOO_LARGE" || error.code === "STATE_NOT_COPYABLE" || error.code === "STATE_CORRUPT" || error.code === "STORE_WRITE_FAILED" ? error.code : "STORE_WRITE_FAILED";
+  throw new FixpointError(code, `release ${number} was refused before the node went down: module ${name}'s state cannot be saved (${error.code}: ${error.message})`);
+}
