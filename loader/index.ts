@@ -11,6 +11,7 @@ export * from "./channel/index.js";
 export * from "./trust/index.js";
 export * from "./bundle/index.js";
 export * from "./store/index.js";
+export * from "./release/index.js";
 export * from "./node/index.js";
 export { closest, parseCommandLine, requireOption, shapeError, stringOption, type OptionSpec, type Parsed } from "./cli/args.js";
 export { reportError, onOutputClosed, styleFor, type Style } from "./cli/output.js";

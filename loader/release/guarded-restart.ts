@@ -40,8 +40,9 @@
  *                                                           commit and table), newest states
  *
  * `kill -9` at any step leaves one of the two boot cases, so a node always comes up on one whole
- * release with its state. FIXPOINT_FAULT_AT=<step> kills the loader on entering a step, so the
- * tests can check that claim against a real process at every step.
+ * release with its state. FIXPOINT_FAULT_AT=<step> kills the loader on entering a step (or
+ * "after-commit": right after the commit point), so the tests can check that claim against a
+ * real process at every step.
  */
 import { FixpointError, toFixpointError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -175,6 +176,7 @@ export class GuardedRestart {
 
     this.enter("committing", number);
     await releases.writePointer({ format: 1, committed: { number, at: new Date().toISOString() }, trying: null, highest: Math.max(pointer.highest, number) });
+    if (FAULT_AT === "after-commit") process.kill(process.pid, "SIGKILL");
     // After the commit point: the table follows the pointer (boot repairs it if we die here).
     await store.setAll(manifest.modules).catch((err: unknown) => logger.log("error", "upgrade.table-write-failed", { reason: (err as Error).message }));
     code.thaw();

@@ -95,6 +95,8 @@ export interface StartNodeOptions {
   args?: string[];
   /** An existing data dir to start (skips init). */
   dataDir?: string;
+  /** Extra environment for the loader process. */
+  env?: NodeJS.ProcessEnv;
   dev?: KeyPair;
 }
 
@@ -112,6 +114,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<NodePro
   const nodeKey = parsePublicKey(readFileSync(join(dataDir, "node.pub"), "utf8"), "node.pub");
   const child = spawn(process.execPath, [DIST.loader, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--log-format", "json", ...(options.args ?? [])], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
   });
   const logs: Record<string, unknown>[] = [];
   const waiters: { event: string; resolve: (line: Record<string, unknown>) => void }[] = [];

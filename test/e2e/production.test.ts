@@ -1,0 +1,258 @@
+/**
+ * Production on real loader processes (issue 11, the loader's side): a node switched to
+ * production takes code only as signed releases, refuses a bad one whole before it touches
+ * anything, applies a good one by guarded restart with every module's state carried through
+ * its migrate hook, rolls back a release that fails to start or is unhealthy, and survives
+ * `kill -9` at every step of the restart on one whole release with its state.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { get } from "node:http";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { generateKeyPair, hasCode, signRelease, UPGRADE_STEPS, type ClientConnection, type KeyPair } from "../../loader/index.js";
+import { signedModule } from "../helpers/modules.js";
+import { startNode, type NodeProcess } from "../helpers/processes.js";
+
+const ROLES = ["dev", "observe", "release", "admin"] as const;
+
+/** A module counting hits; `extra` goes into its definition (a migrate hook, a health check). */
+function counter(marker: string, extra = ""): string {
+  return `import { defineModule } from "fixpoint";
+export default defineModule({
+  version: ${JSON.stringify(marker)},
+  state: { hits: 0 },
+  ${extra}
+  functions: { hit: (ctx) => ++ctx.state.hits, hits: (ctx) => ctx.state.hits, version: () => ${JSON.stringify(marker)}, state: (ctx) => ctx.state },
+  http: (request, ctx) => new Response(${JSON.stringify(marker)} + " " + ++ctx.state.hits),
+});
+`;
+}
+
+const call = async (conn: ClientConnection, module: string, fn: string) => (await conn.request("call", { module, fn, args: [] })).value;
+
+/** A node in production with modules a and b pushed in dev mode first (release 0: no release yet). */
+async function productionNode(options: { env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<{ node: NodeProcess; conn: ClientConnection }> {
+  const node = await startNode({ roles: [...ROLES], ...options });
+  const conn = await node.connect();
+  for (const name of ["a", "b"]) {
+    const { bundle } = await signedModule(name, counter(`${name}-dev`), node.dev);
+    await conn.request("push", { bundle });
+    for (let i = 0; i < 3; i++) await call(conn, name, "hit");
+  }
+  assert.deepEqual(await conn.request("mode", { mode: "production" }), { mode: "production", previous: "dev" });
+  return { node, conn };
+}
+
+/** Signs release `number` of `sources` (module → source) with `key`, its bundles built and signed. */
+async function release(number: number, sources: Record<string, string>, key: KeyPair, cluster = "default") {
+  const built = await Promise.all(Object.entries(sources).map(([name, source]) => signedModule(name, source, key)));
+  const { release: wire, manifest } = signRelease({ cluster, number, modules: built.map((b) => ({ name: b.manifest.name, digest: b.manifest.digest })), notes: `release ${number}` }, key);
+  return { release: wire, manifest, bundles: built.map((b) => b.bundle) };
+}
+
+async function stageAndUpgrade(conn: ClientConnection, r: Awaited<ReturnType<typeof release>>) {
+  const staged = await conn.request("stage", { release: r.release, bundles: r.bundles });
+  assert.deepEqual(staged, { number: r.manifest.number, missing: [] });
+  return conn.request("upgrade", { number: r.manifest.number }, { timeoutMs: 30_000 });
+}
+
+const migrateAdds = (n: number) => `migrate: (old) => ({ ...old, hits: old.hits + ${n} }),`;
+
+test("a node in production refuses pushes, and a staged release is applied by guarded restart with every state migrated", async () => {
+  const { node, conn } = await productionNode();
+  try {
+    const { bundle } = await signedModule("a", counter("a-pushed"), node.dev);
+    await assert.rejects(conn.request("push", { bundle }), (err: unknown) => hasCode(err, "FORBIDDEN") && /release create/.test((err as Error).message));
+    const r1 = await release(1, { a: counter("a-r1", migrateAdds(100)), b: counter("b-r1", migrateAdds(200)), c: counter("c-r1") }, node.dev);
+    const outcome = await stageAndUpgrade(conn, r1);
+    assert.equal(outcome.outcome, "committed");
+    assert.deepEqual([outcome.from, outcome.to], [0, 1]);
+    assert.equal(await call(conn, "a", "version"), "a-r1");
+    assert.equal(await call(conn, "a", "hits"), 103, "a's state went through its migrate hook");
+    assert.equal(await call(conn, "b", "hits"), 203);
+    assert.equal(await call(conn, "c", "hits"), 0, "a module new in the release starts from its initial state");
+    const status = await conn.request("status", {});
+    assert.equal(status.release?.number, 1);
+    assert.equal(status.ready, true);
+    assert.deepEqual(status.modules.map((m) => [m.name, m.digest, m.running]), r1.manifest.modules.map((m) => [m.name, m.digest, true]));
+    // The same release again changes nothing.
+    assert.equal((await conn.request("upgrade", { number: 1 })).outcome, "unchanged");
+    conn.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+  // And it is what the node boots.
+  const again = await startNode({ dataDir: node.dataDir, dev: node.dev });
+  try {
+    const conn2 = await again.connect();
+    assert.equal(await call(conn2, "a", "version"), "a-r1");
+    assert.equal(await call(conn2, "a", "hits"), 103);
+    conn2.close();
+  } finally {
+    assert.equal(await again.stop(), 0);
+  }
+});
+
+test("a bad release is refused whole before the node changes: signature, signer's role, cluster, replay, bundles", async () => {
+  const { node, conn } = await productionNode();
+  try {
+    const good = await release(1, { a: counter("a-r1"), b: counter("b-r1") }, node.dev);
+    const tampered = { ...good.release, manifest: Buffer.from(Buffer.from(good.release.manifest).toString("utf8").replace("release 1", "release X")) };
+    await assert.rejects(conn.request("stage", { release: tampered, bundles: [] }), (err: unknown) => hasCode(err, "RELEASE_SIGNATURE_INVALID"));
+    const stranger = generateKeyPair();
+    const untrusted = await release(1, { a: counter("a-r1") }, stranger);
+    await assert.rejects(conn.request("stage", { release: untrusted.release, bundles: [] }), (err: unknown) => hasCode(err, "RELEASE_SIGNER_UNTRUSTED"));
+    const elsewhere = await release(1, { a: counter("a-r1") }, node.dev, "other-cluster");
+    await assert.rejects(conn.request("stage", { release: elsewhere.release, bundles: [] }), (err: unknown) => hasCode(err, "RELEASE_WRONG_CLUSTER"));
+    // A bundle whose code is not what the release names.
+    const other = await signedModule("a", counter("a-other"), node.dev);
+    const swapped = [{ ...good.bundles[0]!, code: other.bundle.code }];
+    await assert.rejects(conn.request("stage", { release: good.release, bundles: swapped }), (err: unknown) => hasCode(err, "RELEASE_BUNDLE_INVALID"));
+    // Staged without its bundles: the node says what is missing and will not upgrade.
+    const partial = await conn.request("stage", { release: good.release, bundles: [] });
+    assert.equal(partial.missing.length, 2);
+    await assert.rejects(conn.request("upgrade", { number: 1 }), (err: unknown) => hasCode(err, "RELEASE_NOT_STAGED"));
+    assert.equal(await call(conn, "a", "version"), "a-dev", "nothing changed");
+    assert.equal(await call(conn, "a", "hits"), 3);
+    // The good one, then a replay of an older number.
+    assert.equal((await stageAndUpgrade(conn, good)).outcome, "committed");
+    const r2 = await release(2, { a: counter("a-r2"), b: counter("b-r2") }, node.dev);
+    assert.equal((await stageAndUpgrade(conn, r2)).outcome, "committed");
+    await assert.rejects(conn.request("upgrade", { number: 1 }), (err: unknown) => hasCode(err, "RELEASE_OLD"));
+    const stale = await release(1, { a: counter("a-stale") }, node.dev);
+    await assert.rejects(conn.request("stage", { release: stale.release, bundles: stale.bundles }), (err: unknown) => hasCode(err, "RELEASE_INVALID") || hasCode(err, "RELEASE_OLD"));
+    // A signed rollback to a release the node holds is allowed.
+    const back = await conn.request("upgrade", { number: 1, rollback: true });
+    assert.deepEqual([back.outcome, back.from, back.to], ["committed", 2, 1]);
+    assert.equal(await call(conn, "a", "version"), "a-r1");
+    conn.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
+
+test("a release whose health check fails, or whose migrate throws, is rolled back with every state intact", async () => {
+  const { node, conn } = await productionNode();
+  try {
+    const unhealthy = await release(1, { a: counter("a-r1", `health: () => ({ ok: false, detail: "db unreachable" }),`), b: counter("b-r1") }, node.dev);
+    await assert.rejects(stageAndUpgrade(conn, unhealthy), (err: unknown) => hasCode(err, "UPGRADE_ROLLED_BACK") && /db unreachable/.test((err as Error).message));
+    assert.equal(await call(conn, "a", "version"), "a-dev");
+    assert.equal(await call(conn, "a", "hits"), 3);
+    assert.equal(await call(conn, "b", "hits"), 3);
+    const throws = await release(2, { a: counter("a-r2"), b: counter("b-r2", `migrate: () => { throw new Error("cannot read v1 state"); },`) }, node.dev);
+    await assert.rejects(stageAndUpgrade(conn, throws), (err: unknown) => hasCode(err, "UPGRADE_ROLLED_BACK") && /cannot read v1 state/.test((err as Error).message));
+    assert.equal(await call(conn, "b", "version"), "b-dev");
+    assert.equal(await call(conn, "b", "hits"), 3);
+    const status = await conn.request("status", {});
+    assert.equal(status.release?.number, undefined, "still no committed release");
+    assert.equal(status.ready, true);
+    conn.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
+
+test("the HTTP port keeps answering through a guarded restart, and the readiness endpoint says not ready meanwhile", async () => {
+  const { node, conn } = await productionNode({ args: ["--http", "127.0.0.1:0", "--ready", "127.0.0.1:0"] });
+  const started = node.logs.find((l) => l["event"] === "node.started")!;
+  const [httpPort, readyPort] = [started["http"], started["ready"]].map((a) => Number(String(a).split(":").pop()));
+  const fetchText = (port: number, path: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      get({ host: "127.0.0.1", port, path, agent: false }, (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (c: string) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      }).on("error", reject);
+    });
+  try {
+    assert.deepEqual(await fetchText(readyPort!, "/"), { status: 200, body: "ready\n" });
+    let stop = false;
+    const results: string[] = [];
+    const readiness: number[] = [];
+    const traffic = (async () => {
+      while (!stop) results.push(await fetchText(httpPort!, "/a/").then((r) => `${r.status} ${r.body.split(" ")[0]}`, (e: Error) => `failed ${e.message}`));
+    })();
+    const probe = (async () => {
+      while (!stop) {
+        readiness.push((await fetchText(readyPort!, "/")).status);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    const r1 = await release(1, { a: counter("a-r1", `migrate: (old) => { const until = Date.now() + 200; while (Date.now() < until); return old; },`), b: counter("b-r1") }, node.dev);
+    assert.equal((await stageAndUpgrade(conn, r1)).outcome, "committed");
+    await new Promise((r) => setTimeout(r, 200));
+    stop = true;
+    await Promise.all([traffic, probe]);
+    const failed = results.filter((r) => !r.startsWith("200 "));
+    assert.deepEqual(failed, [], `every request answered (${results.length} requests)`);
+    assert.ok(results.includes("200 a-dev") && results.at(-1) === "200 a-r1", "the answers move from the old release to the new");
+    assert.ok(readiness.includes(503), "not ready during the restart");
+    assert.equal(readiness.at(-1), 200, "ready again after the commit");
+    conn.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
+
+/** What a node that was killed at `step` of a guarded restart to release 1 comes back as. */
+async function killedAt(step: string, failing: boolean) {
+  const { node, conn } = await productionNode({ env: { FIXPOINT_FAULT_AT: step } });
+  const r1 = await release(1, { a: counter("a-r1", failing ? `health: () => ({ ok: false, detail: "no" }), ${migrateAdds(100)}` : migrateAdds(100)), b: counter("b-r1", migrateAdds(200)) }, node.dev);
+  await conn.request("stage", { release: r1.release, bundles: r1.bundles });
+  // On disk by the periodic save: a kill before the restart saves anything loses at most that
+  // last second, as any kill -9 does; this test is about the restart's own steps.
+  await new Promise((r) => setTimeout(r, 1200));
+  await assert.rejects(conn.request("upgrade", { number: 1 }, { timeoutMs: 30_000 }), (err: unknown) => hasCode(err, "CHANNEL_CLOSED") || hasCode(err, "PEER_TIMEOUT"));
+  await node.kill();
+  const again = await startNode({ dataDir: node.dataDir, dev: node.dev });
+  const conn2 = await again.connect();
+  const status = await conn2.request("status", {});
+  const versions = [await call(conn2, "a", "version"), await call(conn2, "b", "version")];
+  const hits = [await call(conn2, "a", "hits"), await call(conn2, "b", "hits")];
+  const table = JSON.parse(readFileSync(join(node.dataDir, "store", "modules.json"), "utf8")) as { modules: Record<string, { digest: string }> };
+  conn2.close();
+  assert.equal(await again.stop(), 0);
+  return { status, versions, hits, table, r1 };
+}
+
+for (const step of UPGRADE_STEPS.filter((s) => s !== "rolling-back")) {
+  test(`kill -9 of the loader on entering "${step}": the node boots one whole release with its state`, async () => {
+    // Killed on entering a step, before its work: up to "committing" itself the pointer names the old release.
+    const { status, versions, hits, table, r1 } = await killedAt(step, false);
+    assert.deepEqual(versions, ["a-dev", "b-dev"], "the old release, whole");
+    assert.deepEqual(hits, [3, 3], "with the state it had");
+    assert.equal(status.release?.number, undefined);
+    for (const m of status.modules) assert.equal(table.modules[m.name]?.digest, m.digest, "status and store agree");
+    assert.ok(!Object.values(table.modules).some((e) => r1.manifest.modules.some((m) => m.digest === e.digest)), "no module of the new release");
+  });
+}
+
+test("kill -9 of the loader right after the commit point: the node boots the new release, its table repaired, with the migrated state", async () => {
+  const { status, versions, hits, table, r1 } = await killedAt("after-commit", false);
+  assert.deepEqual(versions, ["a-r1", "b-r1"]);
+  assert.deepEqual(hits, [103, 203], "the states saved at drain, through the new release's migrate");
+  assert.equal(status.release?.number, 1);
+  assert.deepEqual(Object.fromEntries(Object.entries(table.modules).map(([n, e]) => [n, e.digest])), Object.fromEntries(r1.manifest.modules.map((m) => [m.name, m.digest])));
+});
+
+test(`kill -9 of the loader on entering "rolling-back": the node boots the old release with its state`, async () => {
+  const { versions, hits } = await killedAt("rolling-back", true);
+  assert.deepEqual(versions, ["a-dev", "b-dev"]);
+  assert.deepEqual(hits, [3, 3]);
+});
+
+test("kill -9 of the runtime while the new release starts rolls the node back with its state", async () => {
+  const { node, conn } = await productionNode();
+  try {
+    // Loading module a of release 1 takes the runtime process down (an allocation V8 cannot survive).
+    const r1 = await release(1, { a: counter("a-r1", `migrate: () => { const a = []; for (;;) a.push("x".repeat(1e6) + a.length); },`), b: counter("b-r1") }, node.dev);
+    await assert.rejects(stageAndUpgrade(conn, r1), (err: unknown) => hasCode(err, "UPGRADE_ROLLED_BACK"));
+    assert.equal(await call(conn, "a", "version"), "a-dev");
+    assert.equal(await call(conn, "a", "hits"), 3);
+    conn.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
