@@ -50,6 +50,9 @@ export const ERROR_CODES = {
   CHANNEL_CLOSED: [EXIT.unreachable, "the connection closed before the reply arrived"],
   PEER_TIMEOUT: [EXIT.unreachable, "the peer stopped answering heartbeats"],
   IDLE_TIMEOUT: [EXIT.unreachable, "the connection was idle for too long"],
+  FRAME_TIMEOUT: [EXIT.unreachable, "a frame took too long to arrive"],
+  PEER_NOT_READING: [EXIT.unreachable, "the peer did not read what was sent to it"],
+  KEY_REVOKED: [EXIT.unreachable, "the key was removed from the node's trust file"],
   REQUEST_TIMEOUT: [EXIT.failed, "a request got no reply in time"],
   SHUTTING_DOWN: [EXIT.unreachable, "the node is shutting down"],
 

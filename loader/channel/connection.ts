@@ -9,20 +9,38 @@
  *
  * Any frame that fails to decrypt, decode or validate closes the connection: the peer is told
  * why in a `goodbye` (its sending keys still work), and every pending request fails.
+ *
+ * Liveness is progress, checked at each heartbeat (issue 13):
+ *
+ *   reading    a frame in progress    → it must be whole within frameTimeoutMs (FRAME_TIMEOUT)
+ *              none in progress       → a whole frame within HEARTBEAT_MISSES intervals (PEER_TIMEOUT)
+ *   paused     (queue over the bound) → the peer must take some of its queue within drainTimeoutMs
+ *                                       (PEER_NOT_READING); the two checks above wait
+ *
+ * A byte is not life: a peer that trickles one byte a second is held to the frame deadline. With
+ * `maxQueuedBytes`, a peer whose outgoing queue is over the bound is not read from until it
+ * drains (the node's side; a client never stops reading, or two such ends could wait on each
+ * other).
  */
 import type { Socket } from "node:net";
 import { FixpointError, toFixpointError, type ErrorData } from "../errors.js";
 import { AEAD_TAG_BYTES, type OpeningFrame } from "../crypto/aead.js";
 import { FrameReader, frameHeader, type Frame, type FrameSink } from "../protocol/framing.js";
 import { encodeMessageParts, errorFromWire, type Message } from "../protocol/messages.js";
-import { HEARTBEAT_MISSES } from "../protocol/limits.js";
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_FRAME_TIMEOUT_MS, HEARTBEAT_MISSES } from "../protocol/limits.js";
 import type { SessionKeys } from "../protocol/handshake.js";
 
 export interface ConnectionOptions {
   /** Interval between heartbeats, ms. A peer silent for HEARTBEAT_MISSES intervals is dead. */
   heartbeatIntervalMs: number;
-  /** Largest frame body accepted, bytes. */
+  /** Largest frame body accepted, bytes; also the largest this side sends (the peer's default is the same). */
   maxFrameBytes: number;
+  /** Longest a frame may take to arrive once it has started, ms. Default DEFAULT_FRAME_TIMEOUT_MS. */
+  frameTimeoutMs?: number;
+  /** Bytes queued toward the peer above which it is not read from. Default: no bound (a client). */
+  maxQueuedBytes?: number;
+  /** Longest a peer over `maxQueuedBytes` may take nothing of its queue, ms. Default DEFAULT_DRAIN_TIMEOUT_MS. */
+  drainTimeoutMs?: number;
 }
 
 // Small frames are coalesced into one write per tick; past this size a copy costs more than a writev.
@@ -50,7 +68,18 @@ export abstract class Connection<In extends Message, Out extends Message> {
     this.flush();
   };
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  // When the last whole frame arrived (the handshake's, to begin with).
   private lastReceived = Date.now();
+  // Whole frames received so far, and when the frame now arriving started (null: none is).
+  private framesReceived = 0;
+  private frameStartedAt: number | null = null;
+  private readonly frameTimeoutMs: number;
+  private readonly maxQueuedBytes: number;
+  private readonly drainTimeoutMs: number;
+  // Reading is paused while the peer's queue is over maxQueuedBytes; since when the queue last shrank.
+  private paused = false;
+  private stalledSince = 0;
+  private stalledQueue = 0;
   private closing: FixpointError | null = null;
   private readonly closeListeners: ((reason: FixpointError | null) => void)[] = [];
   // The large frame being opened part by part, if any.
@@ -58,6 +87,7 @@ export abstract class Connection<In extends Message, Out extends Message> {
   // Where the reader delivers frames, in wire order (a private object: these are not API).
   private readonly sink: FrameSink = {
     frame: (header, body) => {
+      this.framesReceived++;
       if (this.closing === null) this.onPlaintext(this.keys.receive.open(body, header));
     },
     start: (header, length) => {
@@ -67,6 +97,7 @@ export abstract class Connection<In extends Message, Out extends Message> {
       if (this.closing === null) this.opening!.update(bytes);
     },
     end: () => {
+      this.framesReceived++;
       if (this.closing !== null) return;
       const opening = this.opening!;
       this.opening = null;
@@ -83,7 +114,11 @@ export abstract class Connection<In extends Message, Out extends Message> {
     private readonly decode: (bytes: Uint8Array) => In,
   ) {
     reader.maxFrameBytes = options.maxFrameBytes;
+    this.frameTimeoutMs = options.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? Infinity;
+    this.drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("drain", () => this.resumeReading());
     socket.on("close", () => this.finish());
     socket.on("error", (err) => this.closeWith(new FixpointError("CHANNEL_CLOSED", `connection error: ${err.message}`)));
     this.heartbeatTimer = setInterval(() => this.beat(), options.heartbeatIntervalMs);
@@ -107,16 +142,33 @@ export abstract class Connection<In extends Message, Out extends Message> {
     return `${this.socket.remoteAddress ?? "?"}:${this.socket.remotePort ?? "?"}`;
   }
 
+  /** Bytes sealed toward the peer and not yet taken by the kernel. */
+  get queuedTowardPeer(): number {
+    return this.socket.writableLength + this.queuedBytes;
+  }
+
+  /** Whether the queue toward the peer is over `maxQueuedBytes`. */
+  get overQueueBound(): boolean {
+    return this.queuedTowardPeer > this.maxQueuedBytes;
+  }
+
   /** Processes frames that arrived with the handshake's last frame, before this object took over. */
   feed(frames: Frame[]): void {
     for (const frame of frames) this.sink.frame(frame.header, frame.body);
   }
 
+  /**
+   * Seals and queues `message`. Throws FRAME_TOO_LARGE, sending nothing, if its frame would be
+   * over maxFrameBytes: the peer would close the connection on it.
+   */
   send(message: Out): void {
     if (!this.isOpen) return;
     // A large byte string stays where it is: one part of its own, sealed straight from it.
     const parts = encodeMessageParts(message, STREAM_BYTES);
     if (parts.length > 1 || parts[0]!.length >= STREAM_BYTES) {
+      let length = AEAD_TAG_BYTES;
+      for (const part of parts) length += part.length;
+      if (length > this.options.maxFrameBytes) throw new FixpointError("FRAME_TOO_LARGE", `a ${message.type} of ${length} bytes exceeds the frame limit of ${this.options.maxFrameBytes}`);
       this.sendInPieces(parts);
       return;
     }
@@ -146,6 +198,28 @@ export abstract class Connection<In extends Message, Out extends Message> {
     this.socket.write(header);
     // Written as sealed, not corked: the kernel passes each piece on while the next is sealed.
     this.keys.send.sealInPieces(parts, header, PIECE_BYTES, (piece) => this.socket.write(piece));
+    this.checkQueue();
+  }
+
+  // Stops reading from a peer whose queue is over the bound: it is not reading, so what it
+  // sends next would only add answers to the queue. 'drain' (the kernel took everything) resumes.
+  private checkQueue(): void {
+    if (this.paused || this.socket.writableLength <= this.maxQueuedBytes) return;
+    this.paused = true;
+    this.stalledSince = Date.now();
+    this.stalledQueue = this.socket.writableLength;
+    this.socket.pause();
+  }
+
+  private resumeReading(): void {
+    if (!this.paused || this.closed) return;
+    this.paused = false;
+    // The peer was not read while paused: its heartbeats and the frame it was sending wait in
+    // the kernel, so both clocks start afresh.
+    const now = Date.now();
+    this.lastReceived = now;
+    if (this.frameStartedAt !== null) this.frameStartedAt = now;
+    this.socket.resume();
   }
 
   private flush(): void {
@@ -160,6 +234,7 @@ export abstract class Connection<In extends Message, Out extends Message> {
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.queuedFrames = 0;
+    this.checkQueue();
   }
 
   /** Closes after telling the peer why (if `reason` is given and the socket can still write). */
@@ -195,22 +270,49 @@ export abstract class Connection<In extends Message, Out extends Message> {
   }
 
   private beat(): void {
-    if (Date.now() - this.lastReceived > this.options.heartbeatIntervalMs * HEARTBEAT_MISSES) {
-      this.closeWith(new FixpointError("PEER_TIMEOUT", `no heartbeat from the peer for ${HEARTBEAT_MISSES} intervals of ${this.options.heartbeatIntervalMs} ms`));
-      this.socket.destroy();
+    const now = Date.now();
+    if (this.paused) {
+      const queued = this.socket.writableLength;
+      if (queued < this.stalledQueue) {
+        this.stalledQueue = queued;
+        this.stalledSince = now;
+      } else if (now - this.stalledSince > this.drainTimeoutMs) {
+        this.abort(new FixpointError("PEER_NOT_READING", `the peer read nothing of the ${queued} bytes queued toward it for ${this.drainTimeoutMs} ms`));
+        return;
+      }
+    } else if (this.frameStartedAt !== null) {
+      if (now - this.frameStartedAt > this.frameTimeoutMs) {
+        this.abort(new FixpointError("FRAME_TIMEOUT", `a frame took longer than ${this.frameTimeoutMs} ms to arrive (${this.reader.pending} bytes so far)`));
+        return;
+      }
+    } else if (now - this.lastReceived > this.options.heartbeatIntervalMs * HEARTBEAT_MISSES) {
+      this.abort(new FixpointError("PEER_TIMEOUT", `no heartbeat from the peer for ${HEARTBEAT_MISSES} intervals of ${this.options.heartbeatIntervalMs} ms`));
       return;
     }
     this.send({ type: "heartbeat" } as Out);
   }
 
+  /** Says why and closes at once: the peer is not keeping up its side, so it is not waited for. */
+  protected abort(reason: FixpointError): void {
+    this.closeWith(reason);
+    this.socket.destroy();
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closing !== null) return;
-    this.lastReceived = Date.now();
+    const before = this.framesReceived;
     try {
       this.reader.read(chunk, this.sink, STREAM_BYTES);
     } catch (err) {
       this.closeWith(toFixpointError(err, "FRAME_INVALID"));
+      return;
     }
+    const progressed = this.framesReceived !== before;
+    if (progressed) this.lastReceived = Date.now();
+    if (this.reader.pending === 0) this.frameStartedAt = null;
+    // A frame began in this chunk (after any it completed): its deadline starts now.
+    else if (progressed) this.frameStartedAt = this.lastReceived;
+    else if (this.frameStartedAt === null) this.frameStartedAt = Date.now();
   }
 
   private onPlaintext(plain: Buffer | null): void {

@@ -70,6 +70,11 @@ Options:
   --handshake-timeout-ms N    time a client has to finish the handshake (default 5000)
   --heartbeat-ms N            heartbeat interval; a peer silent for 3 is dead (default 1000)
   --idle-timeout-ms N         close connections with no request for this long (default 600000)
+  --frame-timeout-ms N        time a frame may take to arrive once started (default 30000)
+  --max-queued-bytes N        bytes queued toward one client before the node stops reading
+                              from it; a log follower past it is dropped (default 33554432)
+  --drain-timeout-ms N        close a client over --max-queued-bytes that reads nothing for
+                              this long (default 30000)
   --max-connections N         authenticated connections (default 256)
   --max-pending-handshakes N  connections still in the handshake (default 32)
   --http HOST:PORT            serve HTTP for the modules: "/NAME/..." goes to module NAME,
@@ -165,6 +170,9 @@ export async function start(args: string[]): Promise<number> {
       "handshake-timeout-ms": { type: "string" },
       "heartbeat-ms": { type: "string" },
       "idle-timeout-ms": { type: "string" },
+      "frame-timeout-ms": { type: "string" },
+      "max-queued-bytes": { type: "string" },
+      "drain-timeout-ms": { type: "string" },
       "max-connections": { type: "string" },
       "max-pending-handshakes": { type: "string" },
       http: { type: "string" },
@@ -201,6 +209,9 @@ export async function start(args: string[]): Promise<number> {
   setLimit("handshake-timeout-ms", "handshakeTimeoutMs");
   setLimit("heartbeat-ms", "heartbeatIntervalMs");
   setLimit("idle-timeout-ms", "idleTimeoutMs");
+  setLimit("frame-timeout-ms", "frameTimeoutMs");
+  setLimit("max-queued-bytes", "maxQueuedBytes");
+  setLimit("drain-timeout-ms", "drainTimeoutMs");
   setLimit("max-connections", "maxConnections");
   setLimit("max-pending-handshakes", "maxPendingHandshakes");
 

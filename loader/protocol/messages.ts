@@ -22,7 +22,7 @@
  * MESSAGE_INVALID. Either closes the connection after a `goodbye` naming the error.
  */
 import { FixpointError, isErrorCode, type ErrorData } from "../errors.js";
-import { decodeCbor, encodeCbor, encodeCborParts } from "./cbor.js";
+import { checkEncodable, decodeCbor, encodeCbor, encodeCborParts } from "./cbor.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "./limits.js";
 import { array, bool, bytes, data, literal, number, object, oneOf, string, uint, check, type Infer, type Schema } from "./schema.js";
 
@@ -235,6 +235,20 @@ export function decodeNodeMessage(bytes: Uint8Array): NodeMessage {
 export function validateResult<K extends RequestType>(type: K, value: unknown): ResultOf<K> {
   check(resultSchemas[type], value, `${type} result`);
   return value as ResultOf<K>;
+}
+
+/**
+ * Throws MESSAGE_INVALID, naming the path, unless the peer would accept `message`: the checks
+ * `decodeNodeMessage` and (for a result of `requestType`) `validateResult` make on the other
+ * end, made on the value before it is sent. A node checks what it answers with this, so that
+ * an answer the client would refuse fails that one request instead of the connection.
+ */
+export function checkNodeMessage(message: NodeMessage, requestType?: RequestType): void {
+  const schema = Object.hasOwn(fromNode, message.type) ? fromNode[message.type] : undefined;
+  if (schema === undefined) throw new FixpointError("MESSAGE_UNKNOWN", `no message type ${JSON.stringify(message.type)} from a node`);
+  check(schema, message, message.type);
+  if (message.type === "result" && requestType !== undefined) check(resultSchemas[requestType], message.value, `${requestType} result`);
+  checkEncodable(message, message.type);
 }
 
 export function isRequest(message: ClientMessage): message is Request {
