@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   NODE_EXISTS: [EXIT.usage, "the data directory already holds a node"],
   NODE_NOT_INITIALIZED: [EXIT.usage, "the data directory holds no node"],
   NODE_UNKNOWN: [EXIT.usage, "a node name is not in fixpoint.json"],
+  KEY_NOT_FOUND: [EXIT.usage, "the key is not in the node's trust file"],
 
   // Reaching and trusting a node.
   CONNECT_FAILED: [EXIT.unreachable, "the TCP connection to a node failed"],

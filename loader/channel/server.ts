@@ -211,10 +211,7 @@ class NodeConnection extends Connection<ClientMessage, NodeMessage> {
     }
   }
 
-  /** Says goodbye with `reason` and closes now (a revoked key is not waited for). */
-  end(reason: FixpointError): void {
-    this.abort(reason);
-  }
+
 }
 
 /** A FixpointError as the wire carries it, bounded as errorData is (a module's message can be long). */
@@ -273,7 +270,7 @@ export class ChannelServer {
   recheckRoles(conn: NodeConnection): boolean {
     const roles = this.options.rolesOf(conn.clientKey);
     if (roles === null) {
-      conn.end(new FixpointError("KEY_REVOKED", `key ${conn.session.fingerprint} was removed from the node's trust file; this connection is closed`));
+      conn.closeWith(new FixpointError("KEY_REVOKED", `key ${conn.session.fingerprint} was removed from the node's trust file; this connection is closed`));
       return false;
     }
     conn.roles = roles;

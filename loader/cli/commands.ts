@@ -1,5 +1,5 @@
 /**
- * The loader's three commands. Each is small: the work is in node/, trust/ and store/.
+ * The loader's commands. Each is small: the work is in node/, trust/ and store/.
  */
 import { readFileSync, existsSync } from "node:fs";
 import { FixpointError } from "../errors.js";
@@ -9,7 +9,7 @@ import { streamLogger } from "../log.js";
 import { MODES, MODULE_NAME, type Mode } from "../protocol/messages.js";
 import type { RuntimeLimits } from "../protocol/runtime-ipc.js";
 import { runtimeEntry } from "../supervisor/runtime-entry.js";
-import { formatTrustEntry, parseRoles, readTrustFile } from "../trust/trust-file.js";
+import { formatTrustEntry, parseRoles, readTrustFile, withoutKey, type TrustEntry } from "../trust/trust-file.js";
 import { writeFileAtomic } from "../store/atomic.js";
 import { parseHostPort } from "../node/config.js";
 import { dataDirPaths, initDataDir } from "../node/data-dir.js";
@@ -26,6 +26,8 @@ module bundles over an authenticated, encrypted channel.
 Commands:
   init        create a node's data directory (identity, trust file, store, config)
   authorize   add a key and its roles to a node's trust file
+  keys        list the keys a node trusts, with fingerprints and roles
+  revoke      remove a key from a node's trust file
   start       run a node in the foreground
 
 Run \`loader <command> --help\` for a command's options.
@@ -45,7 +47,8 @@ Options:
   authorize: `Usage: loader authorize --data DIR --key PUBKEY_OR_FILE --roles ROLE[,ROLE...] [--comment TEXT]
 
 Adds a public key with roles to the node's trust file, or replaces the roles of a key that is
-already there. A running node picks up the change at the next connection.
+already there. A running node applies the change at once: from the key's next connection or
+request on (see \`loader revoke\` to remove a key).
 
 Options:
   --data DIR            the node's data directory
@@ -54,6 +57,25 @@ Options:
                         mode), release (sign production releases), admin (mode, keys, REPL in
                         production)
   --comment TEXT        a note kept on the line (default: the comment in FILE.pub)
+`,
+  keys: `Usage: loader keys --data DIR
+
+Lists the keys in the node's trust file, one a line: its SHA256 fingerprint (as \`devtool
+keygen\` and \`loader authorize\` print it), its roles and its comment.
+
+Options:
+  --data DIR  the node's data directory
+`,
+  revoke: `Usage: loader revoke --data DIR --key PUBKEY_OR_FILE|FINGERPRINT
+
+Removes a key from the node's trust file. A running node applies it at once: the key's next
+request is refused and its open connections (REPL sessions, log followers) are closed with
+KEY_REVOKED within a heartbeat (1 s by default); new connections are refused.
+
+Options:
+  --data DIR                        the node's data directory
+  --key PUBKEY_OR_FILE|FINGERPRINT  "ed25519 BASE64", bare base64, a FILE.pub, or the key's
+                                    "SHA256:..." fingerprint as \`loader keys\` lists it
 `,
   start: `Usage: loader start --data DIR [--listen HOST:PORT] [--http HOST:PORT] [--mode dev|production] [--log-format text|json]
 
@@ -149,6 +171,50 @@ export async function authorize(args: string[]): Promise<number> {
   }
   writeFileAtomic(paths.trust, next);
   process.stdout.write(`${existing === undefined ? "Authorized" : "Updated"} ${fingerprint(publicKey)} with roles ${roles.join(",")} in ${paths.trust}\n`);
+  return 0;
+}
+
+/** The node's trust file, after checking that DIR holds a node. */
+function trustFileOf(parsed: ReturnType<typeof parseCommandLine>): string {
+  const paths = dataDirPaths(requireOption(parsed, "data"));
+  if (!existsSync(paths.config)) throw new FixpointError("NODE_NOT_INITIALIZED", `${paths.dir} holds no node; create it with \`loader init --data ${paths.dir}\``);
+  return paths.trust;
+}
+
+export async function keys(args: string[]): Promise<number> {
+  const parsed = parseCommandLine(args, { data: { type: "string" } }, 0);
+  if (parsed.values["help"] === true) return help("keys");
+  const file = trustFileOf(parsed);
+  const entries = readTrustFile(file);
+  if (entries.length === 0) {
+    process.stdout.write(`No keys in ${file}; add one with \`loader authorize\`.\n`);
+    return 0;
+  }
+  const rows = entries.map((e) => [fingerprint(e.publicKey), e.roles.join(","), e.comment]);
+  const width = (i: number) => Math.max(...rows.map((r) => r[i]!.length));
+  const [fp, roles] = [width(0), width(1)];
+  for (const [f, r, c] of rows) process.stdout.write(`${f!.padEnd(fp)}  ${c === "" ? r : `${r!.padEnd(roles)}  ${c}`}\n`);
+  return 0;
+}
+
+export async function revoke(args: string[]): Promise<number> {
+  const parsed = parseCommandLine(args, { data: { type: "string" }, key: { type: "string" } }, 0);
+  if (parsed.values["help"] === true) return help("revoke");
+  const file = trustFileOf(parsed);
+  const keyArg = requireOption(parsed, "key");
+  // Validate the whole file first: a malformed file is reported and left as it is.
+  const entries = readTrustFile(file);
+  let entry: TrustEntry | undefined;
+  if (keyArg.startsWith("SHA256:")) {
+    entry = entries.find((e) => fingerprint(e.publicKey) === keyArg);
+  } else {
+    const publicKey = existsSync(keyArg) ? parsePublicKey(readFileSync(keyArg, "utf8").trim(), keyArg) : parsePublicKey(keyArg, "--key");
+    entry = entries.find((e) => Buffer.from(e.publicKey).equals(Buffer.from(publicKey)));
+  }
+  if (entry === undefined) throw new FixpointError("KEY_NOT_FOUND", `${keyArg} is not in ${file}; \`loader keys --data DIR\` lists the keys it holds`);
+  writeFileAtomic(file, withoutKey(readFileSync(file, "utf8"), entry.publicKey));
+  const who = entry.comment === "" ? "" : ` (${entry.comment})`;
+  process.stdout.write(`Revoked ${fingerprint(entry.publicKey)}${who}, roles ${entry.roles.join(",")}, in ${file}\n`);
   return 0;
 }
 
