@@ -52,10 +52,11 @@ describe("the channel under bad input", () => {
     assert.equal(await node.stop(), 0);
   });
 
-  test("answers garbage bytes before the handshake with a reject and closes", async () => {
+  test("answers an HTTP request on the channel port with HANDSHAKE_FAILED saying it is not the HTTP port, and closes", async () => {
     const raw = await RawSocket.open(node.port);
     raw.write(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-    assert.equal(await rejectCode(raw), "FRAME_TOO_LARGE");
+    assert.equal(await rejectCode(raw), "HANDSHAKE_FAILED");
+    assert.ok(node.logs.some((l) => l["event"] === "handshake.failed" && /does not speak the Fixpoint protocol.*HTTP request/.test(String(l["reason"]))));
     await raw.closedPromise;
     await assertStillServing();
   });
@@ -71,7 +72,7 @@ describe("the channel under bad input", () => {
   test("rejects a huge declared length in the handshake without allocating it", async () => {
     const raw = await RawSocket.open(node.port);
     raw.write(Buffer.from([0xff, 0xff, 0xff, 0xff]));
-    assert.equal(await rejectCode(raw), "FRAME_TOO_LARGE");
+    assert.equal(await rejectCode(raw), "HANDSHAKE_FAILED");
     await assertStillServing();
   });
 
