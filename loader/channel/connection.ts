@@ -3,9 +3,11 @@
  * session keys, heartbeats, and closing with a reason. `ClientConnection` (client.ts) adds
  * request/response; the node's side (server.ts) adds dispatch to handlers.
  *
- * Small frames are sealed as they are sent and written in batches; a frame of STREAM_BYTES or
- * more is sealed and written piece by piece, and opened piece by piece as it arrives, so both
- * ends work on it at once. Either way a frame's plaintext is used only once its tag verifies.
+ * Small messages sent in one tick are sealed together as one record (protocol version 2, as TLS
+ * does; version 1 seals each alone) and written in one batch; a message of STREAM_BYTES or more
+ * is a record of its own, sealed and written piece by piece, and opened piece by piece as it
+ * arrives, so both ends work on it at once. Either way a record's plaintext is used only once
+ * its tag verifies.
  *
  * Any frame that fails to decrypt, decode or validate closes the connection: the peer is told
  * why in a `goodbye` (its sending keys still work), and every pending request fails.
@@ -27,7 +29,7 @@ import { FixpointError, toFixpointError, type ErrorData } from "../errors.js";
 import { AEAD_TAG_BYTES, type OpeningFrame } from "../crypto/aead.js";
 import { FrameReader, frameHeader, type Frame, type FrameSink } from "../protocol/framing.js";
 import { encodeMessageParts, errorFromWire, type Message } from "../protocol/messages.js";
-import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_FRAME_TIMEOUT_MS, HEARTBEAT_MISSES } from "../protocol/limits.js";
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_FRAME_TIMEOUT_MS, HEARTBEAT_MISSES, MAX_RECORD_MESSAGES } from "../protocol/limits.js";
 import type { SessionKeys } from "../protocol/handshake.js";
 
 export interface ConnectionOptions {
@@ -41,15 +43,22 @@ export interface ConnectionOptions {
   maxQueuedBytes?: number;
   /** Longest a peer over `maxQueuedBytes` may take nothing of its queue, ms. Default DEFAULT_DRAIN_TIMEOUT_MS. */
   drainTimeoutMs?: number;
+  /** The version the handshake chose; from 2 on, a record carries several messages. Default 1. */
+  protocolVersion?: number;
 }
 
 // Small frames are coalesced into one write per tick; past this size a copy costs more than a writev.
 const COALESCE_BYTES = 64 * 1024;
-// ...except the first few of a tick, written as soon as there are this many: the peer starts on
-// them while this side seals the rest, so on two cores the two ends overlap instead of taking
-// turns (16 requests in flight: ~11k → ~15k round trips/s; a burst still costs two writes,
-// not one per frame; bench/channel.ts, 2026-11-25).
+// ...except the first few messages of a tick, sealed and written as soon as there are this many:
+// the peer starts on them while this side handles the rest, so on two cores the two ends overlap
+// instead of taking turns (16 requests in flight: ~11k → ~15k round trips/s; a burst still costs
+// two writes, not one per frame; bench/channel.ts, 2026-11-25).
 const EARLY_FRAMES = 4;
+// Plaintext of one record of several messages, at most; one seal and one open per record, so a
+// record is as large as can be without holding the first message back for long.
+const RECORD_BYTES = 64 * 1024;
+// Messages in one record, at most (the peer accepts MAX_RECORD_MESSAGES).
+const RECORD_MESSAGES = 256;
 // A frame at least this large is sealed and written in pieces of PIECE_BYTES, and opened as
 // its parts arrive, so that the two ends work on it at once rather than one after the other
 // (a 10 MB echo took about 2x as long whole; bench/channel.ts). 64 KiB pieces measured fastest.
@@ -58,6 +67,12 @@ const PIECE_BYTES = 64 * 1024;
 
 export abstract class Connection<In extends Message, Out extends Message> {
   private readonly queue: Buffer[] = [];
+  // Encoded messages waiting to be sealed together as the next record.
+  private readonly unsealed: Uint8Array[] = [];
+  private pendingBytes = 0;
+  // Messages per record this side sends and accepts: 1 in protocol version 1.
+  private readonly sendPerRecord: number;
+  private readonly receivePerRecord: number;
   private queuedBytes = 0;
   private flushScheduled = false;
   private queuedFrames = 0;
@@ -111,9 +126,12 @@ export abstract class Connection<In extends Message, Out extends Message> {
     private readonly reader: FrameReader,
     private readonly keys: SessionKeys,
     private readonly options: ConnectionOptions,
-    private readonly decode: (bytes: Uint8Array) => In,
+    private readonly decode: (bytes: Uint8Array, maxMessages: number) => In[],
   ) {
     reader.maxFrameBytes = options.maxFrameBytes;
+    const batched = (options.protocolVersion ?? 1) >= 2;
+    this.sendPerRecord = batched ? RECORD_MESSAGES : 1;
+    this.receivePerRecord = batched ? MAX_RECORD_MESSAGES : 1;
     this.frameTimeoutMs = options.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS;
     this.maxQueuedBytes = options.maxQueuedBytes ?? Infinity;
     this.drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
@@ -144,7 +162,7 @@ export abstract class Connection<In extends Message, Out extends Message> {
 
   /** Bytes sealed toward the peer and not yet taken by the kernel. */
   get queuedTowardPeer(): number {
-    return this.socket.writableLength + this.queuedBytes;
+    return this.socket.writableLength + this.queuedBytes + this.pendingBytes;
   }
 
   /** Whether the queue toward the peer is over `maxQueuedBytes`. */
@@ -173,10 +191,10 @@ export abstract class Connection<In extends Message, Out extends Message> {
       return;
     }
     const plain = parts[0]!;
-    const header = frameHeader(plain.length + AEAD_TAG_BYTES);
-    const [body, tag] = this.keys.send.seal(plain, header);
-    this.queue.push(header, body, tag);
-    this.queuedBytes += header.length + body.length + tag.length;
+    if (plain.length + AEAD_TAG_BYTES > this.options.maxFrameBytes) throw new FixpointError("FRAME_TOO_LARGE", `a ${message.type} of ${plain.length} bytes exceeds the frame limit of ${this.options.maxFrameBytes}`);
+    if (this.unsealed.length >= this.sendPerRecord || this.pendingBytes + plain.length > RECORD_BYTES) this.sealPending();
+    this.unsealed.push(plain);
+    this.pendingBytes += plain.length;
     this.queuedFrames++;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -222,7 +240,21 @@ export abstract class Connection<In extends Message, Out extends Message> {
     this.socket.resume();
   }
 
+  /** Seals the messages waiting as one record, queued for the next write. */
+  private sealPending(): void {
+    const count = this.unsealed.length;
+    if (count === 0) return;
+    const plain = count === 1 ? this.unsealed[0]! : Buffer.concat(this.unsealed, this.pendingBytes);
+    this.unsealed.length = 0;
+    this.pendingBytes = 0;
+    const header = frameHeader(plain.length + AEAD_TAG_BYTES);
+    const [body, tag] = this.keys.send.seal(plain, header);
+    this.queue.push(header, body, tag);
+    this.queuedBytes += header.length + body.length + tag.length;
+  }
+
   private flush(): void {
+    this.sealPending();
     if (this.queue.length === 0 || this.socket.destroyed) return;
     if (this.queuedBytes <= COALESCE_BYTES) {
       this.socket.write(this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queuedBytes));
@@ -320,20 +352,24 @@ export abstract class Connection<In extends Message, Out extends Message> {
       this.closeWith(new FixpointError("FRAME_INVALID", "a frame failed authentication (tampered, replayed, reordered or truncated); closing"));
       return;
     }
-    let message: In;
+    let messages: In[];
     try {
-      message = this.decode(plain);
+      messages = this.decode(plain, this.receivePerRecord);
     } catch (err) {
       this.closeWith(toFixpointError(err, "MESSAGE_INVALID"));
       return;
     }
-    if (message.type === "heartbeat") return;
-    if (message.type === "goodbye") {
-      const error = (message as { error?: Parameters<typeof errorFromWire>[0] }).error;
-      this.closing = error === undefined ? new FixpointError("CHANNEL_CLOSED", "the peer closed the connection") : errorFromWire(error);
-      this.socket.end();
-      return;
+    for (const message of messages) {
+      // A message before this one may have closed the connection (a goodbye, a protocol error).
+      if (this.closing !== null) return;
+      if (message.type === "heartbeat") continue;
+      if (message.type === "goodbye") {
+        const error = (message as { error?: Parameters<typeof errorFromWire>[0] }).error;
+        this.closing = error === undefined ? new FixpointError("CHANNEL_CLOSED", "the peer closed the connection") : errorFromWire(error);
+        this.socket.end();
+        return;
+      }
+      this.dispatch(message);
     }
-    this.dispatch(message);
   }
 }

@@ -38,7 +38,7 @@ import {
 } from "../protocol/limits.js";
 import {
   checkNodeMessage,
-  decodeClientMessage,
+  decodeClientMessages,
   isRequest,
   type ClientMessage,
   type EventTopic,
@@ -132,7 +132,7 @@ class NodeConnection extends Connection<ClientMessage, NodeMessage> {
     private readonly server: ChannelServer,
     private readonly idleTimeoutMs: number,
   ) {
-    super(socket, io.reader, keys, options, decodeClientMessage);
+    super(socket, io.reader, keys, options, decodeClientMessages);
     this.touch();
     this.onClose(() => clearTimeout(this.idleTimer));
   }
@@ -328,6 +328,7 @@ export class ChannelServer {
           frameTimeoutMs: this.limits.frameTimeoutMs,
           maxQueuedBytes: this.limits.maxQueuedBytes,
           drainTimeoutMs: this.limits.drainTimeoutMs,
+          protocolVersion: responder.version,
         },
         this,
         this.limits.idleTimeoutMs,

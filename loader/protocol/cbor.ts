@@ -174,6 +174,39 @@ export function checkEncodable(value: unknown, path: string, depth = 0): void {
   }
 }
 
+/**
+ * Decodes a CBOR sequence (RFC 8742): one or more values back to back that fill `bytes`
+ * exactly, at most `maxItems` of them (a record of protocol version 2 carries several messages;
+ * version 1 allows one). Each value is checked by the same walk as `decodeCbor` before cbor-x
+ * builds any of them. Throws MESSAGE_INVALID.
+ */
+export function decodeCborSequence(bytes: Uint8Array, maxItems: number): unknown[] {
+  const ends: number[] = [];
+  src = bytes;
+  pos = 0;
+  keyTop = 0;
+  try {
+    do {
+      if (ends.length >= maxItems) throw invalid(`${bytes.length - pos} trailing bytes`);
+      item(0);
+      ends.push(pos);
+    } while (pos < bytes.length);
+  } finally {
+    src = EMPTY;
+  }
+  const values: unknown[] = [];
+  let start = 0;
+  for (const end of ends) {
+    try {
+      values.push(decoder.decode(ends.length === 1 ? bytes : bytes.subarray(start, end)));
+    } catch (err) {
+      throw invalid(`CBOR decoder: ${(err as Error).message}`);
+    }
+    start = end;
+  }
+  return values;
+}
+
 /** Decodes one CBOR value that must fill `bytes` exactly. Throws MESSAGE_INVALID. */
 export function decodeCbor(bytes: Uint8Array): unknown {
   checkWellFormed(bytes);

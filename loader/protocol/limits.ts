@@ -4,8 +4,15 @@
  * are the defaults and hard ceilings.
  */
 
-/** Protocol versions this build speaks, newest first. The handshake picks the highest common. */
-export const PROTOCOL_VERSIONS = [1] as const;
+/**
+ * Protocol versions this build speaks, newest first. The handshake picks the highest common.
+ * 1: one message per record. 2: a record carries one or more messages (a CBOR sequence), so
+ * that messages written in one tick cost one seal and one open (issue 13, bench/channel.ts).
+ */
+export const PROTOCOL_VERSIONS = [2, 1] as const;
+
+/** Most messages one record may carry (protocol version 2). */
+export const MAX_RECORD_MESSAGES = 1024;
 export type ProtocolVersion = (typeof PROTOCOL_VERSIONS)[number];
 
 /** The first field of the first frame, so that a stray client of another protocol is told so. */
