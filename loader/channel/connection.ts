@@ -72,6 +72,8 @@ export abstract class Connection<In extends Message, Out extends Message> {
   private pendingBytes = 0;
   // Messages per record this side sends and accepts: 1 in protocol version 1.
   private readonly sendPerRecord: number;
+  // Plaintext bytes of a record of several messages, at most (below the frame limit, always).
+  private readonly recordBytes: number;
   private readonly receivePerRecord: number;
   private queuedBytes = 0;
   private flushScheduled = false;
@@ -131,6 +133,7 @@ export abstract class Connection<In extends Message, Out extends Message> {
     reader.maxFrameBytes = options.maxFrameBytes;
     const batched = (options.protocolVersion ?? 1) >= 2;
     this.sendPerRecord = batched ? RECORD_MESSAGES : 1;
+    this.recordBytes = Math.min(RECORD_BYTES, options.maxFrameBytes - AEAD_TAG_BYTES);
     this.receivePerRecord = batched ? MAX_RECORD_MESSAGES : 1;
     this.frameTimeoutMs = options.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS;
     this.maxQueuedBytes = options.maxQueuedBytes ?? Infinity;
@@ -192,7 +195,7 @@ export abstract class Connection<In extends Message, Out extends Message> {
     }
     const plain = parts[0]!;
     if (plain.length + AEAD_TAG_BYTES > this.options.maxFrameBytes) throw new FixpointError("FRAME_TOO_LARGE", `a ${message.type} of ${plain.length} bytes exceeds the frame limit of ${this.options.maxFrameBytes}`);
-    if (this.unsealed.length >= this.sendPerRecord || this.pendingBytes + plain.length > RECORD_BYTES) this.sealPending();
+    if (this.unsealed.length >= this.sendPerRecord || this.pendingBytes + plain.length > this.recordBytes) this.sealPending();
     this.unsealed.push(plain);
     this.pendingBytes += plain.length;
     this.queuedFrames++;
