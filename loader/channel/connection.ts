@@ -85,6 +85,7 @@ export abstract class Connection<In extends Message, Out extends Message> {
     this.flush();
   };
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastBeat = Date.now();
   // When the last whole frame arrived (the handshake's, to begin with).
   private lastReceived = Date.now();
   // Whole frames received so far, and when the frame now arriving started (null: none is).
@@ -306,6 +307,15 @@ export abstract class Connection<In extends Message, Out extends Message> {
 
   private beat(): void {
     const now = Date.now();
+    // A beat this late means this process's own event loop was held up (a synchronous child
+    // process, a long computation): what the peer sent meanwhile waits unread in the kernel,
+    // and timers run before I/O is read, so judging the peer now would blame it for our stall.
+    const late = now - this.lastBeat > this.options.heartbeatIntervalMs * 2;
+    this.lastBeat = now;
+    if (late) {
+      this.send({ type: "heartbeat" } as Out);
+      return;
+    }
     if (this.paused) {
       const queued = this.socket.writableLength;
       if (queued < this.stalledQueue) {

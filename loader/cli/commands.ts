@@ -211,7 +211,7 @@ export async function revoke(args: string[]): Promise<number> {
     const publicKey = existsSync(keyArg) ? parsePublicKey(readFileSync(keyArg, "utf8").trim(), keyArg) : parsePublicKey(keyArg, "--key");
     entry = entries.find((e) => Buffer.from(e.publicKey).equals(Buffer.from(publicKey)));
   }
-  if (entry === undefined) throw new FixpointError("KEY_NOT_FOUND", `${keyArg} is not in ${file}; \`loader keys --data DIR\` lists the keys it holds`);
+  if (entry === undefined) throw new FixpointError("KEY_NOT_FOUND", `${keyArg} is not in ${file}; \`loader keys --data ${requireOption(parsed, "data")}\` lists the keys it holds`);
   writeFileAtomic(file, withoutKey(readFileSync(file, "utf8"), entry.publicKey));
   const who = entry.comment === "" ? "" : ` (${entry.comment})`;
   process.stdout.write(`Revoked ${fingerprint(entry.publicKey)}${who}, roles ${entry.roles.join(",")}, in ${file}\n`);
