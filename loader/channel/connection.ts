@@ -86,6 +86,7 @@ export abstract class Connection<In extends Message, Out extends Message> {
   };
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private lastBeat = Date.now();
+  private skippedBeat = false;
   // When the last whole frame arrived (the handshake's, to begin with).
   private lastReceived = Date.now();
   // Whole frames received so far, and when the frame now arriving started (null: none is).
@@ -310,8 +311,10 @@ export abstract class Connection<In extends Message, Out extends Message> {
     // A beat this late means this process's own event loop was held up (a synchronous child
     // process, a long computation): what the peer sent meanwhile waits unread in the kernel,
     // and timers run before I/O is read, so judging the peer now would blame it for our stall.
-    const late = now - this.lastBeat > this.options.heartbeatIntervalMs * 2;
+    // Never twice in a row, so that a process always late still notices a dead peer.
+    const late = now - this.lastBeat > this.options.heartbeatIntervalMs * 2 && !this.skippedBeat;
     this.lastBeat = now;
+    this.skippedBeat = late;
     if (late) {
       this.send({ type: "heartbeat" } as Out);
       return;
