@@ -210,8 +210,6 @@ class NodeConnection extends Connection<ClientMessage, NodeMessage> {
       // closing the connection for it would lose every later one.
     }
   }
-
-
 }
 
 /** A FixpointError as the wire carries it, bounded as errorData is (a module's message can be long). */
