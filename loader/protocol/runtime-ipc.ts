@@ -83,8 +83,7 @@ export interface ReplCompletion {
 export type LoadResult =
   /** `state`: the new version's state, copied and measured before it took over (what to save). */
   | { status: "loaded"; name: string; digest: string; version: string; previousDigest: string | null; ms: number; state: StateBytes }
-  | { status: "unchanged"; name: string; digest: string }
-  | { status: "superseded"; name: string; digest: string; by: string };
+  | { status: "unchanged"; name: string; digest: string };
 
 export interface RuntimeModuleStatus {
   name: string;

@@ -14,8 +14,9 @@
  *
  * If 1 or 3 fails, the new isolate is disposed and the old version goes on with its state
  * untouched; the error (mapped to the TypeScript source) goes back to whoever pushed. Held
- * calls wait milliseconds, never fail. Swaps queued behind a running one coalesce: only the
- * newest waits, the ones it replaces resolve as superseded — a burst of saves loads once.
+ * calls wait milliseconds, never fail. The table is an executor: the loader's code server
+ * decides the order of a module's changes (and coalesces bursts of saves); a load that arrives
+ * while another of the same module runs simply waits for it, in arrival order.
  */
 import { FixpointError } from "../../loader/errors.js";
 import { DEFAULT_RUNTIME_LIMITS, type LoadResult, type RuntimeModuleStatus, type StateBytes } from "../../loader/protocol/runtime-ipc.js";
@@ -64,9 +65,9 @@ interface Slot {
   running: Running | null;
   /** Calls held while a swap hands the state over. */
   held: (() => void)[] | null;
-  /** The swap in progress, and the newest one waiting behind it. */
+  /** The swap in progress, and the loads waiting behind it in arrival order. */
   busy: Promise<void> | null;
-  next: { request: LoadRequest; settle: (o: LoadOutcome | FixpointError) => void } | null;
+  waiting: { request: LoadRequest; settle: (o: LoadOutcome | FixpointError) => void }[];
 }
 
 export interface TableOptions {
@@ -98,13 +99,13 @@ export class ModuleTable {
   private slot(name: string): Slot {
     let slot = this.slots.get(name);
     if (slot === undefined) {
-      slot = { running: null, held: null, busy: null, next: null };
+      slot = { running: null, held: null, busy: null, waiting: [] };
       this.slots.set(name, slot);
     }
     return slot;
   }
 
-  /** Loads or swaps a module; resolves when it is live (or unchanged, or superseded). */
+  /** Loads or swaps a module; resolves when it is live (or unchanged). */
   load(request: LoadRequest): Promise<LoadOutcome> {
     const slot = this.slot(request.name);
     return new Promise<LoadOutcome>((resolve, reject) => {
@@ -113,8 +114,7 @@ export class ModuleTable {
         this.run(slot, request, settle);
         return;
       }
-      slot.next?.settle({ status: "superseded", name: request.name, digest: slot.next.request.digest, by: request.digest });
-      slot.next = { request, settle };
+      slot.waiting.push({ request, settle });
     });
   }
 
@@ -122,9 +122,8 @@ export class ModuleTable {
     slot.busy = this.swap(slot, request).then(settle, (err: unknown) => settle(err instanceof FixpointError ? err : new FixpointError("INTERNAL", String(err))));
     void slot.busy.then(() => {
       slot.busy = null;
-      const next = slot.next;
-      slot.next = null;
-      if (next !== null) this.run(slot, next.request, next.settle);
+      const next = slot.waiting.shift();
+      if (next !== undefined) this.run(slot, next.request, next.settle);
     });
   }
 

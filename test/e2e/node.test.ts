@@ -109,3 +109,22 @@ test("a subscriber to log receives the node's events and is not closed as idle",
     assert.equal(await node.stop(), 0);
   }
 });
+
+test("a burst of pushes of one module loads the newest once; those it replaced before they ran answer that they changed nothing", async () => {
+  const node = await startNode();
+  try {
+    const conn = await node.connect();
+    const versions = await Promise.all([1, 2, 3, 4, 5].map((v) => signedModule("counter", counterSource(`burst-v${v}`), node.dev)));
+    const outcomes = await Promise.all(versions.map((v) => conn.request("push", { bundle: v.bundle })));
+    assert.equal(outcomes.at(-1)!.changed, true);
+    assert.equal(outcomes.at(-1)!.version, "burst-v5");
+    // Each earlier one either loaded (it ran before the next arrived) or was replaced unloaded.
+    for (const o of outcomes.slice(0, -1)) assert.ok(o.version !== undefined || (!o.changed && !o.stored), JSON.stringify(o));
+    assert.ok(outcomes.filter((o) => o.version !== undefined).length < outcomes.length, "the burst coalesced");
+    const status = await conn.request("status", {});
+    assert.deepEqual(status.modules.map((m) => [m.name, m.digest, m.running]), [["counter", versions[4]!.manifest.digest, true]]);
+    conn.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
