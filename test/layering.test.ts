@@ -43,6 +43,28 @@ test("loader/ imports nothing from runtime/ or devtool/, and only allowed packag
   assert.deepEqual(problems, []);
 });
 
+/**
+ * The loader's public entry points: what runtime/ and devtool/ may import from it. The rest of
+ * loader/ can change shape without them noticing (issue 10).
+ */
+const LOADER_ENTRY_POINTS = ["loader/index.ts", "loader/errors.ts", "loader/version.ts", "loader/protocol/index.ts", "loader/protocol/runtime-ipc.ts"];
+
+test("runtime/ and devtool/ reach the loader only through its public entry points, and not each other", () => {
+  const problems: string[] = [];
+  for (const part of ["runtime", "devtool"] as const) {
+    const other = part === "runtime" ? "devtool" : "runtime";
+    for (const file of sources(join(ROOT, part))) {
+      for (const spec of importsOf(file)) {
+        if (!spec.startsWith(".")) continue;
+        const target = relative(ROOT, resolve(dirname(file), spec)).replace(/\.js$/, ".ts");
+        if (target.startsWith("loader/") && !LOADER_ENTRY_POINTS.includes(target)) problems.push(`${relative(ROOT, file)} imports ${target}; use ${LOADER_ENTRY_POINTS.join(" or ")}`);
+        if (target.startsWith(`${other}/`)) problems.push(`${relative(ROOT, file)} imports ${target}, in ${other}/`);
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
 test("the check itself sees a forbidden import", () => {
   // Guards against a regex that silently matches nothing.
   const specs = importsOf(join(ROOT, "loader/channel/client.ts"));
