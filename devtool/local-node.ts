@@ -4,10 +4,10 @@
  * authorized on first run. Its key is pinned from its own node.pub, so there is nothing to
  * accept by hand.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FixpointError, formatIdentity, isErrorCode, formatPublicKeyLine, generateKeyPair, parsePublicKey, readIdentityFile, type KeyPair } from "../loader/index.js";
+import { FixpointError, authorizeKey, formatIdentity, initDataDir, isErrorCode, generateKeyPair, parsePublicKey, readIdentityFile, type KeyPair } from "../loader/index.js";
 import { packageRoot } from "../loader/version.js";
 import { onLogLines } from "./nodes/log-lines.js";
 
@@ -68,12 +68,9 @@ function ensureNode(stateDir: string, cluster = "default"): KeyPair {
     writeFileSync(keyFile, formatIdentity(identity), { mode: 0o600 });
   }
   if (!existsSync(join(dataDir, "config.json"))) {
-    const run = (args: string[]) => {
-      const r = spawnSync(process.execPath, [loaderScript(), ...args], { encoding: "utf8" });
-      if (r.status !== 0) throw new FixpointError("INTERNAL", `loader ${args[0]} failed: ${r.stderr}`);
-    };
-    run(["init", "--data", dataDir, "--name", "local", "--cluster", cluster]);
-    run(["authorize", "--data", dataDir, "--key", formatPublicKeyLine(identity.publicKey, "devtool dev"), "--roles", "dev,observe,admin"]);
+    // The loader's own code, in this process: no `loader init`/`authorize` processes to run and read.
+    const { paths } = initDataDir(dataDir, { name: "local", cluster });
+    authorizeKey(paths.trust, identity.publicKey, ["dev", "observe", "admin"], "devtool dev");
   }
   return identity;
 }

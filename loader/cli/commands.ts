@@ -9,7 +9,7 @@ import { streamLogger } from "../log.js";
 import { MODES, MODULE_NAME, type Mode } from "../protocol/messages.js";
 import { DEFAULT_RUNTIME_LIMITS, type RuntimeLimits } from "../protocol/runtime-ipc.js";
 import { runtimeEntry } from "../supervisor/runtime-entry.js";
-import { formatTrustEntry, parseRoles, readTrustFile, withoutKey, type TrustEntry } from "../trust/trust-file.js";
+import { authorizeKey, parseRoles, readTrustFile, withoutKey, type TrustEntry } from "../trust/trust-file.js";
 import { writeFileAtomic } from "../store/atomic.js";
 import { parseHostPort } from "../node/config.js";
 import { dataDirPaths, initDataDir } from "../node/data-dir.js";
@@ -161,27 +161,9 @@ export async function authorize(args: string[]): Promise<number> {
   const publicKey = parsePublicKey(keyText, existsSync(keyArg) ? keyArg : "--key");
   const commentFlag = stringOption(parsed, "comment");
   if (commentFlag !== undefined && /[\r\n]/.test(commentFlag)) throw new FixpointError("USAGE", "--comment must be one line");
-
-  // Validate the whole file first: a malformed file is reported and left as it is.
-  const entries = readTrustFile(paths.trust);
-  const text = readFileSync(paths.trust, "utf8");
-  const existing = entries.find((e) => Buffer.from(e.publicKey).equals(Buffer.from(publicKey)));
-  // Changing a key's roles keeps the note on its line unless a new one is given: the comment
-  // is how a human auditing the file knows whose key it is.
-  const comment = commentFlag ?? (fileComment !== "" ? fileComment : (existing?.comment ?? ""));
-  const line = formatTrustEntry({ publicKey, roles, comment });
-  let next: string;
-  if (existing === undefined) {
-    next = (text === "" || text.endsWith("\n") ? text : text + "\n") + line + "\n";
-  } else {
-    const encoded = Buffer.from(publicKey).toString("base64");
-    next = text
-      .split("\n")
-      .map((l) => (l.trim().split(/\s+/)[2] === encoded && !l.trim().startsWith("#") ? line : l))
-      .join("\n");
-  }
-  writeFileAtomic(paths.trust, next);
-  process.stdout.write(`${existing === undefined ? "Authorized" : "Updated"} ${fingerprint(publicKey)} with roles ${roles.join(",")} in ${paths.trust}\n`);
+  const comment = commentFlag ?? (fileComment !== "" ? fileComment : undefined);
+  const { updated } = authorizeKey(paths.trust, publicKey, roles, comment);
+  process.stdout.write(`${updated ? "Updated" : "Authorized"} ${fingerprint(publicKey)} with roles ${roles.join(",")} in ${paths.trust}\n`);
   return 0;
 }
 
