@@ -8,6 +8,7 @@ import { basename, extname, join, relative, resolve } from "node:path";
 import { build, context, type BuildContext, type BuildOptions, type BuildResult, type Message } from "esbuild";
 import { FixpointError, MODULE_NAME } from "../../loader/index.js";
 import { packageRoot } from "../../loader/version.js";
+import { ISOLATE_SCRIPT_OPTIONS } from "../../runtime/isolate/script-build.js";
 
 export const MODULE_API = join(packageRoot(), "runtime/api.ts");
 
@@ -64,14 +65,13 @@ function describe(message: Message, cwd: string): string {
 
 function optionsFor(file: string, name: string): BuildOptions {
   return {
+    // The same options as the bootstrap's (runtime/isolate/script-build.js): a class in a
+    // module keeps its name too.
+    ...ISOLATE_SCRIPT_OPTIONS,
     entryPoints: [file],
-    bundle: true,
     write: false,
-    format: "iife",
     globalName: "__fixpoint_module",
-    platform: "neutral",
     mainFields: ["module", "main"],
-    target: "es2022",
     sourcemap: "external",
     outfile: `${name}.js`,
     logLevel: "silent",
