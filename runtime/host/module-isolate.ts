@@ -23,20 +23,11 @@ import type { Fired, Harness, Invoked, ThrownData, WireRequest, WireResponse } f
 import { bootstrapSource } from "./bootstrap.js";
 import { SourceMap } from "./source-map.js";
 import { hostFunctions } from "./capabilities.js";
-import { MAX_TIMERS, moduleLimits } from "./module-limits.js";
+import { MAX_TIMERS, moduleLimits, type IsolateLimits } from "./module-limits.js";
 import { ModuleTimers } from "./module-timers.js";
 import { withDeadline } from "../deadline.js";
 
-export interface IsolateLimits {
-  /** V8 heap limit per isolate, MB (a guideline: V8 may overshoot it). Default 128. */
-  memoryMb: number;
-  /** Longest synchronous run of module code per call, ms. Default 1000. */
-  cpuMs: number;
-  /** Longest wait for an async call, handler or health check to settle, ms. Default 30000. */
-  asyncMs: number;
-}
-
-export const DEFAULT_ISOLATE_LIMITS: IsolateLimits = { memoryMb: 128, cpuMs: 1000, asyncMs: 30_000 };
+export { DEFAULT_ISOLATE_LIMITS, type IsolateLimits } from "./module-limits.js";
 
 /** The node side of a module's grants (capabilities.ts). */
 export interface IsolateHooks {
