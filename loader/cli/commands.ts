@@ -6,7 +6,7 @@ import { FixpointError } from "../errors.js";
 import { fingerprint } from "../crypto/fingerprint.js";
 import { formatPublicKeyLine, parsePublicKey } from "../crypto/keys.js";
 import { streamLogger } from "../log.js";
-import { MODES, MODULE_NAME, type Mode } from "../protocol/messages.js";
+import { MODES, MODULE_NAME, MODULE_NAME_RULE, type Mode } from "../protocol/messages.js";
 import { DEFAULT_RUNTIME_LIMITS, ISOLATE_LIMIT_BOUNDS, type IsolateLimits, type RuntimeLimits } from "../protocol/runtime-ipc.js";
 import { runtimeEntry } from "../supervisor/runtime-entry.js";
 import { formatTrustEntry, parseRoles, readTrustFile } from "../trust/trust-file.js";
@@ -199,7 +199,7 @@ export async function start(args: string[]): Promise<number> {
   const http = stringOption(parsed, "http");
   if (http !== undefined && parseHostPort(http) === null) throw new FixpointError("USAGE", `--http must be HOST:PORT, got "${http}"`);
   const httpRoot = stringOption(parsed, "http-root");
-  if (httpRoot !== undefined && !MODULE_NAME.test(httpRoot)) throw new FixpointError("USAGE", `--http-root must be a module name (lowercase letters, digits, "-"), got "${httpRoot}"`);
+  if (httpRoot !== undefined && !MODULE_NAME.test(httpRoot)) throw new FixpointError("USAGE", `--http-root must be a module name (${MODULE_NAME_RULE}), got "${httpRoot}"`);
   const stateMb = positiveInt(parsed, "max-state-mb");
   const runtimeLimits: RuntimeLimits = {
     memoryMb: isolateLimit(parsed, "module-memory-mb", "memoryMb"),

@@ -17,6 +17,7 @@
  * loader still checks every message it gets against these shapes (`isRuntimeMessage`).
  */
 import type { ErrorData } from "../errors.js";
+import type { LogLevel } from "../log.js";
 import type { Mode } from "./messages.js";
 
 /** The limits every module isolate runs with: the node's (`loader start --module-*`), or a module's own. */
@@ -134,9 +135,9 @@ export type RuntimeMessage =
   | { type: "reply"; id: number; ok: true; value: unknown }
   | { type: "reply"; id: number; ok: false; error: ErrorData }
   | { type: "ready"; pid: number }
-  | { type: "log"; module: string; level: "debug" | "info" | "warn" | "error"; text: string }
+  | { type: "log"; module: string; level: LogLevel; text: string }
   | { type: "dead"; module: string; error: ErrorData }
-  | { type: "repl-output"; session: string; level: "debug" | "info" | "warn" | "error"; text: string };
+  | { type: "repl-output"; session: string; level: LogLevel; text: string };
 
 /** Arguments the loader passes when it forks the runtime, as one JSON argv entry. */
 export interface RuntimeBoot {

@@ -17,6 +17,7 @@
  * runtime/isolate/grants.ts, which the isolate's bundle imports).
  */
 import { FixpointError } from "../../loader/errors.js";
+import { LOG_LEVELS, type LogLevel } from "../../loader/log.js";
 import { GRANTS, type Grant } from "../isolate/grants.js";
 import type { IsolateHooks } from "./module-isolate.js";
 
@@ -40,7 +41,7 @@ export interface GrantTarget {
   self: GrantReceiver | null;
 }
 
-const LOG_LEVELS = new Set(["debug", "info", "warn", "error"]);
+const LEVELS: ReadonlySet<string> = new Set(LOG_LEVELS);
 
 /**
  * The host functions for one isolate, in GRANTS order. The harness calls most of them with
@@ -60,7 +61,7 @@ export function hostFunctions(target: GrantTarget): ((...args: never[]) => unkno
   const grants: Record<Grant, (...args: never[]) => unknown> = {
     log: quietly((level: string, text: string) => {
       if (target.self?.mayReachOut() === false) return;
-      target.hooks?.log(LOG_LEVELS.has(level) ? (level as "debug" | "info" | "warn" | "error") : "info", String(text).slice(0, 64 * 1024));
+      target.hooks?.log(LEVELS.has(level) ? (level as LogLevel) : "info", String(text).slice(0, 64 * 1024));
     }),
     setTimer: quietly((id: number, ms: number, repeat: boolean) => target.self?.setTimer(id, ms, repeat)),
     clearTimer: quietly((id: number) => target.self?.clearTimer(id)),

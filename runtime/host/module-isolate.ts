@@ -19,6 +19,8 @@
 import ivm from "isolated-vm";
 import { FixpointError, type ErrorCode } from "../../loader/errors.js";
 import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runtime-ipc.js";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES } from "../../loader/protocol/limits.js";
+import type { LogLevel } from "../../loader/log.js";
 import type { Fired, Harness, Invoked, ThrownData, WireRequest, WireResponse } from "../isolate/harness.js";
 import { bootstrapSource } from "./bootstrap.js";
 import { SourceMap } from "./source-map.js";
@@ -31,7 +33,7 @@ export { DEFAULT_ISOLATE_LIMITS, type IsolateLimits } from "./module-limits.js";
 
 /** The node side of a module's grants (capabilities.ts). */
 export interface IsolateHooks {
-  log(level: "debug" | "info" | "warn" | "error", text: string): void;
+  log(level: LogLevel, text: string): void;
   call(module: string, fn: string, args: unknown[]): Promise<unknown>;
   /**
    * Told when V8 stopped the isolate for good (memory limit, catastrophic error). `fatal`: V8
@@ -119,10 +121,11 @@ export function discardIsolate(warm: WarmIsolate): void {
 
 /**
  * The longest CPU limit for which calls enter an isolate synchronously on the runtime's main
- * thread (see enter()). The loader declares a runtime dead after 3 s without a heartbeat, so a
- * module spinning for its whole limit must stay well under that.
+ * thread (see enter()). The loader declares a runtime dead after HEARTBEAT_MISSES heartbeat
+ * intervals without an answer (3 s), so a module spinning for its whole limit must stay well
+ * under that: a third of it.
  */
-const SYNC_CPU_MS = 1000;
+const SYNC_CPU_MS = (DEFAULT_HEARTBEAT_INTERVAL_MS * HEARTBEAT_MISSES) / 3;
 
 /** Thrown inside create() to start again in an isolate made with the module's own limits. */
 class OwnIsolateNeeded extends Error {
