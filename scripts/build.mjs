@@ -2,6 +2,7 @@
 // Node scripts (no TypeScript loader at run time). Packages stay external: they are
 // installed beside dist/ by npm. Runs on `npm ci` (prepare), `npm start` and `npm test`.
 import { build } from "esbuild";
+import { BOOTSTRAP_ENTRY, BOOTSTRAP_FILE, ISOLATE_SCRIPT_OPTIONS } from "../runtime/isolate/script-build.js";
 
 await build({
   entryPoints: { loader: "loader/main.ts", devtool: "devtool/main.ts", runtime: "runtime/main.ts" },
@@ -17,14 +18,12 @@ await build({
 });
 
 // The script every module isolate runs first (web primitives + harness): built here so a
-// runtime process starts without running esbuild (~200 ms on every restart). The same options
-// as runtime/host/bootstrap.ts, which builds it from source when there is no dist/.
+// runtime process starts without running esbuild (~200 ms on every restart). Its options are
+// the one definition in runtime/isolate/script-build.js, which bootstrap.ts also builds with
+// when there is no dist/; test/e2e/shipped-bootstrap.test.ts checks this file in a real node.
 await build({
-  entryPoints: { "isolate-bootstrap": "runtime/isolate/bootstrap-entry.ts" },
+  ...ISOLATE_SCRIPT_OPTIONS,
+  entryPoints: { [BOOTSTRAP_FILE.replace(/\.js$/, "")]: BOOTSTRAP_ENTRY },
   outdir: "dist",
-  bundle: true,
-  format: "iife",
-  platform: "neutral",
-  target: "es2022",
   logLevel: "warning",
 });

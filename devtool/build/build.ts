@@ -6,8 +6,9 @@
 import { builtinModules } from "node:module";
 import { basename, extname, join, relative, resolve } from "node:path";
 import { build, context, type BuildContext, type BuildOptions, type BuildResult, type Message } from "esbuild";
-import { FixpointError, MODULE_NAME } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, MODULE_NAME_RULE } from "../../loader/index.js";
 import { packageRoot } from "../../loader/version.js";
+import { ISOLATE_SCRIPT_OPTIONS } from "../../runtime/isolate/script-build.js";
 
 export const MODULE_API = join(packageRoot(), "runtime/api.ts");
 
@@ -21,7 +22,7 @@ export interface BuiltModule {
 export function moduleNameOf(file: string): string {
   const name = basename(file, extname(file));
   if (!MODULE_NAME.test(name)) {
-    throw new FixpointError("BUILD_FAILED", `${file}: a module's file name must be lowercase letters, digits and "-", starting with a letter (it becomes the module name), got "${name}"`, {
+    throw new FixpointError("BUILD_FAILED", `${file}: a module's file name must be ${MODULE_NAME_RULE} (it becomes the module name), got "${name}"`, {
       location: { file },
     });
   }
@@ -64,14 +65,13 @@ function describe(message: Message, cwd: string): string {
 
 function optionsFor(file: string, name: string): BuildOptions {
   return {
+    // The same options as the bootstrap's (runtime/isolate/script-build.js): a class in a
+    // module keeps its name too.
+    ...ISOLATE_SCRIPT_OPTIONS,
     entryPoints: [file],
-    bundle: true,
     write: false,
-    format: "iife",
     globalName: "__fixpoint_module",
-    platform: "neutral",
     mainFields: ["module", "main"],
-    target: "es2022",
     sourcemap: "external",
     outfile: `${name}.js`,
     logLevel: "silent",

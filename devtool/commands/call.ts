@@ -1,4 +1,4 @@
-import { FixpointError, MODULE_NAME, parseCommandLine, shapeError, styleFor, toFixpointError, type Data } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, MODULE_NAME_RULE, parseCommandLine, shapeError, styleFor, toFixpointError, type Data } from "../../loader/index.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, DEADLINE_HELP, DEADLINE_OPTION, contextFrom, deadlineFrom, exitStatusOf, fanOut, pastDeadline, printFailures } from "./common.js";
 
 export const HELP = `Usage: devtool call MODULE FUNCTION [ARG...] [--node NAME|HOST:PORT] [--json] [options]
@@ -40,7 +40,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const [module, fn, ...rest] = parsed.positionals;
   if (module === undefined || fn === undefined) throw shapeError("devtool call needs MODULE and FUNCTION");
-  if (!MODULE_NAME.test(module)) throw new FixpointError("USAGE", `"${module}" is not a module name (lowercase letters, digits, "-")`);
+  if (!MODULE_NAME.test(module)) throw new FixpointError("USAGE", `"${module}" is not a module name (${MODULE_NAME_RULE})`);
   const callArgs = rest.map(parseArgument);
   const deadlineMs = deadlineFrom(parsed);
   const ctx = contextFrom(parsed);

@@ -3,6 +3,7 @@ import { FixpointError, styleFor, toFixpointError, type ClientConnection, type K
 import { loadProjectConfig, type ProjectConfig } from "../config/project.js";
 import { identityPath, knownNodesPath, loadIdentity } from "../home.js";
 import { pinnedMessage, connectTarget, resolveTargets, type Target } from "../nodes/targets.js";
+import { eachNode, type NodeOutcome } from "../nodes/fan-out.js";
 import { findLocalNode, LOCAL_NODE_LABEL } from "../nodes/local-pointer.js";
 import { dirname, join } from "node:path";
 
@@ -96,43 +97,34 @@ function timeoutOf(text: string | undefined): number | undefined {
   return text === undefined ? undefined : Number(text);
 }
 
-export interface Outcome<T> {
-  target: Target;
-  value?: T;
-  error?: FixpointError;
-}
-
 /**
- * Runs `work` against every target concurrently, each on its own connection. On a terminal,
- * anything still running after a second is shown on one progress line until it finishes.
+ * Runs `work` against every target concurrently (eachNode: at most NODE_FAN_OUT at once), each
+ * on its own connection. On a terminal, anything still running after a second is shown on one
+ * progress line until it finishes.
  */
-export async function fanOut<T>(ctx: Context, work: (conn: ClientConnection, target: Target) => Promise<T>): Promise<Outcome<T>[]> {
+export async function fanOut<T>(ctx: Context, work: (conn: ClientConnection, target: Target) => Promise<T>): Promise<NodeOutcome<T>[]> {
   const err = styleFor(process.stderr);
   const waiting = new Set(ctx.targets.map((t) => t.label));
   const progress = process.stderr.isTTY === true ? startProgress(() => (waiting.size === 0 ? "" : `waiting for ${[...waiting].join(", ")}…`)) : null;
-  const outcomes = await Promise.all(
-    ctx.targets.map(async (target): Promise<Outcome<T>> => {
-      let conn: ClientConnection | undefined;
-      try {
-        conn = await connectTarget(
-          target,
-          ctx.identity,
-          {
-            knownNodesFile: knownNodesPath(),
-            acceptNew: ctx.acceptNew,
-            onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${pinnedMessage(t, key, knownNodesPath())}\n`),
-          },
-          ctx.timeoutMs,
-        );
-        return { target, value: await work(conn, target) };
-      } catch (e) {
-        return { target, error: toFixpointError(e) };
-      } finally {
-        conn?.close();
-        waiting.delete(target.label);
-      }
-    }),
-  );
+  const outcomes = await eachNode(ctx.targets, async (target) => {
+    let conn: ClientConnection | undefined;
+    try {
+      conn = await connectTarget(
+        target,
+        ctx.identity,
+        {
+          knownNodesFile: knownNodesPath(),
+          acceptNew: ctx.acceptNew,
+          onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${pinnedMessage(t, key, knownNodesPath())}\n`),
+        },
+        ctx.timeoutMs,
+      );
+      return await work(conn, target);
+    } finally {
+      conn?.close();
+      waiting.delete(target.label);
+    }
+  });
   progress?.stop();
   return outcomes;
 }
@@ -160,11 +152,11 @@ function startProgress(text: () => string): { stop(): void } {
 }
 
 /** Exit status for a fan-out: 0 if all succeeded, else the first failure's status. */
-export function exitStatusOf(outcomes: Outcome<unknown>[]): number {
+export function exitStatusOf(outcomes: NodeOutcome<unknown>[]): number {
   return outcomes.find((o) => o.error !== undefined)?.error?.exitStatus ?? 0;
 }
 
-export function printFailures(outcomes: Outcome<unknown>[]): void {
+export function printFailures(outcomes: NodeOutcome<unknown>[]): void {
   const style = styleFor(process.stderr);
   for (const o of outcomes) {
     if (o.error !== undefined) process.stderr.write(`${style.red("error")} ${o.target.label}: ${style.bold(o.error.code)}: ${o.error.message}\n`);

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
-import { FixpointError, MODULE_NAME, parseCommandLine, parseHostPort, styleFor, toFixpointError, type Data } from "../../loader/index.js";
+import { entryOfLine, FixpointError, isLogEntry, MODULE_NAME, parseCommandLine, parseHostPort, styleFor, toFixpointError, type LogEntry } from "../../loader/index.js";
 import { checkListedModules, loadProjectConfig } from "../config/project.js";
 import { knownNodesPath, loadIdentity } from "../home.js";
 import { startLocalNode, type LocalNode } from "../local-node.js";
@@ -56,13 +56,12 @@ export async function run(args: string[]): Promise<number> {
 
   const out = styleFor(process.stdout);
   const err = styleFor(process.stderr);
-  const printLog = (node: string, entry: Record<string, unknown>) => {
-    const event = String(entry["event"]);
+  const printLog = (node: string, entry: LogEntry) => {
+    const event = entry.event;
     // The dev loop shows what a developer acts on: module output, swaps, failures.
     // module.pushed is shown as the ✓ line instead.
     if (event.startsWith("connection.") || event === "node.started" || event === "runtime.up" || event === "module.pushed") return;
-    const { time, level, event: _e, ...fields } = entry;
-    process.stdout.write(formatEntry(out, node, { time: String(time), level: String(level), event, fields: fields as Record<string, Data> }) + "\n");
+    process.stdout.write(formatEntry(out, node, entry) + "\n");
   };
 
   // Signals are ours from here on, so that a Ctrl-C while the local node is still starting
@@ -86,7 +85,10 @@ export async function run(args: string[]): Promise<number> {
     }
     const firstRun = !existsSync(join(stateDir, "node", "config.json"));
     const requested = parseHostPort(http)!;
-    const start = (address: string) => startLocalNode({ stateDir, http: address, onLog: (entry) => printLog("local", entry), signal: abort.signal, ...(project === null ? {} : { cluster: project.cluster }) });
+    const start = (address: string) => startLocalNode({ stateDir, http: address, onLog: (line) => {
+        const entry = entryOfLine(line);
+        if (entry !== null) printLog("local", entry);
+      }, signal: abort.signal, ...(project === null ? {} : { cluster: project.cluster }) });
     try {
       local = await start(http).catch(async (e: unknown) => {
         // The default port taken: any free one rather than failing the newcomer's first
@@ -120,7 +122,8 @@ export async function run(args: string[]): Promise<number> {
   if (local === null) {
     // Remote nodes' logs come over the channel; the local node's come from its stderr.
     sessions.onOpen((conn, target) => {
-      conn.onEvent((topic, data) => topic === "log" && printLog(target.label, data as Record<string, unknown>));
+      // An entry as the node publishes it ({ time, level, event, fields }), not a JSON log line.
+      conn.onEvent((topic, data) => topic === "log" && isLogEntry(data) && printLog(target.label, data));
       void conn.request("subscribe", { topics: ["log"] }).catch(() => {});
     });
   }

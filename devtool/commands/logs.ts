@@ -1,4 +1,4 @@
-import { FixpointError, MODULE_NAME, parseCommandLine, styleFor, toFixpointError, type ClientConnection, type Data, type Style } from "../../loader/index.js";
+import { FixpointError, isLogEntry, LOG_LEVELS, MODULE_NAME, MODULE_NAME_RULE, parseCommandLine, styleFor, toFixpointError, type ClientConnection, type Data, type LogEntry, type LogLevel, type Style } from "../../loader/index.js";
 import { knownNodesPath } from "../home.js";
 import { NodeSessions } from "../nodes/sessions.js";
 import { pinnedMessage, connectTarget, type PinOptions, type Target } from "../nodes/targets.js";
@@ -24,21 +24,6 @@ Options:
   --json                 one JSON object per line
 ${CONNECTION_HELP}`;
 
-export interface Entry {
-  time: string;
-  level: string;
-  event: string;
-  fields: Record<string, Data>;
-}
-
-const LEVELS = ["debug", "info", "warn", "error"] as const;
-
-function isEntry(value: Data): value is Data & Entry {
-  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) return false;
-  const record = value as { readonly [key: string]: Data };
-  return typeof record["event"] === "string" && typeof record["time"] === "string" && typeof record["level"] === "string" && typeof record["fields"] === "object";
-}
-
 /**
  * What a log reader wants to see. Every devtool command opens and closes a connection, so the
  * node logs two lines for each; they drown what the reader came for (issue 12.11). A
@@ -51,18 +36,18 @@ export function isNoise(event: string, fields: Record<string, Data | undefined>)
 export interface EntryFilter {
   module?: string;
   /** Minimum level. */
-  level?: (typeof LEVELS)[number];
+  level?: LogLevel;
 }
 
-export function passes(entry: Entry, filter: EntryFilter): boolean {
+export function passes(entry: LogEntry, filter: EntryFilter): boolean {
   if (isNoise(entry.event, entry.fields)) return false;
   if (filter.module !== undefined && entry.fields["module"] !== filter.module) return false;
-  if (filter.level !== undefined && LEVELS.indexOf(entry.level as (typeof LEVELS)[number]) < LEVELS.indexOf(filter.level)) return false;
+  if (filter.level !== undefined && LOG_LEVELS.indexOf(entry.level) < LOG_LEVELS.indexOf(filter.level)) return false;
   return true;
 }
 
 /** One line: "node  [module] text" for module output, "node  event k=v" for node events. */
-export function formatEntry(style: Style, node: string, entry: Entry): string {
+export function formatEntry(style: Style, node: string, entry: LogEntry): string {
   const time = style.dim(entry.time.slice(11, 23));
   const level = entry.level === "error" ? style.red("error") : entry.level === "warn" ? style.yellow("warn ") : style.dim(entry.level.padEnd(5));
   if (entry.event === "module.log") {
@@ -89,13 +74,13 @@ export async function run(args: string[]): Promise<number> {
   const filter: EntryFilter = {};
   const moduleFlag = parsed.values["module"];
   if (typeof moduleFlag === "string") {
-    if (!MODULE_NAME.test(moduleFlag)) throw new FixpointError("USAGE", `--module must be a module name (lowercase letters, digits, "-"), got "${moduleFlag}"`);
+    if (!MODULE_NAME.test(moduleFlag)) throw new FixpointError("USAGE", `--module must be a module name (${MODULE_NAME_RULE}), got "${moduleFlag}"`);
     filter.module = moduleFlag;
   }
   const levelFlag = parsed.values["level"];
   if (typeof levelFlag === "string") {
-    const level = LEVELS.find((l) => l === levelFlag);
-    if (level === undefined) throw new FixpointError("USAGE", `--level must be one of ${LEVELS.join(", ")}, got "${levelFlag}"`);
+    const level = LOG_LEVELS.find((l) => l === levelFlag);
+    if (level === undefined) throw new FixpointError("USAGE", `--level must be one of ${LOG_LEVELS.join(", ")}, got "${levelFlag}"`);
     filter.level = level;
   }
   const lines = Number(linesText);
@@ -104,9 +89,9 @@ export async function run(args: string[]): Promise<number> {
   const ctx = contextFrom(parsed);
   const out = styleFor(process.stdout);
   const err = styleFor(process.stderr);
-  const print = (node: string, entry: Entry) => process.stdout.write((json ? JSON.stringify({ node, ...entry }) : formatEntry(out, node, entry)) + "\n");
+  const print = (node: string, entry: LogEntry) => process.stdout.write((json ? JSON.stringify({ node, ...entry }) : formatEntry(out, node, entry)) + "\n");
   // The backlog is asked in full (the node keeps 1000 lines) and the last N that pass the filters are shown.
-  const recent = (backlog: Entry[]): Entry[] => (lines === 0 ? [] : backlog.filter((e) => passes(e, filter)).slice(-lines));
+  const recent = (backlog: LogEntry[]): LogEntry[] => (lines === 0 ? [] : backlog.filter((e) => passes(e, filter)).slice(-lines));
   const pin: PinOptions = {
     knownNodesFile: knownNodesPath(),
     acceptNew: ctx.acceptNew,
@@ -115,7 +100,7 @@ export async function run(args: string[]): Promise<number> {
   if (!follow) {
     const sessions = new NodeSessions(ctx.targets, ctx.identity, pin, ctx.timeoutMs);
     const outcomes = await sessions.each((conn) => conn.request("subscribe", { topics: [], backlog: 1000 }, { timeoutMs: 10_000 }));
-    for (const o of outcomes) for (const entry of recent((o.value?.backlog ?? []).filter(isEntry))) print(o.target.label, entry);
+    for (const o of outcomes) for (const entry of recent((o.value?.backlog ?? []).filter(isLogEntry))) print(o.target.label, entry);
     printFailures(outcomes);
     await sessions.close();
     return exitStatusOf(outcomes);
@@ -166,7 +151,7 @@ class Follower {
     readonly target: Target,
     private readonly ctx: Context,
     private readonly pin: PinOptions,
-    private readonly show: (entry: Entry) => void,
+    private readonly show: (entry: LogEntry) => void,
     private readonly say: (text: string) => void,
   ) {}
 
@@ -176,7 +161,7 @@ class Follower {
     this.wake();
   }
 
-  private showOnce(entry: Entry): void {
+  private showOnce(entry: LogEntry): void {
     const key = JSON.stringify(entry);
     if (entry.time < this.lastTime || (entry.time === this.lastTime && this.atLastTime.has(key))) return;
     if (entry.time !== this.lastTime) this.atLastTime.clear();
@@ -186,7 +171,7 @@ class Follower {
   }
 
   /** Resolves with null when stopped, or with the error that ended following. */
-  async run(firstLines: (backlog: Entry[]) => Entry[]): Promise<FixpointError | null> {
+  async run(firstLines: (backlog: LogEntry[]) => LogEntry[]): Promise<FixpointError | null> {
     let first = true;
     let lost: string | null = null;
     let attempt = 0;
@@ -198,17 +183,17 @@ class Follower {
         this.conn = conn;
         if (this.stopped) conn.close();
         const closed = new Promise<FixpointError | null>((resolve) => conn.onClose(resolve));
-        const early: Entry[] = [];
+        const early: LogEntry[] = [];
         let live = false;
         conn.onEvent((topic, data) => {
-          if (topic !== "log" || !isEntry(data)) return;
+          if (topic !== "log" || !isLogEntry(data)) return;
           if (live) this.showOnce(data);
           else early.push(data);
         });
         // Everything the node still holds: at first its last lines are shown; after a
         // reconnect, what was missed meanwhile (newer than the last line seen, by the node's clock).
         const result = await conn.request("subscribe", { topics: ["log"], backlog: 1000 }, { timeoutMs: 10_000 });
-        const backlog = (result.backlog ?? []).filter(isEntry);
+        const backlog = (result.backlog ?? []).filter(isLogEntry);
         if (first) {
           for (const entry of firstLines(backlog)) this.showOnce(entry);
           const newest = backlog.at(-1)?.time;

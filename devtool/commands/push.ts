@@ -4,7 +4,8 @@ import { FixpointError, parseCommandLine, shapeError, signBundle, styleFor, type
 import { buildModule } from "../build/build.js";
 import { checkListedModules } from "../config/project.js";
 import { knownNodesPath } from "../home.js";
-import { NodeSessions, type SessionOutcome } from "../nodes/sessions.js";
+import { NodeSessions } from "../nodes/sessions.js";
+import type { NodeOutcome } from "../nodes/fan-out.js";
 import { pinnedMessage } from "../nodes/targets.js";
 import { PushWatcher } from "../watch/push-watcher.js";
 import { TypeChecker, typeEvents } from "../watch/type-checker.js";
@@ -74,7 +75,7 @@ async function pushOnce(ctx: Context, files: string[]): Promise<number> {
   return exitStatusOf(outcomes);
 }
 
-function printOutcomes(out: Style, err: Style, module: string, digest: string, totalMs: number, saved: boolean, outcomes: SessionOutcome<ResultOf<"push">>[]): void {
+function printOutcomes(out: Style, err: Style, module: string, digest: string, totalMs: number, saved: boolean, outcomes: NodeOutcome<ResultOf<"push">>[]): void {
   // The first push is timed from its build: there was no save (issue 12.11).
   const took = `${totalMs.toFixed(1)} ms${saved ? " from save" : ""}`;
   for (const { target, value, error } of outcomes) {

@@ -1,4 +1,4 @@
-import { FixpointError, MODULE_NAME, parseCommandLine, stringOption, styleFor } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, MODULE_NAME_RULE, parseCommandLine, stringOption, styleFor } from "../../loader/index.js";
 import { knownNodesPath } from "../home.js";
 import { pinnedMessage } from "../nodes/targets.js";
 import { runBatch } from "../repl/batch.js";
@@ -43,7 +43,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const module = stringOption(parsed, "module");
-  if (module !== undefined && !MODULE_NAME.test(module)) throw new FixpointError("USAGE", `--module "${module}" is not a module name (lowercase letters, digits, "-")`);
+  if (module !== undefined && !MODULE_NAME.test(module)) throw new FixpointError("USAGE", `--module "${module}" is not a module name (${MODULE_NAME_RULE})`);
   const source = stringOption(parsed, "eval");
   if (source !== undefined && source.trim() === "") throw new FixpointError("USAGE", "--eval needs code to evaluate");
   const deadlineMs = deadlineFrom(parsed);

@@ -3,14 +3,9 @@
  * dev, logs --follow): one connection per node, opened on first use and reopened after it
  * drops, so an edit costs a round trip, not a handshake.
  */
-import { fingerprint, toFixpointError, type ClientConnection, type FixpointError, type KeyPair } from "../../loader/index.js";
+import { fingerprint, toFixpointError, type ClientConnection, type KeyPair } from "../../loader/index.js";
+import { eachNode, type NodeOutcome } from "./fan-out.js";
 import { addressText, connectTarget, type PinOptions, type Target } from "./targets.js";
-
-export interface SessionOutcome<T> {
-  target: Target;
-  value?: T;
-  error?: FixpointError;
-}
 
 export class NodeSessions {
   private readonly open = new Map<string, Promise<ClientConnection>>();
@@ -45,26 +40,23 @@ export class NodeSessions {
     return conn;
   }
 
-  /** Runs `work` on every node at once; a connection that dropped is reopened once. */
-  each<T>(work: (conn: ClientConnection, target: Target) => Promise<T>): Promise<SessionOutcome<T>[]> {
-    return Promise.all(
-      this.targets.map(async (target): Promise<SessionOutcome<T>> => {
-        for (let attempt = 0; ; attempt++) {
-          try {
-            const conn = await this.connection(target);
-            return { target, value: await work(conn, target) };
-          } catch (err) {
-            const error = toFixpointError(err);
-            if (attempt === 0 && (error.code === "CHANNEL_CLOSED" || error.code === "PEER_TIMEOUT" || error.code === "IDLE_TIMEOUT")) continue;
-            return { target, error };
-          }
+  /** Runs `work` on every node (eachNode: concurrently, NODE_FAN_OUT at most); a connection that dropped is reopened once. */
+  each<T>(work: (conn: ClientConnection, target: Target) => Promise<T>): Promise<NodeOutcome<T>[]> {
+    return eachNode(this.targets, async (target) => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await work(await this.connection(target), target);
+        } catch (err) {
+          const error = toFixpointError(err);
+          if (attempt === 0 && (error.code === "CHANNEL_CLOSED" || error.code === "PEER_TIMEOUT" || error.code === "IDLE_TIMEOUT")) continue;
+          throw error;
         }
-      }),
-    );
+      }
+    });
   }
 
   /** Opens every connection now (to report unreachable nodes early). */
-  async connectAll(): Promise<SessionOutcome<string>[]> {
+  async connectAll(): Promise<NodeOutcome<string>[]> {
     return this.each(async (conn) => fingerprint(conn.nodeKey));
   }
 

@@ -2,7 +2,7 @@
  * The REPL's dot-commands, run by the devtool (they never reach the node as code):
  * .help, .modules, .use [M], .exit.
  */
-import { FixpointError, MODULE_NAME, type Style } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, MODULE_NAME_RULE, type Style } from "../../loader/index.js";
 import type { ReplClient } from "./client.js";
 
 export const DOT_COMMANDS = [".help", ".modules", ".use", ".exit"] as const;
@@ -45,7 +45,7 @@ export async function runDotCommand(line: string, client: ReplClient, style: Sty
         client.module = null;
         return { kind: "switched" };
       }
-      if (!MODULE_NAME.test(name)) throw new FixpointError("USAGE", `"${name}" is not a module name (lowercase letters, digits, "-")`);
+      if (!MODULE_NAME.test(name)) throw new FixpointError("USAGE", `"${name}" is not a module name (${MODULE_NAME_RULE})`);
       const modules = await client.modules();
       const found = modules.find((m) => m.name === name);
       if (found === undefined || !found.running) {

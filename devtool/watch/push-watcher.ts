@@ -16,7 +16,8 @@ import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { signBundle, toFixpointError, type KeyPair, type ResultOf } from "../../loader/index.js";
 import { ModuleBuilder } from "../build/build.js";
-import type { NodeSessions, SessionOutcome } from "../nodes/sessions.js";
+import type { NodeSessions } from "../nodes/sessions.js";
+import type { NodeOutcome } from "../nodes/fan-out.js";
 
 export interface PushReport {
   module: string;
@@ -26,7 +27,7 @@ export interface PushReport {
   /** Whether a save caused this push; false for the first push when watching starts. */
   saved: boolean;
   buildMs: number;
-  outcomes: SessionOutcome<ResultOf<"push">>[];
+  outcomes: NodeOutcome<ResultOf<"push">>[];
 }
 
 export interface WatchEvents {

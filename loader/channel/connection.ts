@@ -32,6 +32,9 @@ import { encodeMessageParts, errorFromWire, type Message } from "../protocol/mes
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_FRAME_TIMEOUT_MS, HEARTBEAT_MISSES, MAX_RECORD_MESSAGES } from "../protocol/limits.js";
 import type { SessionKeys } from "../protocol/handshake.js";
 
+/** Our own heartbeat timer firing this many intervals late means this process was blocked, not that the peer went silent. */
+const LATE_TIMER_INTERVALS = 2;
+
 export interface ConnectionOptions {
   /** Interval between heartbeats, ms. A peer silent for HEARTBEAT_MISSES intervals is dead. */
   heartbeatIntervalMs: number;
@@ -312,7 +315,7 @@ export abstract class Connection<In extends Message, Out extends Message> {
     // process, a long computation): what the peer sent meanwhile waits unread in the kernel,
     // and timers run before I/O is read, so judging the peer now would blame it for our stall.
     // Never twice in a row, so that a process always late still notices a dead peer.
-    const late = now - this.lastBeat > this.options.heartbeatIntervalMs * 2 && !this.skippedBeat;
+    const late = now - this.lastBeat > this.options.heartbeatIntervalMs * LATE_TIMER_INTERVALS && !this.skippedBeat;
     this.lastBeat = now;
     this.skippedBeat = late;
     if (late) {

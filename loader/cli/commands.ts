@@ -6,8 +6,8 @@ import { FixpointError } from "../errors.js";
 import { fingerprint } from "../crypto/fingerprint.js";
 import { formatPublicKeyLine, parsePublicKey } from "../crypto/keys.js";
 import { streamLogger } from "../log.js";
-import { MODES, MODULE_NAME, type Mode } from "../protocol/messages.js";
-import { DEFAULT_RUNTIME_LIMITS, type RuntimeLimits } from "../protocol/runtime-ipc.js";
+import { MODES, MODULE_NAME, MODULE_NAME_RULE, type Mode } from "../protocol/messages.js";
+import { DEFAULT_RUNTIME_LIMITS, ISOLATE_LIMIT_BOUNDS, type IsolateLimits, type RuntimeLimits } from "../protocol/runtime-ipc.js";
 import { runtimeEntry } from "../supervisor/runtime-entry.js";
 import { authorizeKey, parseRoles, readTrustFile, withoutKey, type TrustEntry } from "../trust/trust-file.js";
 import { writeFileAtomic } from "../store/atomic.js";
@@ -218,6 +218,16 @@ function positiveInt(parsed: ReturnType<typeof parseCommandLine>, name: string):
   return Number(text);
 }
 
+/** A --module-* flag, within the bounds a module's own limits have too (ISOLATE_LIMIT_BOUNDS). */
+function isolateLimit(parsed: ReturnType<typeof parseCommandLine>, name: string, key: keyof IsolateLimits): number {
+  const text = stringOption(parsed, name);
+  if (text === undefined) return DEFAULT_RUNTIME_LIMITS[key];
+  const [least, most] = ISOLATE_LIMIT_BOUNDS[key];
+  const value = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!(value >= least && value <= most)) throw new FixpointError("USAGE", `--${name} must be an integer from ${least} to ${most}, got "${text}"`);
+  return value;
+}
+
 export async function start(args: string[]): Promise<number> {
   const parsed = parseCommandLine(
     args,
@@ -250,12 +260,12 @@ export async function start(args: string[]): Promise<number> {
   const ready = stringOption(parsed, "ready");
   if (ready !== undefined && parseHostPort(ready) === null) throw new FixpointError("USAGE", `--ready must be HOST:PORT, got "${ready}"`);
   const httpRoot = stringOption(parsed, "http-root");
-  if (httpRoot !== undefined && !MODULE_NAME.test(httpRoot)) throw new FixpointError("USAGE", `--http-root must be a module name (lowercase letters, digits, "-"), got "${httpRoot}"`);
+  if (httpRoot !== undefined && !MODULE_NAME.test(httpRoot)) throw new FixpointError("USAGE", `--http-root must be a module name (${MODULE_NAME_RULE}), got "${httpRoot}"`);
   const stateMb = positiveInt(parsed, "max-state-mb");
   const runtimeLimits: RuntimeLimits = {
-    memoryMb: positiveInt(parsed, "module-memory-mb") ?? DEFAULT_RUNTIME_LIMITS.memoryMb,
-    cpuMs: positiveInt(parsed, "module-cpu-ms") ?? DEFAULT_RUNTIME_LIMITS.cpuMs,
-    asyncMs: positiveInt(parsed, "module-async-ms") ?? DEFAULT_RUNTIME_LIMITS.asyncMs,
+    memoryMb: isolateLimit(parsed, "module-memory-mb", "memoryMb"),
+    cpuMs: isolateLimit(parsed, "module-cpu-ms", "cpuMs"),
+    asyncMs: isolateLimit(parsed, "module-async-ms", "asyncMs"),
     maxStateBytes: stateMb === undefined ? DEFAULT_RUNTIME_LIMITS.maxStateBytes : stateMb * 1024 * 1024,
   };
   const dataDir = requireOption(parsed, "data");

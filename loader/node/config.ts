@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { FixpointError } from "../errors.js";
 import { MODES, type Mode } from "../protocol/messages.js";
+import { described, object, oneOf, string, stringWhere, validateFile } from "../protocol/schema.js";
 
 export interface NodeConfig {
   /** Shown in status and logs. */
@@ -41,18 +42,18 @@ function fail(file: string, why: string): never {
   throw new FixpointError("CONFIG_INVALID", `${file}: ${why}`, { location: { file } });
 }
 
+const NAME_RULE = '1-63 letters, digits, ".", "_" or "-"';
+
+/** config.json's shape, checked by the schema validator every wire message goes through. */
+const nodeConfigSchema = object({
+  name: described(string(63, NAME), NAME_RULE),
+  cluster: described(string(63, NAME), NAME_RULE),
+  listen: described(stringWhere(300, (text) => parseHostPort(text) !== null), `"HOST:PORT", e.g. "127.0.0.1:${DEFAULT_PORT}"`),
+  mode: described(oneOf(MODES), `one of ${MODES.join(", ")}`),
+});
+
 export function validateNodeConfig(value: unknown, file: string): NodeConfig {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(file, "must be a JSON object");
-  const record = value as Record<string, unknown>;
-  const known = ["name", "cluster", "listen", "mode"];
-  for (const key of Object.keys(record)) if (!known.includes(key)) fail(file, `unknown key "${key}" (known keys: ${known.join(", ")})`);
-  const { name, cluster, listen, mode } = record;
-  if (typeof name !== "string" || !NAME.test(name)) fail(file, `"name" must be 1-63 letters, digits, ".", "_" or "-"`);
-  if (typeof cluster !== "string" || !NAME.test(cluster)) fail(file, `"cluster" must be 1-63 letters, digits, ".", "_" or "-"`);
-  if (typeof listen !== "string" || parseHostPort(listen) === null) fail(file, `"listen" must be "HOST:PORT", e.g. "127.0.0.1:${DEFAULT_PORT}"`);
-  const m = MODES.find((x) => x === mode);
-  if (m === undefined) fail(file, `"mode" must be one of ${MODES.join(", ")}`);
-  return { name, cluster, listen, mode: m };
+  return validateFile(nodeConfigSchema, value, file, "CONFIG_INVALID");
 }
 
 export function readNodeConfig(file: string): NodeConfig {

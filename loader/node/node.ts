@@ -6,7 +6,7 @@ import { FixpointError } from "../errors.js";
 import { VERSION } from "../version.js";
 import type { KeyPair } from "../crypto/ed25519.js";
 import { fingerprint } from "../crypto/fingerprint.js";
-import type { Logger } from "../log.js";
+import { logEntry, type Logger } from "../log.js";
 import { ChannelServer, type ServerLimits, type Session } from "../channel/server.js";
 import { PROTOCOL_VERSIONS } from "../protocol/limits.js";
 import type { Mode, Request, RequestOf, ResultOf } from "../protocol/messages.js";
@@ -90,9 +90,7 @@ export class LoaderNode {
     this.logger = {
       log: (level, event, fields = {}) => {
         options.logger.log(level, event, fields);
-        const data: Record<string, string | number | boolean | null> = {};
-        for (const [k, v] of Object.entries(fields)) if (v !== undefined) data[k] = v;
-        const entry = { time: new Date().toISOString(), level, event, fields: data };
+        const entry = logEntry(level, event, fields);
         this.recentLogs.push(entry);
         if (this.recentLogs.length > RECENT_LOGS) this.recentLogs.shift();
         this.server.publish("log", entry);

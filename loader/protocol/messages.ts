@@ -61,6 +61,8 @@ export const MAX_COMPLETIONS = 2000;
 
 /** Module names: what a file name can say, and safe as a path segment and an HTTP prefix. */
 export const MODULE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+/** MODULE_NAME in words, for the messages that refuse a name. */
+export const MODULE_NAME_RULE = 'lowercase letters, digits and "-", starting with a letter, at most 63 characters';
 /** Lowercase hex SHA-256. */
 export const DIGEST = /^[0-9a-f]{64}$/;
 

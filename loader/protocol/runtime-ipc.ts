@@ -17,21 +17,38 @@
  * loader still checks every message it gets against these shapes (`isRuntimeMessage`).
  */
 import type { ErrorData } from "../errors.js";
+import type { LogLevel } from "../log.js";
 import type { Mode } from "./messages.js";
 
-export interface RuntimeLimits {
-  /** Heap per isolate, MB. */
+/** The limits every module isolate runs with: the node's (`loader start --module-*`), or a module's own. */
+export interface IsolateLimits {
+  /** Heap per isolate, MB (a guideline: V8 may overshoot it). */
   memoryMb: number;
   /** Longest synchronous run of module code, ms. */
   cpuMs: number;
   /** Longest wait for async module work, ms. */
   asyncMs: number;
+}
+
+export interface RuntimeLimits extends IsolateLimits {
   /** Largest state a module may hold, serialized, in bytes: what a snapshot can carry. */
   maxStateBytes: number;
 }
 
 /** The node's defaults (`loader start --module-*` overrides them); the one copy of these numbers. */
-export const DEFAULT_RUNTIME_LIMITS: RuntimeLimits = { memoryMb: 128, cpuMs: 1000, asyncMs: 30_000, maxStateBytes: 32 * 1024 * 1024 };
+export const DEFAULT_RUNTIME_LIMITS: Readonly<RuntimeLimits> = Object.freeze({ memoryMb: 128, cpuMs: 1000, asyncMs: 30_000, maxStateBytes: 32 * 1024 * 1024 });
+
+/**
+ * The least and the most each isolate limit may be, inclusive: for the node's flags and for a
+ * module's own `defineModule({ limits })` alike (runtime/host/module-limits.ts), the one copy of
+ * these numbers. Below the least an isolate cannot even run its bootstrap; above the most a
+ * module could hold its isolate, or the memory of the machine, for good.
+ */
+export const ISOLATE_LIMIT_BOUNDS: Readonly<Record<keyof IsolateLimits, readonly [least: number, most: number]>> = Object.freeze({
+  memoryMb: [8, 4096],
+  cpuMs: [10, 60_000],
+  asyncMs: [10, 600_000],
+});
 
 export interface HttpSettings {
   /** The module that takes paths not starting with "/<module>/". */
@@ -123,9 +140,9 @@ export type RuntimeMessage =
   | { type: "reply"; id: number; ok: true; value: unknown }
   | { type: "reply"; id: number; ok: false; error: ErrorData }
   | { type: "ready"; pid: number }
-  | { type: "log"; module: string; level: "debug" | "info" | "warn" | "error"; text: string }
+  | { type: "log"; module: string; level: LogLevel; text: string }
   | { type: "dead"; module: string; error: ErrorData }
-  | { type: "repl-output"; session: string; level: "debug" | "info" | "warn" | "error"; text: string };
+  | { type: "repl-output"; session: string; level: LogLevel; text: string };
 
 /** Arguments the loader passes when it forks the runtime, as one JSON argv entry. */
 export interface RuntimeBoot {

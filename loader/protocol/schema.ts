@@ -3,8 +3,13 @@
  * TypeScript type is inferred from the declaration, so the two cannot disagree.
  * Objects reject unknown keys; a missing required field, a wrong type or a value out of range
  * throws MESSAGE_INVALID naming the path (`push.bundle.code: expected bytes`).
+ *
+ * The same mechanism checks files and IPC (issue 10: hand-written validators had drifted beside
+ * it): `validateFile` reports with the file's own code (CONFIG_INVALID, STORE_CORRUPT) in the
+ * words a person editing the file reads (`config.json: "listen" must be "HOST:PORT"`), and
+ * `described` says what a field must be where the type alone would not.
  */
-import { FixpointError } from "../errors.js";
+import { FixpointError, type ErrorCode } from "../errors.js";
 
 export type Schema =
   | { readonly kind: "uint"; readonly max: number }
@@ -18,7 +23,8 @@ export type Schema =
   | { readonly kind: "object"; readonly fields: Readonly<Record<string, Schema>>; readonly optional: readonly string[] }
   | { readonly kind: "record"; readonly of: Schema; readonly maxKeys: number }
   | { readonly kind: "nullable"; readonly of: Schema }
-  | { readonly kind: "data" };
+  | { readonly kind: "data" }
+  | { readonly kind: "described"; readonly of: Schema; readonly expected: string };
 
 /** Plain data that survives CBOR: what `data()` accepts without further checks. */
 export type Data = null | boolean | number | string | Uint8Array | readonly Data[] | { readonly [key: string]: Data };
@@ -51,7 +57,9 @@ export type Infer<S extends Schema> = S extends { kind: "uint" | "number" }
                     ? Infer<E> | null
                     : S extends { kind: "data" }
                       ? Data
-                      : never;
+                      : S extends { kind: "described"; of: infer E extends Schema }
+                        ? Infer<E>
+                        : never;
 
 export const uint = (max = Number.MAX_SAFE_INTEGER) => ({ kind: "uint", max }) as const;
 export const number = () => ({ kind: "number" }) as const;
@@ -66,6 +74,10 @@ export const array = <const E extends Schema>(of: E, maxItems = 10_000) => ({ ki
 export const record = <const E extends Schema>(of: E, maxKeys = 10_000) => ({ kind: "record", of, maxKeys }) as const;
 export const nullable = <const E extends Schema>(of: E) => ({ kind: "nullable", of }) as const;
 export const data = () => ({ kind: "data" }) as const;
+/** `of`, with what it must be in words, for when it is not what it should be (`1-63 letters, digits, "." or "-"`). */
+export const described = <const E extends Schema>(of: E, expected: string) => ({ kind: "described", of, expected }) as const;
+/** A string `accepts` says yes to (a parser, say), at most `maxLength` long; say what it must be with `described`. */
+export const stringWhere = (maxLength: number, accepts: (value: string) => boolean) => string(maxLength, { test: accepts } as RegExp);
 export function object<const F extends Readonly<Record<string, Schema>>>(fields: F): { readonly kind: "object"; readonly fields: F; readonly optional: readonly [] };
 export function object<const F extends Readonly<Record<string, Schema>>, const O extends readonly (keyof F & string)[]>(
   fields: F,
@@ -75,8 +87,45 @@ export function object(fields: Readonly<Record<string, Schema>>, optional: reado
   return { kind: "object", fields, optional };
 }
 
+/** What check() throws: MESSAGE_INVALID as the wire reports it, with the parts validateFile words for files. */
+class SchemaError extends FixpointError {
+  constructor(
+    readonly path: string,
+    readonly problem: { expected: string } | { unknown: string; known: string[] } | { missing: string; mustBe?: string },
+  ) {
+    super(
+      "MESSAGE_INVALID",
+      "expected" in problem ? `${path}: expected ${problem.expected}` : "unknown" in problem ? `${path}: unknown field "${problem.unknown}"` : `${path}: missing field "${problem.missing}"`,
+    );
+  }
+}
+
 function fail(path: string, expected: string): never {
-  throw new FixpointError("MESSAGE_INVALID", `${path}: expected ${expected}`);
+  throw new SchemaError(path, { expected });
+}
+
+/**
+ * Checks the parsed content of `file` against `schema` and returns it typed; anything else is
+ * `code` naming the file, the field and what it must be (`/data/config.json: "mode" must be one
+ * of dev, production`), or the unknown key and the known ones.
+ */
+export function validateFile<S extends Schema>(schema: S, value: unknown, file: string, code: ErrorCode): Infer<S> {
+  try {
+    check(schema, value, "");
+  } catch (err) {
+    if (!(err instanceof SchemaError)) throw err;
+    const field = err.path.replace(/^\./, "");
+    const where = field === "" ? "" : `"${field}"`;
+    const p = err.problem;
+    const why =
+      "expected" in p
+        ? `${where === "" ? "must be" : `${where} must be`} ${p.expected === "a map" ? "a JSON object" : p.expected}`
+        : "unknown" in p
+          ? `unknown key "${p.unknown}"${where === "" ? "" : ` in ${where}`} (known keys: ${p.known.join(", ")})`
+          : `${where === "" ? "" : `${where}: `}missing "${p.missing}"${p.mustBe === undefined ? "" : `, which must be ${p.mustBe}`}`;
+    throw new FixpointError(code, `${file}: ${why}`, { location: { file } });
+  }
+  return value as Infer<S>;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -136,16 +185,25 @@ export function check(schema: Schema, value: unknown, path: string): void {
     case "data":
       checkData(value, path, 0);
       return;
+    case "described":
+      try {
+        check(schema.of, value, path);
+      } catch (err) {
+        // Only a failure of this value itself; one inside it (a field of an object) says its own.
+        if (err instanceof SchemaError && err.path === path && "expected" in err.problem) fail(path, schema.expected);
+        throw err;
+      }
+      return;
     case "object": {
       if (!isPlainObject(value)) fail(path, "a map");
       for (const key of Object.keys(value)) {
-        if (!Object.hasOwn(schema.fields, key)) throw new FixpointError("MESSAGE_INVALID", `${path}: unknown field "${key}"`);
+        if (!Object.hasOwn(schema.fields, key)) throw new SchemaError(path, { unknown: key, known: Object.keys(schema.fields) });
       }
       for (const [key, fieldSchema] of Object.entries(schema.fields)) {
         // Own fields only: a field named like an Object.prototype member must not read the inherited one.
         const fieldValue = Object.hasOwn(value, key) ? value[key] : undefined;
         if (fieldValue === undefined) {
-          if (!schema.optional.includes(key)) throw new FixpointError("MESSAGE_INVALID", `${path}: missing field "${key}"`);
+          if (!schema.optional.includes(key)) throw new SchemaError(path, fieldSchema.kind === "described" ? { missing: key, mustBe: fieldSchema.expected } : { missing: key });
           continue;
         }
         check(fieldSchema, fieldValue, `${path}.${key}`);

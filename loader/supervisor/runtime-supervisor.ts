@@ -32,6 +32,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
 import { FixpointError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES } from "../protocol/limits.js";
 import {
   isRuntimeMessage,
   type LoadResult,
@@ -74,7 +75,7 @@ export interface SupervisorOptions {
   onModuleLog(module: string, level: "debug" | "info" | "warn" | "error", text: string): void;
   /** Console output for one REPL session (issue 6). */
   onReplOutput?(session: string, level: "debug" | "info" | "warn" | "error", text: string): void;
-  /** Default 1000 ms; three missed beats and the runtime is killed and restarted. */
+  /** Default DEFAULT_HEARTBEAT_INTERVAL_MS; HEARTBEAT_MISSES missed beats and the runtime is killed and restarted. */
   heartbeatMs?: number;
   /** How long a request waits for a restarting runtime, ms. Default 10000. */
   waitMs?: number;
@@ -116,7 +117,7 @@ export class RuntimeSupervisor {
   private upSince = 0;
 
   constructor(private readonly options: SupervisorOptions) {
-    this.heartbeatMs = options.heartbeatMs ?? 1000;
+    this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     this.waitMs = options.waitMs ?? 10_000;
   }
 
@@ -237,7 +238,7 @@ export class RuntimeSupervisor {
 
   private beat(): void {
     if ((this.state !== "up" && this.state !== "restoring") || this.child === null) return;
-    if (Date.now() - this.lastBeat > this.heartbeatMs * 3) {
+    if (Date.now() - this.lastBeat > this.heartbeatMs * HEARTBEAT_MISSES) {
       this.options.logger.log("error", "runtime.unresponsive", { pid: this.child.pid, silentMs: Date.now() - this.lastBeat });
       this.child.kill("SIGKILL");
       return;

@@ -16,8 +16,10 @@
  * store, outbound fetch) is a decision made in this file (the names' order is kept in
  * runtime/isolate/grants.ts, which the isolate's bundle imports).
  */
-import { FixpointError } from "../../loader/errors.js";
+import { FixpointError, toFixpointError } from "../../loader/errors.js";
+import { LOG_LEVELS, type LogLevel } from "../../loader/log.js";
 import { GRANTS, type Grant } from "../isolate/grants.js";
+import type { CallOutcome } from "../isolate/harness.js";
 import type { IsolateHooks } from "./module-isolate.js";
 
 export { GRANTS, type Grant } from "../isolate/grants.js";
@@ -40,7 +42,7 @@ export interface GrantTarget {
   self: GrantReceiver | null;
 }
 
-const LOG_LEVELS = new Set(["debug", "info", "warn", "error"]);
+const LEVELS: ReadonlySet<string> = new Set(LOG_LEVELS);
 
 /**
  * The host functions for one isolate, in GRANTS order. The harness calls most of them with
@@ -60,30 +62,26 @@ export function hostFunctions(target: GrantTarget): ((...args: never[]) => unkno
   const grants: Record<Grant, (...args: never[]) => unknown> = {
     log: quietly((level: string, text: string) => {
       if (target.self?.mayReachOut() === false) return;
-      target.hooks?.log(LOG_LEVELS.has(level) ? (level as "debug" | "info" | "warn" | "error") : "info", String(text).slice(0, 64 * 1024));
+      target.hooks?.log(LEVELS.has(level) ? (level as LogLevel) : "info", String(text).slice(0, 64 * 1024));
     }),
     setTimer: quietly((id: number, ms: number, repeat: boolean) => target.self?.setTimer(id, ms, repeat)),
     clearTimer: quietly((id: number) => target.self?.clearTimer(id)),
-    call: (module: string, fn: string, args: unknown[]) => {
-      const answer = callFor(module, fn, args);
-      // isolated-vm takes the outcome only while the isolate lives: a rejection for one disposed
-      // meanwhile would be unhandled, and an unhandled rejection ends the runtime process.
-      answer.catch(() => {});
-      return answer;
-    },
+    // Never rejects (see callFor): isolated-vm takes the outcome only while the isolate lives,
+    // and a rejection for one disposed meanwhile would be unhandled and end the runtime process.
+    call: (module: string, fn: string, args: unknown[]) => callFor(module, fn, args),
     settle: quietly((id: number, ok: boolean, value: unknown) => target.self?.settle(id, ok, value)),
   };
-  async function callFor(module: string, fn: string, args: unknown[]): Promise<unknown> {
+  /** A call to another module, its failure as data ({ code, message }) that the harness makes an Error with `code` of. */
+  async function callFor(module: string, fn: string, args: unknown[]): Promise<CallOutcome> {
     try {
       if (target.hooks === null) throw new FixpointError("MODULE_NOT_FOUND", "this isolate has no module yet");
       // A version a swap has replaced finishes its calls in flight and does nothing else: an
       // interval of it calling its own module by name would reach (and change) the new version.
       if (target.self?.mayReachOut() === false) throw new FixpointError("MODULE_STOPPED", `this version of module ${target.name} was replaced or stopped; only the calls in flight on it may still call modules`);
-      return await target.hooks.call(module, fn, args);
+      return { ok: true, value: await target.hooks.call(module, fn, args) };
     } catch (err) {
-      // Errors cross into the isolate as messages; the code leads so callers can match it.
-      const e = err instanceof FixpointError ? err : new FixpointError("MODULE_ERROR", String((err as Error)?.message ?? err));
-      throw new Error(`${e.code}: ${e.message}`);
+      const e = toFixpointError(err, "MODULE_ERROR");
+      return { ok: false, error: { code: e.code, message: e.message } };
     } finally {
       // The caller's code resumes with the answer, and may change its state.
       target.self?.touched();

@@ -19,28 +19,21 @@
 import ivm from "isolated-vm";
 import { FixpointError, type ErrorCode } from "../../loader/errors.js";
 import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runtime-ipc.js";
+import type { LogLevel } from "../../loader/log.js";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES } from "../../loader/protocol/limits.js";
 import type { Fired, Harness, Invoked, ThrownData, WireRequest, WireResponse } from "../isolate/harness.js";
 import { bootstrapSource } from "./bootstrap.js";
 import { SourceMap } from "./source-map.js";
 import { hostFunctions } from "./capabilities.js";
-import { MAX_TIMERS, moduleLimits } from "./module-limits.js";
+import { MAX_TIMERS, moduleLimits, type IsolateLimits } from "./module-limits.js";
 import { ModuleTimers } from "./module-timers.js";
 import { withDeadline } from "../deadline.js";
 
-export interface IsolateLimits {
-  /** V8 heap limit per isolate, MB (a guideline: V8 may overshoot it). Default 128. */
-  memoryMb: number;
-  /** Longest synchronous run of module code per call, ms. Default 1000. */
-  cpuMs: number;
-  /** Longest wait for an async call, handler or health check to settle, ms. Default 30000. */
-  asyncMs: number;
-}
-
-export const DEFAULT_ISOLATE_LIMITS: IsolateLimits = { memoryMb: 128, cpuMs: 1000, asyncMs: 30_000 };
+export { DEFAULT_ISOLATE_LIMITS, type IsolateLimits } from "./module-limits.js";
 
 /** The node side of a module's grants (capabilities.ts). */
 export interface IsolateHooks {
-  log(level: "debug" | "info" | "warn" | "error", text: string): void;
+  log(level: LogLevel, text: string): void;
   call(module: string, fn: string, args: unknown[]): Promise<unknown>;
   /**
    * Told when V8 stopped the isolate for good (memory limit, catastrophic error). `fatal`: V8
@@ -128,10 +121,11 @@ export function discardIsolate(warm: WarmIsolate): void {
 
 /**
  * The longest CPU limit for which calls enter an isolate synchronously on the runtime's main
- * thread (see enter()). The loader declares a runtime dead after 3 s without a heartbeat, so a
- * module spinning for its whole limit must stay well under that.
+ * thread (see enter()). The loader declares a runtime dead after HEARTBEAT_MISSES heartbeat
+ * intervals without an answer (3 s), so a module spinning for its whole limit must stay well
+ * under that: a third of it.
  */
-const SYNC_CPU_MS = 1000;
+const SYNC_CPU_MS = (DEFAULT_HEARTBEAT_INTERVAL_MS * HEARTBEAT_MISSES) / 3;
 
 /** Thrown inside create() to start again in an isolate made with the module's own limits. */
 class OwnIsolateNeeded extends Error {
@@ -308,11 +302,16 @@ export class ModuleIsolate {
    */
   private async enter(name: HarnessMethod, args: unknown[]): Promise<unknown> {
     const options = { arguments: { copy: true }, result: { copy: true }, timeout: this.limits.cpuMs } as const;
-    const ref = this.method(name);
+    // Through the harness's invoke, which answers a throw as data (see Invoked); id 0: these
+    // methods answer at once, and nothing waits on settle for them.
+    const ref = this.method("invoke");
     if (name !== "exportState") this.dirty = true;
     this.begin();
     try {
-      return this.limits.cpuMs <= SYNC_CPU_MS ? ref.applySync(undefined, args, options) : await ref.apply(undefined, args, options);
+      const answer = (this.limits.cpuMs <= SYNC_CPU_MS ? ref.applySync(undefined, [0, name, args], options) : await ref.apply(undefined, [0, name, args], options)) as Invoked;
+      if (answer.state === "done") return answer.value;
+      if (answer.state === "threw") throw rebuilt(answer.error);
+      throw new FixpointError("RESULT_NOT_COPYABLE", `module ${this.name} answered ${name} with a promise, which cannot be copied out; return plain data`);
     } finally {
       if (name !== "exportState") this.dirty = true;
       this.end();
@@ -490,7 +489,8 @@ export class ModuleIsolate {
     try {
       // On the isolate's thread, not enter(): see there.
       const first = (await this.method("invoke").apply(undefined, [id, name, args], { arguments: { copy: true }, result: { copy: true }, timeout: this.limits.cpuMs })) as Invoked;
-      if (first.done) return first.value;
+      if (first.state === "done") return first.value;
+      if (first.state === "threw") throw rebuilt(first.error);
       return await withDeadline(settled, this.limits.asyncMs, () => {
         throw new FixpointError("MODULE_TIMEOUT", `module ${this.name} did not settle within ${this.limits.asyncMs} ms`);
       });
@@ -586,8 +586,20 @@ export class ModuleIsolate {
   }
 }
 
-/** A thrown value as the harness sends it (ThrownData), as an Error again, for toModuleError. */
+/**
+ * The codes of errors the node raises that cross out of an isolate as they are (ThrownData.code):
+ * raised in the harness (TIMER_LIMIT, FUNCTION_NOT_FOUND), or by a call to another module that
+ * the calling module let through.
+ */
+const CROSSING_CODES = ["MODULE_NOT_FOUND", "FUNCTION_NOT_FOUND", "MODULE_ERROR", "MODULE_TIMEOUT", "MODULE_MEMORY_LIMIT", "MODULE_STOPPED", "RESULT_NOT_COPYABLE", "RUNTIME_UNAVAILABLE", "TIMER_LIMIT", "ARGUMENTS_INVALID"] as const satisfies readonly ErrorCode[];
+
+/**
+ * A thrown value as the harness sends it (ThrownData), as an error again for toModuleError: the
+ * node's own coded error, or an Error with the module's name, message and stack.
+ */
 function rebuilt(data: Partial<ThrownData> | null): Error {
+  const code = CROSSING_CODES.find((c) => c === data?.code);
+  if (code !== undefined) return new FixpointError(code, String(data?.message ?? ""));
   const err = new Error(String(data?.message ?? "unknown error"));
   err.name = String(data?.name ?? "Error");
   err.stack = typeof data?.stack === "string" ? data.stack : `${err.name}: ${err.message}`;
@@ -611,8 +623,10 @@ function scriptNameOf(name: string): string {
 }
 
 /**
- * isolated-vm reports everything as plain Errors; this is the one place that turns them into
- * coded ones. Module throws keep their stack, mapped to the TypeScript source.
+ * isolated-vm reports its own failures (time and memory limits, copies) as plain Errors; this
+ * is the one place that turns them into coded ones. The node's errors from inside the isolate
+ * arrive coded already, as data (rebuilt); module throws keep their stack, mapped to the
+ * TypeScript source.
  */
 export function toModuleError(err: unknown, name: string, map: SourceMap, fallback: ErrorCode): FixpointError {
   if (err instanceof FixpointError) return err;
@@ -627,13 +641,6 @@ export function toModuleError(err: unknown, name: string, map: SourceMap, fallba
   if (/could not be cloned|A non-transferable value was passed/.test(message)) {
     return new FixpointError("RESULT_NOT_COPYABLE", `module ${name} returned a value that cannot be copied out (${message}); return plain data`);
   }
-  if (/^[A-Z_]+: /.test(message) && e.name !== "FunctionNotFound") {
-    const code = message.slice(0, message.indexOf(":"));
-    const known = ["MODULE_NOT_FOUND", "FUNCTION_NOT_FOUND", "MODULE_ERROR", "MODULE_TIMEOUT", "MODULE_MEMORY_LIMIT", "MODULE_STOPPED", "RESULT_NOT_COPYABLE", "RUNTIME_UNAVAILABLE", "TIMER_LIMIT"] as const;
-    const match = known.find((k) => k === code);
-    if (match !== undefined) return new FixpointError(match, message.slice(code.length + 2));
-  }
-  if (e.name === "FunctionNotFound" || /has no function "/.test(message)) return new FixpointError("FUNCTION_NOT_FOUND", message);
   const { stack, location } = map.ownStack(e.stack ?? `${e.name}: ${message}`, scriptNameOf(name));
   return new FixpointError(fallback === "MODULE_LOAD_FAILED" ? "MODULE_ERROR" : fallback, stack, location === null ? {} : { location });
 }

@@ -1,10 +1,21 @@
 /**
  * A module's own limits (`defineModule({ limits })`), checked against the bounds a node
- * accepts, over the node's defaults. The memory limit is fixed when an isolate is made, so a
+ * accepts, over the node's defaults. Defaults and bounds are the loader's (ISOLATE_LIMIT_BOUNDS
+ * and DEFAULT_RUNTIME_LIMITS in loader/protocol/runtime-ipc.ts), which checks the node's
+ * flags against the same bounds. The memory limit is fixed when an isolate is made, so a
  * module that asks for another one gets an isolate of its own rather than the prepared spare.
  */
 import { FixpointError } from "../../loader/errors.js";
-import type { IsolateLimits } from "./module-isolate.js";
+import { DEFAULT_RUNTIME_LIMITS, ISOLATE_LIMIT_BOUNDS, type IsolateLimits } from "../../loader/protocol/runtime-ipc.js";
+
+export type { IsolateLimits };
+
+/** The node's default isolate limits: the loader's DEFAULT_RUNTIME_LIMITS, the one copy of the numbers. */
+export const DEFAULT_ISOLATE_LIMITS: Readonly<IsolateLimits> = Object.freeze({
+  memoryMb: DEFAULT_RUNTIME_LIMITS.memoryMb,
+  cpuMs: DEFAULT_RUNTIME_LIMITS.cpuMs,
+  asyncMs: DEFAULT_RUNTIME_LIMITS.asyncMs,
+});
 
 /**
  * The most timers (setTimeout and setInterval not yet fired or cleared) one module version may
@@ -14,12 +25,6 @@ import type { IsolateLimits } from "./module-isolate.js";
  */
 export const MAX_TIMERS = 10_000;
 
-const BOUNDS: Record<keyof IsolateLimits, [number, number]> = {
-  memoryMb: [8, 4096],
-  cpuMs: [10, 60_000],
-  asyncMs: [10, 600_000],
-};
-
 /** The limits module `name` runs with: `declared` (what its definition says) over `node`'s. */
 export function moduleLimits(declared: unknown, node: IsolateLimits, name: string): IsolateLimits {
   if (declared === undefined || declared === null) return node;
@@ -27,8 +32,8 @@ export function moduleLimits(declared: unknown, node: IsolateLimits, name: strin
   if (typeof declared !== "object" || Array.isArray(declared)) throw bad("must be an object like { memoryMb: 64, cpuMs: 500 }");
   const out = { ...node };
   for (const [key, value] of Object.entries(declared)) {
-    if (!Object.hasOwn(BOUNDS, key)) throw bad(`has an unknown key "${key}" (known: ${Object.keys(BOUNDS).join(", ")})`);
-    const [min, max] = BOUNDS[key as keyof IsolateLimits];
+    if (!Object.hasOwn(ISOLATE_LIMIT_BOUNDS, key)) throw bad(`has an unknown key "${key}" (known: ${Object.keys(ISOLATE_LIMIT_BOUNDS).join(", ")})`);
+    const [min, max] = ISOLATE_LIMIT_BOUNDS[key as keyof IsolateLimits];
     if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) throw bad(`.${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
     out[key as keyof IsolateLimits] = value;
   }

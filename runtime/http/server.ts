@@ -10,6 +10,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { FixpointError, toFixpointError } from "../../loader/errors.js";
+import { MODULE_NAME } from "../../loader/protocol/messages.js";
 import type { WireRequest } from "../isolate/harness.js";
 import type { ModuleTable } from "../swap/module-table.js";
 
@@ -17,8 +18,8 @@ import type { ModuleTable } from "../swap/module-table.js";
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export function routeOf(path: string, table: ModuleTable, rootModule: string): string | null {
-  const first = /^\/([a-z][a-z0-9-]{0,62})(?:[/?#]|$)/.exec(path)?.[1];
-  if (first !== undefined && table.shapeOf(first)?.http === true) return first;
+  const first = /^\/([^/?#]*)/.exec(path)?.[1];
+  if (first !== undefined && MODULE_NAME.test(first) && table.shapeOf(first)?.http === true) return first;
   return table.shapeOf(rootModule)?.http === true ? rootModule : null;
 }
 

@@ -4,8 +4,11 @@
  * closure, so module code never sees an isolated-vm handle (isolated-vm's SECURITY advice):
  * the boot function deletes itself from the global object before the module runs.
  *
- * Everything crossing to the host is a structured copy. Errors thrown here reach the host with
- * their name, message and stack, which the host maps to the TypeScript source.
+ * Everything crossing to the host is a structured copy. Errors thrown here reach the host as
+ * data (ThrownData: name, message, stack, and the code of an error the node raised), which the
+ * host maps to the TypeScript source; isolated-vm's own copy of an error keeps only its message
+ * and stack, so nothing of ours is left to it. An error the node raises crosses into the module
+ * the same way, as `{ code, message }` (CallOutcome), and becomes an Error with `code` there.
  */
 import { MODULE_MARK, type ModuleContext, type ModuleDefinition } from "../api.js";
 import { SCRATCH_MARK, replEntries } from "./repl.js";
@@ -22,17 +25,26 @@ interface HostRef {
 type Host = Record<Grant, HostRef>;
 
 /**
- * What `invoke` answers: the result itself when the method returned one, or `pending` when it
- * returned a promise, whose outcome comes later through the host's settle function.
+ * What `invoke` answers: the result itself when the method returned one, what it threw, or
+ * `pending` when it returned a promise, whose outcome comes later through the host's settle function.
  */
-export type Invoked = { done: true; value: unknown } | { done: false };
+export type Invoked = { state: "done"; value: unknown } | { state: "threw"; error: ThrownData } | { state: "pending" };
 
-/** A rejection as it crosses to the host through settle: what the host's error mapping reads. */
+/** A throw or rejection as it crosses to the host: what the host's error mapping reads. */
 export interface ThrownData {
   name: string;
   message: string;
   stack: string | undefined;
+  /**
+   * The code of an error the node raised (TIMER_LIMIT, FUNCTION_NOT_FOUND, or one a call to
+   * another module failed with), also when module code let it through; never the `code` of an
+   * error module code made itself, which is the module's own business (MODULE_ERROR).
+   */
+  code?: string;
 }
+
+/** How a call to another module (ctx.call) comes back from the host: never a rejection to re-parse. */
+export type CallOutcome = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
 
 export interface WireRequest {
   method: string;
@@ -80,6 +92,19 @@ function boot(...received: unknown[]) {
   const g = globalThis as Record<string, unknown>;
   delete g["__fixpoint_boot"];
 
+  // The errors the node raised, told apart from look-alikes module code may make.
+  const nodeErrors = new WeakSet<Error>();
+  /** An error of the node's, with `code` for module code that catches it; its stack reads "Name [CODE]: message", as Node's coded errors do. */
+  const coded = (code: string, message: string, name = "Error"): Error => {
+    const err = new Error(message);
+    err.name = `${name} [${code}]`;
+    void err.stack; // formatted now, with the code in its first line
+    err.name = name;
+    Object.defineProperty(err, "code", { value: code, enumerable: true });
+    nodeErrors.add(err);
+    return err;
+  };
+
   const log = (level: string, args: unknown[]) => host.log.applyIgnored(undefined, [level, args.map((a) => format(a)).join(" ")], { arguments: { copy: true } });
   const consoleObject = {
     log: (...a: unknown[]) => log("info", a),
@@ -97,12 +122,7 @@ function boot(...received: unknown[]) {
   const setTimer = (repeat: boolean) => (fn: unknown, ms?: unknown, ...args: unknown[]) => {
     if (typeof fn !== "function") throw new TypeError("the callback must be a function");
     if (timers.size >= maxTimers) {
-      // The code leads the message, as for every coded error that crosses out of an isolate
-      // (see toModuleError); `code` is there for module code that catches it.
-      const err = new Error(`TIMER_LIMIT: module ${moduleName} has ${maxTimers} live timers, the most a module may have; clear some (clearTimeout, clearInterval) or keep a queue of your own`);
-      err.name = "TimerLimit";
-      Object.defineProperty(err, "code", { value: "TIMER_LIMIT", enumerable: true });
-      throw err;
+      throw coded("TIMER_LIMIT", `module ${moduleName} has ${maxTimers} live timers, the most a module may have; clear some (clearTimeout, clearInterval) or keep a queue of your own`, "TimerLimit");
     }
     const id = nextTimer++;
     timers.set(id, { fn: fn as (...a: unknown[]) => void, args, repeat });
@@ -127,8 +147,11 @@ function boot(...received: unknown[]) {
   const ctx: ModuleContext<unknown> = {
     state: undefined,
     module: moduleName,
-    call: (module: string, fn: string, ...args: unknown[]) =>
-      host.call.apply(undefined, [module, fn, args], { arguments: { copy: true }, result: { promise: true, copy: true } }) as Promise<never>,
+    call: async (module: string, fn: string, ...args: unknown[]) => {
+      const outcome = (await host.call.apply(undefined, [module, fn, args], { arguments: { copy: true }, result: { promise: true, copy: true } })) as CallOutcome;
+      if (outcome.ok) return outcome.value as never;
+      throw coded(outcome.error.code, outcome.error.message);
+    },
   };
 
   const pendingHttp = new Map<number, Promise<unknown>>();
@@ -143,9 +166,7 @@ function boot(...received: unknown[]) {
     const f = definition?.functions !== undefined && Object.hasOwn(definition.functions, name) ? definition.functions[name] : undefined;
     if (typeof f !== "function") {
       const known = Object.keys(definition?.functions ?? {});
-      const err = new Error(`module ${moduleName} has no function "${name}"${known.length > 0 ? ` (it has ${known.join(", ")})` : ""}`);
-      err.name = "FunctionNotFound";
-      throw err;
+      throw coded("FUNCTION_NOT_FOUND", `module ${moduleName} has no function "${name}"${known.length > 0 ? ` (it has ${known.join(", ")})` : ""}`, "FunctionNotFound");
     }
     return f;
   };
@@ -259,7 +280,11 @@ function boot(...received: unknown[]) {
   };
 
   function thrown(err: unknown): ThrownData {
-    if (err instanceof Error) return { name: String(err.name), message: String(err.message), stack: typeof err.stack === "string" ? err.stack : undefined };
+    if (err instanceof Error) {
+      const data: ThrownData = { name: String(err.name), message: String(err.message), stack: typeof err.stack === "string" ? err.stack : undefined };
+      if (nodeErrors.has(err)) data.code = String((err as { code?: unknown }).code);
+      return data;
+    }
     let message: string;
     try {
       message = String(err);
@@ -292,13 +317,18 @@ function boot(...received: unknown[]) {
     invoke(id: number, method: string, args: unknown[]): Invoked {
       const f: unknown = method === "invoke" || method === "watch" || !Object.hasOwn(api, method) ? undefined : (api as Record<string, unknown>)[method];
       if (typeof f !== "function") throw new Error(`the harness has no method "${method}"`);
-      const result: unknown = f(...args);
-      if (typeof (result as { then?: unknown } | null)?.then !== "function") return { done: true, value: result };
+      let result: unknown;
+      try {
+        result = f(...args);
+      } catch (err) {
+        return { state: "threw", error: thrown(err) };
+      }
+      if (typeof (result as { then?: unknown } | null)?.then !== "function") return { state: "done", value: result };
       Promise.resolve(result).then(
         (value) => settle(id, true, value),
         (err: unknown) => settle(id, false, err),
       );
-      return { done: false };
+      return { state: "pending" };
     },
     /**
      * A promise that never settles, awaited by the host with `result: { promise: true }` once per

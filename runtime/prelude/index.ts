@@ -3,7 +3,8 @@
  * expect (URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa, DOMException, Headers,
  * Request, Response), written in plain JavaScript so that it runs inside the isolate.
  *
- * build.ts bundles this file into one script (esbuild, iife) evaluated at the start of every
+ * runtime/isolate/bootstrap-entry.ts bundles this file, then the harness, into one script
+ * (esbuild, iife; options in runtime/isolate/script-build.js) evaluated at the start of every
  * isolate, before module code. Running it installs the globals; nothing it exports matters.
  *
  * Each interface is shaped as Web IDL shapes it in browsers and Node, because code and

@@ -10,13 +10,14 @@
  */
 import { FixpointError, toFixpointError } from "../../loader/errors.js";
 import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runtime-ipc.js";
+import type { LogLevel } from "../../loader/log.js";
 import { MODULE_MARK } from "../api.js";
 import { SCRATCH_MARK } from "../isolate/repl.js";
 import { ModuleIsolate, type IsolateLimits } from "../host/module-isolate.js";
 import type { ModuleTable } from "../swap/module-table.js";
 import { toReplScript } from "./transform.js";
 
-type Level = "debug" | "info" | "warn" | "error";
+type Level = LogLevel;
 
 export interface ReplHooks {
   /** Console output for a session. */

@@ -81,3 +81,26 @@ test("logs --follow says when its node goes away, reconnects when it is back, an
     await node.stop();
   }
 });
+
+test("devtool dev against the nodes of fixpoint.json shows their modules' console output as it shows a local node's", { timeout: 90_000 }, async () => {
+  const dev = generateKeyPair();
+  const node = await startNode({ dev });
+  const dir = tempDir("fixpoint-dev-remote-");
+  const home = join(dir, "home");
+  mkdirSync(home);
+  writeFileSync(join(home, "id_ed25519"), formatIdentity(dev), { mode: 0o600 });
+  writeFileSync(join(dir, "fixpoint.json"), JSON.stringify({ modules: ["alpha.ts"], nodes: [{ name: "n1", address: `127.0.0.1:${node.port}`, key: formatPublicKeyLine(node.nodeKey) }] }));
+  writeFileSync(join(dir, "alpha.ts"), talker("alpha"));
+  const env = { FIXPOINT_HOME: home, FIXPOINT_IDENTITY: "" };
+  const loop = spawnCli("devtool", ["dev", dir], { cwd: dir, env });
+  try {
+    await loop.waitFor(/✓ n1 alpha/);
+    assert.equal(runCli("devtool", ["call", "alpha", "say", '"hello"'], { cwd: dir, env }).status, 0);
+    // The node publishes { time, level, event, fields }; read as a JSON log line, it showed "[undefined] undefined".
+    await loop.waitFor(/n1 info +\[alpha\] alpha says hello/);
+    assert.doesNotMatch(loop.output().stdout, /undefined|\[object Object\]/);
+  } finally {
+    await loop.stop();
+    await node.stop();
+  }
+});

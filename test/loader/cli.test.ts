@@ -10,6 +10,7 @@ import { generateKeyPair } from "../../loader/crypto/ed25519.js";
 import { fingerprint } from "../../loader/crypto/fingerprint.js";
 import { encodePublicKey, formatPublicKeyLine, parseIdentity, parsePublicKey } from "../../loader/crypto/keys.js";
 import { HELP } from "../../loader/cli/commands.js";
+import { ISOLATE_LIMIT_BOUNDS } from "../../loader/protocol/runtime-ipc.js";
 import { parseTrustFile } from "../../loader/trust/trust-file.js";
 import { runCli, snapshotDir, tempDir, type CliResult } from "../helpers/processes.js";
 
@@ -190,6 +191,18 @@ describe("loader start", () => {
     assertFails(loader("start", "--data", data, "--log-format", "xml"), 2, "USAGE", "--log-format");
     assertFails(loader("start", "--data", data, "--listen", "7420"), 2, "USAGE", "--listen");
     assertFails(loader("start", "--data", data, "--max-connections", "0"), 2, "USAGE", "--max-connections");
+  });
+
+  test("refuses module limits outside the bounds a module's own limits have, naming them", () => {
+    const data = initNode();
+    for (const [flag, key] of [["--module-memory-mb", "memoryMb"], ["--module-cpu-ms", "cpuMs"], ["--module-async-ms", "asyncMs"]] as const) {
+      const [least, most] = ISOLATE_LIMIT_BOUNDS[key];
+      for (const bad of [String(least - 1), String(most + 1), "ten"]) {
+        const r = loader("start", "--data", data, "--listen", "127.0.0.1:0", flag, bad);
+        assertFails(r, 2, "USAGE", `${flag} must be an integer from ${least} to ${most}, got "${bad}"`);
+        assert.doesNotMatch(r.stderr, /node\.started/);
+      }
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { array, bool, bytes, check, data, literal, nullable, number, object, oneOf, record, string, uint, validate } from "../../../loader/protocol/schema.js";
+import { array, bool, bytes, check, data, literal, nullable, number, object, oneOf, record, string, uint, validate, described, validateFile } from "../../../loader/protocol/schema.js";
 import { throwsCode } from "../../helpers/expect-code.js";
 
 describe("schema", () => {
@@ -106,4 +106,24 @@ describe("schema", () => {
     assert.doesNotThrow(() => check(data(), deep, "v"));
     throwsCode(() => check(data(), [[deep]], "v"), "MESSAGE_INVALID", "nested at most 32 deep");
   });
+});
+
+test("validateFile reports with the file's code, naming the file, the field and what it must be, or the unknown key and the known ones", () => {
+  const schema = object({ name: described(string(8, /^[a-z]+$/), "1-8 lowercase letters"), nodes: array(object({ port: uint(65535) })) }, ["nodes"]);
+  assert.deepEqual(validateFile(schema, { name: "abc" }, "/p/x.json", "CONFIG_INVALID"), { name: "abc" });
+  const cases: [unknown, string][] = [
+    [[], '/p/x.json: must be a JSON object'],
+    [{ name: "ABC" }, '/p/x.json: "name" must be 1-8 lowercase letters'],
+    [{}, '/p/x.json: missing "name", which must be 1-8 lowercase letters'],
+    [{ name: "a", nmae: "b" }, '/p/x.json: unknown key "nmae" (known keys: name, nodes)'],
+    [{ name: "a", nodes: [{ port: 1 }, { port: 1, host: "h" }] }, '/p/x.json: unknown key "host" in "nodes[1]" (known keys: port)'],
+    [{ name: "a", nodes: [{ port: -1 }] }, '/p/x.json: "nodes[0].port" must be an integer from 0 to 65535'],
+  ];
+  for (const [value, message] of cases) {
+    const err = throwsCode(() => validateFile(schema, value, "/p/x.json", "STORE_CORRUPT"), "STORE_CORRUPT");
+    assert.equal(err.message, message);
+    assert.deepEqual(err.location, { file: "/p/x.json" });
+  }
+  // The wire's wording is unchanged.
+  throwsCode(() => validate(schema, { name: "a", nmae: 1 }, "msg"), "MESSAGE_INVALID", 'msg: unknown field "nmae"');
 });

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
 import ivm from "isolated-vm";
-import { preludeSource } from "../../../runtime/prelude/build.js";
+import { bootstrapSource } from "../../../runtime/host/bootstrap.js";
 
 export type Outcome = { value: unknown } | { error: string };
 
@@ -35,12 +35,17 @@ export interface PreludeIsolate {
   dispose(): void;
 }
 
-/** A fresh 64 MB isolate with the prelude evaluated in its only context. */
+/**
+ * A fresh 64 MB isolate with the bootstrap every module isolate runs (the prelude and the
+ * harness, built with the runtime's own options) evaluated in its only context. The harness's
+ * boot function is removed as the runtime's boot removes it, before any module code runs.
+ */
 export async function openIsolate(): Promise<PreludeIsolate> {
   const isolate = new ivm.Isolate({ memoryLimit: 64 });
   try {
     const context = await isolate.createContext();
-    await context.eval(preludeSource());
+    await context.eval(bootstrapSource());
+    await context.eval("delete globalThis.__fixpoint_boot");
     return {
       run: async (body) => (await context.eval(wrap(body), { promise: true, copy: true })) as Outcome,
       dispose: () => isolate.dispose(),

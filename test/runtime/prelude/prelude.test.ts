@@ -4,11 +4,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync, readdirSync } from "node:fs";
 import ivm from "isolated-vm";
-import { preludeSource } from "../../../runtime/prelude/build.js";
 import { THROWS, matchesExpected, matchesNode } from "./harness.js";
 
 const PRELUDE_DIR = new URL("../../../runtime/prelude/", import.meta.url);
@@ -66,7 +63,7 @@ test("DOMException behaves as Node's", async (t) => {
 
 test("the prelude's sources import nothing but each other", () => {
   const problems: string[] = [];
-  for (const file of readdirSync(PRELUDE_DIR).filter((name) => name.endsWith(".ts") && name !== "build.ts")) {
+  for (const file of readdirSync(PRELUDE_DIR).filter((name) => name.endsWith(".ts"))) {
     const text = readFileSync(new URL(file, PRELUDE_DIR), "utf8");
     for (const match of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']/g)) {
       if (!/^\.\/[\w-]+\.js$/.test(match[1]!)) problems.push(`${file} imports ${match[1]}`);
@@ -76,24 +73,4 @@ test("the prelude's sources import nothing but each other", () => {
     }
   }
   assert.deepEqual(problems, []);
-});
-
-test("preludeSource builds the entry it is given and returns the same script on each call", () => {
-  const dir = mkdtempSync(join(tmpdir(), "fixpoint-prelude-"));
-  try {
-    const entry = join(dir, "entry.ts");
-    writeFileSync(entry, "const marker: string = 'entry-marker'; (globalThis as Record<string, unknown>).marker = marker;\n");
-    const first = preludeSource(entry);
-    assert.match(first, /entry-marker/);
-    writeFileSync(entry, "(globalThis as Record<string, unknown>).marker = 'changed';\n");
-    assert.equal(preludeSource(entry), first, "the first build is cached");
-    assert.equal(preludeSource(), preludeSource());
-    assert.doesNotMatch(preludeSource(), /entry-marker/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test("preludeSource fails loudly when the entry does not build", () => {
-  assert.throws(() => preludeSource(join(tmpdir(), "no-such-prelude-entry.ts")), /Could not resolve|no-such-prelude-entry/);
 });
