@@ -318,3 +318,24 @@ test("kill -9 of the loader at random moments during a stream of pushes: each re
   conn.close();
   assert.equal(await node.stop(), 0);
 });
+
+test("a push that fails to load leaves no bundle in the store; the running version and its files stay", async () => {
+  const node = await startNode();
+  try {
+    const conn = await node.connect();
+    const v1 = await push(conn, "counter", counter("c-v1"), node.dev);
+    await call(conn, "counter", "hit");
+    const bundles = () => readdirSync(join(node.dataDir, "store", "bundles")).filter((f) => f.endsWith(".bundle")).sort();
+    const before = bundles();
+    const throwing = counter("c-v2", `...(() => { throw new Error("boom at load"); })(),`);
+    await assert.rejects(push(conn, "counter", throwing, node.dev), (err: unknown) => hasCode(err, "MODULE_LOAD_FAILED"));
+    const failing = counter("c-v3", `migrate: () => { throw new Error("no"); },`);
+    await assert.rejects(push(conn, "counter", failing, node.dev), (err: unknown) => hasCode(err, "MIGRATION_FAILED"));
+    assert.deepEqual(bundles(), before, "only the bundle that became current is stored");
+    assert.deepEqual(storeTable(node), { counter: v1 });
+    assert.equal(await call(conn, "counter", "hits"), 1);
+    conn.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
