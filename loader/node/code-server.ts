@@ -65,6 +65,8 @@ interface ModuleRecord {
   saving: Promise<unknown>;
   /** Why the module is failed. */
   error: ErrorData | null;
+  /** The number of the newest export whose copy was taken (see CodeServer.exportNumber). */
+  exported: number;
   queue: Promise<void>;
   /** A push waiting behind a running job: a newer push replaces it (a burst of saves loads once). */
   waiting: { verified: VerifiedBundle; settle: (r: PushOutcome | Error) => void } | null;
@@ -107,6 +109,8 @@ export class CodeServer {
   private readonly reported = new Map<string, string>();
   /** While a release is tried, states stay in memory: the disk keeps those saved before it. */
   private frozen = false;
+  /** Exports are numbered as they are asked for: a copy asked for earlier never replaces one asked for later. */
+  private exportNumber = 0;
 
   constructor(options: CodeServerOptions) {
     this.store = options.store;
@@ -173,7 +177,7 @@ export class CodeServer {
   private record(name: string): ModuleRecord {
     let r = this.records.get(name);
     if (r === undefined) {
-      r = { name, status: "loading", current: null, loading: null, runningIn: null, latest: null, saved: null, saving: Promise.resolve(), error: null, queue: Promise.resolve(), waiting: null };
+      r = { name, status: "loading", current: null, loading: null, runningIn: null, latest: null, saved: null, saving: Promise.resolve(), error: null, exported: 0, queue: Promise.resolve(), waiting: null };
       this.records.set(name, r);
     }
     return r;
@@ -380,6 +384,7 @@ export class CodeServer {
     const runtime = this.runtime;
     if (runtime === null || (runtime.status.state !== "up" && !force) || this.frozen) return {};
     let answer;
+    const number = ++this.exportNumber;
     try {
       answer = await runtime.exportStates();
     } catch {
@@ -388,7 +393,8 @@ export class CodeServer {
     const { snapshot, failed } = answer.value;
     for (const [name, state] of Object.entries(snapshot)) {
       const record = this.records.get(name);
-      if (record === undefined || record.runningIn !== answer.generation) continue;
+      if (record === undefined || record.runningIn !== answer.generation || record.exported > number) continue;
+      record.exported = number;
       this.reported.delete(name);
       this.accept(record, state);
     }

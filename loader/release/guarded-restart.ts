@@ -148,8 +148,9 @@ export class GuardedRestart {
     await runtime.drain(this.o.drainMs ?? 5000);
 
     this.enter("saving", number);
-    code.freeze();
+    // Saved first, then frozen: a frozen code server takes no states at all.
     const saved = await code.saveAll();
+    code.freeze();
     if (Object.keys(saved.failed).length > 0) {
       code.thaw();
       runtime.resume();

@@ -237,7 +237,10 @@ export class RuntimeSupervisor {
   }
 
   private beat(): void {
-    if ((this.state !== "up" && this.state !== "restoring") || this.child === null) return;
+    // Only a runtime that is up is judged: while it restores, loading large states can keep it
+    // from answering for seconds (each load is bounded by the module's own limits), and killing
+    // it then turned a slow restore into a crash loop.
+    if (this.state !== "up" || this.child === null) return;
     if (Date.now() - this.lastBeat > this.heartbeatMs * HEARTBEAT_MISSES) {
       this.options.logger.log("error", "runtime.unresponsive", { pid: this.child.pid, silentMs: Date.now() - this.lastBeat });
       this.child.kill("SIGKILL");

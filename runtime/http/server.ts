@@ -87,11 +87,12 @@ export function createHttpServer(
   log: (level: "info" | "warn" | "error", event: string, fields: Record<string, string | number>) => void,
   options: HttpOptions = { stacks: false },
 ): Server {
-  const flight = { count: 0, draining: false, idle: [] as (() => void)[] };
+  const flight = { count: 0, connections: 0, draining: false, idle: [] as (() => void)[] };
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     flight.count++;
     res.once("close", () => {
-      if (--flight.count === 0) for (const done of flight.idle.splice(0)) done();
+      --flight.count;
+      settle(flight);
     });
     // Draining for a restart: finish this request, then close its connection, so the client's
     // next request opens a new one, which the loader holds until the new runtime is up.
@@ -123,23 +124,44 @@ export function createHttpServer(
     }
   });
   server.keepAliveTimeout = 5000;
+  server.on("connection", (socket: Socket) => {
+    flight.connections++;
+    socket.once("close", () => {
+      flight.connections--;
+      settle(flight);
+    });
+  });
   inFlight.set(server, flight);
   return server;
 }
 
-const inFlight = new WeakMap<Server, { count: number; draining: boolean; idle: (() => void)[] }>();
+interface Flight {
+  count: number;
+  connections: number;
+  draining: boolean;
+  idle: (() => void)[];
+}
+
+const inFlight = new WeakMap<Server, Flight>();
+
+/** Wakes a drain once nothing is in flight and (draining) no connection is left. */
+function settle(flight: Flight): void {
+  if (flight.count === 0 && (!flight.draining || flight.connections === 0)) for (const done of flight.idle.splice(0)) done();
+}
 
 /**
  * Before the runtime is replaced (a guarded restart): idle keep-alive connections are closed,
- * requests in flight finish (each then closes its connection), and this resolves once none is
- * left, or after `timeoutMs`.
+ * requests in flight finish (each then closes its connection), and this resolves once no
+ * request and no connection is left, or after `timeoutMs`.
  */
 export function drainHttp(server: Server, timeoutMs: number): Promise<void> {
   const flight = inFlight.get(server);
   if (flight === undefined) return Promise.resolve();
   flight.draining = true;
+  // Every connection handed over ends before the state is saved: a request answered by this
+  // runtime after the save would change a state the next one never sees.
   server.closeIdleConnections();
-  if (flight.count === 0) return Promise.resolve();
+  if (flight.count === 0 && flight.connections === 0) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, timeoutMs);
     flight.idle.push(() => {

@@ -190,6 +190,9 @@ test("the HTTP port keeps answering through a guarded restart, and the readiness
     const failed = results.filter((r) => !r.startsWith("200 "));
     assert.deepEqual(failed, [], `every request answered (${results.length} requests)`);
     assert.ok(results.includes("200 a-dev") && results.at(-1) === "200 a-r1", "the answers move from the old release to the new");
+    // Every answered request counted once, whichever release answered it: none was answered by
+    // the old runtime after its state was saved.
+    assert.equal(await call(conn, "a", "hits"), 3 + results.length, "no hit lost across the restart");
     assert.ok(readiness.includes(503), "not ready during the restart");
     assert.equal(readiness.at(-1), 200, "ready again after the commit");
     conn.close();
