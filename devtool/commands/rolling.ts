@@ -34,7 +34,7 @@ function describeFate(style: Style, fate: NodeFate, number: number): string {
     case "upgraded":
       return fate.from === fate.to
         ? style.green(`already on release ${fate.to}`)
-        : `${style.green(`${fate.from === 0 ? "dev modules" : `release ${fate.from}`} → ${fate.to}`)} ${style.dim(`out of service ${fate.outOfServiceMs.toFixed(0)} ms, restart ${fate.ms.toFixed(0)} ms`)}`;
+        : `${style.green(`${fate.from === 0 ? "dev modules" : `release ${fate.from}`} → ${fate.to}`)} ${style.dim(`out of service ${fate.outOfServiceMs.toFixed(0)} ms`)}`;
     case "rolled-back":
       return `${style.red("rolled back")} ${style.bold(fate.error.code)}: ${fate.error.message}`;
     case "refused":
