@@ -59,7 +59,7 @@ function progressLine(style: Style, e: RolloutEvent, number: number, rollback: b
     case "checked":
       return e.unhealthy === undefined
         ? `${when} ${e.node}  ${e.checked === 0 ? "no other node to check" : `${e.checked} other node(s) ready and healthy`}${took}`
-        : `${when} ${e.node}  ${style.red("not restarted")}: ${e.unhealthy.node} is ${e.unhealthy.why}${took}`;
+        : `${when} ${e.node}  ${style.red("not restarted")}: ${e.unhealthy.node}: ${e.unhealthy.why}${took}`;
     case "restart":
       return `${when} ${e.node}  ${rollback ? `rolling back to release ${number}` : `restarting on release ${number}`}…`;
     case "done":

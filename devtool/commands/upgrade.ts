@@ -10,15 +10,19 @@ release create\`), node at a time:
 
   1. stage     sends the release to every node at once, and then to each node only the
                bundles it lacks; nothing goes down until every node holds all of it
-  2. restart   node by node, in order: checks that every other node is ready with every
-               module running and healthy, then asks the node for its guarded restart
-               (drain, save state, restart on the release, hand the state to the new code,
-               health checks) and waits for it to commit — or to roll itself back
+  2. restart   node by node, in order: checks that every other node of the rollout is
+               ready, every module running and healthy; then asks the node for its
+               guarded restart (drain, save state, restart on the release, hand the state
+               to the new code, health checks) and waits for it to commit — or to roll
+               itself back
 
 The first failure stops the rollout: that node is back on its previous release with its
 state, nodes before it stay upgraded, nodes after it are untouched. Prints each step as it
 happens, then what happened on each node. Exits 0 only if every node is on the release;
 running it again after a fix resumes (upgraded nodes answer "already on release N").
+
+Every node must be in production mode and grant your key release or admin, else nothing
+is sent.
 
 Options:
   --release N            the release to roll out (default: the project's newest)

@@ -147,7 +147,7 @@ export async function runRollout(nodes: RolloutNode[], o: RolloutOptions): Promi
       const sick = await firstUnhealthy(others, o.deadlineMs);
       emit({ node: batch.map((n) => n.label).join(","), step: "checked", ms: performance.now() - t0, checked: others.length, ...(sick === null ? {} : { unhealthy: sick }) });
       if (sick !== null) {
-        return report(new FixpointError("NODE_UNHEALTHY", `rollout stopped before ${batch.map((n) => n.label).join(", ")}: node ${sick.node} is ${sick.why}; no node was taken down while another is unhealthy`));
+        return report(new FixpointError("NODE_UNHEALTHY", `rollout stopped before ${batch.map((n) => n.label).join(", ")}: node ${sick.node}: ${sick.why}; no node was taken down while another is unhealthy`));
       }
     }
     const results = await Promise.all(batch.map((node) => restart(node, o, emit)));

@@ -58,7 +58,7 @@ test("release create builds every module of fixpoint.json into a signed, numbere
   assert.equal((await p.devtool(["release", "publish"])).status, 2);
 });
 
-test("devtool mode switches a node to production for an admin key, and is FORBIDDEN to any other", { timeout: 120_000 }, async () => {
+test("devtool mode switches a node to production for an admin key, and is FORBIDDEN to any other; upgrade refuses a node in dev mode before sending anything", { timeout: 120_000 }, async () => {
   const key = generateKeyPair();
   const node = await startNode({ roles: ALL_ROLES, dev: key });
   const p = projectFor([node], key);
@@ -68,6 +68,15 @@ test("devtool mode switches a node to production for an admin key, and is FORBID
     const developerFile = join(p.dir, "developer.key");
     writeFileSync(developerFile, formatIdentity(developer), { mode: 0o600 });
 
+    // A node in dev mode is no target for a release: the upgrade stops before anything is sent.
+    p.write(counter("1"));
+    ok(await p.devtool(["release", "create"]), "release create");
+    const early = await p.devtool(["upgrade"]);
+    assert.equal(early.status, 1);
+    assert.match(early.stderr, /FORBIDDEN: upgrade not started: n1: this node is in dev mode/);
+    assert.doesNotMatch(early.stdout, /staged/);
+    assert.deepEqual((await status(node)).release?.held, []);
+
     const refused = await p.devtool(["mode", "--node", "n1", "production", "--identity", developerFile]);
     assert.equal(refused.status, 1);
     assert.match(refused.stderr, /n1: FORBIDDEN: mode in dev mode needs one of the roles admin/);
@@ -76,7 +85,6 @@ test("devtool mode switches a node to production for an admin key, and is FORBID
     assert.equal(ok(await p.devtool(["mode", "--node", "n1", "production"]), "mode production").trim(), "n1  dev → production");
     assert.equal((await status(node)).mode, "production");
     // Production takes code only as releases: a push is refused, saying what to use.
-    p.write(counter("1"));
     const push = await p.devtool(["push"]);
     assert.equal(push.status, 1);
     assert.match(push.stderr, /FORBIDDEN: .*devtool release create/);

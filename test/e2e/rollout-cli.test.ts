@@ -7,14 +7,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { call, counter, firstRelease, ok, productionNodes, status } from "../helpers/production.js";
 
-test("a rollout of five nodes where the third fails: nodes 1-2 on the new release, 3 back on the old, 4-5 untouched, the rollout stopped, exit 1", { timeout: 175_000 }, async () => {
+test("a rollout of five nodes where the third fails: nodes 1-2 on the new release, 3 back on the old, 4-5 untouched, the rollout stopped, exit 1; no node restarted while another is unhealthy", { timeout: 175_000 }, async () => {
   const { nodes, project: p } = await productionNodes(5);
   try {
     // Release 1 on all five at once (--max-unavailable 5); then the third node's state is one
     // the next release's health check rejects.
     await firstRelease(p, nodes, 1);
     await call(nodes[2]!, "poison");
-    p.write(counter("2", `health: (ctx) => ctx.state.poisoned ? { ok: false, detail: "poisoned state" } : true,`));
+    p.write(counter("2", `health: (ctx) => ctx.state.poisoned || ctx.state.sick ? { ok: false, detail: ctx.state.poisoned ? "poisoned state" : "sick" } : true,`));
     ok(await p.devtool(["release", "create"]), "release create");
 
     const up = await p.devtool(["upgrade"]);
@@ -39,6 +39,15 @@ test("a rollout of five nodes where the third fails: nodes 1-2 on the new releas
     assert.deepEqual(after[4]!.release?.held, [1, 2]);
     assert.equal(await call(nodes[2]!, "hits"), 1);
     assert.equal(await call(nodes[0]!, "version"), "2");
+
+    // No node goes down while another of the rollout is unhealthy.
+    await call(nodes[4]!, "sicken");
+    const held = await p.devtool(["upgrade", "--nodes", "n4,n5"]);
+    assert.equal(held.status, 1, held.stdout + held.stderr);
+    assert.match(held.stdout, /n4 +not restarted: n5: module counter is unhealthy \(sick\)/);
+    assert.match(held.stdout, /n4 +untouched \(release 2 staged\)/);
+    assert.match(held.stderr, /NODE_UNHEALTHY: rollout stopped before n4: node n5: module counter is unhealthy/);
+    assert.equal((await status(nodes[3]!)).release?.number, 1);
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }

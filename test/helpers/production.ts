@@ -12,19 +12,20 @@ import { ROOT, startNode, tempDir, type CliResult, type NodeProcess } from "./pr
 
 export const ALL_ROLES: Role[] = ["dev", "observe", "release", "admin"];
 
-/** A counter module; `extra` goes into its definition (a health check, say). */
+/** A counter module, unhealthy once `sicken` is called; `extra` replaces its health check. */
 export const counter = (version: string, extra = "") => `import { defineModule } from "fixpoint";
 export default defineModule({
   version: ${JSON.stringify(version)},
-  state: { hits: 0, poisoned: false },
-  migrate: (old: any) => ({ hits: old.hits ?? old.count ?? 0, poisoned: old.poisoned === true }),
+  state: { hits: 0, poisoned: false, sick: false },
+  migrate: (old: any) => ({ hits: old.hits ?? old.count ?? 0, poisoned: old.poisoned === true, sick: old.sick === true }),
   functions: {
     hit: (ctx) => ++ctx.state.hits,
     hits: (ctx) => ctx.state.hits,
     version: () => ${JSON.stringify(version)},
     poison: (ctx) => { ctx.state.poisoned = true; },
+    sicken: (ctx) => { ctx.state.sick = true; },
   },
-  ${extra}
+  ${extra || 'health: (ctx) => ctx.state.sick === true ? { ok: false, detail: "sick" } : true,'}
 });
 `;
 
