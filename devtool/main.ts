@@ -27,7 +27,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 const HELP = `Usage: devtool <command> [options]
 
 The developer's side of Fixpoint: build, sign and push modules to nodes over an
-authenticated, encrypted channel.
+authenticated, encrypted channel; in production, make signed releases and roll them out.
 
 Commands:
 ${Object.entries(COMMANDS)

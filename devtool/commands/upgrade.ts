@@ -20,6 +20,8 @@ The first failure stops the rollout: that node is back on its previous release w
 state, nodes before it stay upgraded, nodes after it are untouched. Prints each step as it
 happens, then what happened on each node. Exits 0 only if every node is on the release;
 running it again after a fix resumes (upgraded nodes answer "already on release N").
+Ctrl-C stops the rollout: a node already restarting finishes on its own (it commits or rolls
+back), and the nodes after it are untouched.
 
 Every node must be in production mode and grant your key release or admin, else nothing
 is sent.

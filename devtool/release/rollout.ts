@@ -102,7 +102,7 @@ export async function runRollout(nodes: RolloutNode[], o: RolloutOptions): Promi
   // (the node's own policy table, asked of each node's current mode and the roles its
   // welcome granted), so that a node in dev mode third in line does not stop a rollout
   // half done.
-  const preflight = await Promise.all(nodes.map(async (node) => refusalOf(node, o.deadlineMs)));
+  const preflight = await Promise.all(nodes.map(async (node) => refusalOf(node, o)));
   const refused = preflight.findIndex((e) => e !== null);
   if (refused >= 0) {
     for (const [i, error] of preflight.entries()) if (error !== null) fates.set(nodes[i]!.label, { kind: "refused", error });
@@ -162,11 +162,16 @@ export async function runRollout(nodes: RolloutNode[], o: RolloutOptions): Promi
   return report(null);
 }
 
-/** Why `node` would refuse an upgrade from this key now, or null. */
-async function refusalOf(node: RolloutNode, deadlineMs: number): Promise<FixpointError | null> {
+/** Why `node` would refuse this upgrade or rollback from this key now, or null. */
+async function refusalOf(node: RolloutNode, o: RolloutOptions): Promise<FixpointError | null> {
   try {
-    const status = await node.conn.request("status", {}, { timeoutMs: Math.min(deadlineMs, 10_000) });
+    const status = await node.conn.request("status", {}, { timeoutMs: Math.min(o.deadlineMs, 10_000) });
     authorize("upgrade", status.mode, node.conn.welcome.roles);
+    // A rollback goes only to a release the node holds: known now, before any node goes down.
+    if (o.rollback && status.release !== undefined && !status.release.held.includes(o.number)) {
+      const held = status.release.held;
+      return new FixpointError("RELEASE_NOT_STAGED", `this node does not hold release ${o.number} (it holds ${held.length === 0 ? "none" : held.join(", ")}); a rollback goes only to a release the node ran or had staged`);
+    }
     return null;
   } catch (err) {
     return toFixpointError(err);

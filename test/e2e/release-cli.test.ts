@@ -9,6 +9,26 @@ import { join } from "node:path";
 import { decodeCbor, encodeCbor, formatIdentity, formatPublicKeyLine, generateKeyPair } from "../../loader/index.js";
 import { runCli, startNode } from "../helpers/processes.js";
 import { ALL_ROLES, counter, ok, projectFor, status } from "../helpers/production.js";
+import { HELP as RELEASE_HELP } from "../../devtool/commands/release.js";
+import { HELP as UPGRADE_HELP } from "../../devtool/commands/upgrade.js";
+import { HELP as ROLLBACK_HELP } from "../../devtool/commands/rollback.js";
+import { HELP as MODE_HELP } from "../../devtool/commands/mode.js";
+
+test("release, upgrade, rollback and mode print their help with --help, and refuse an unknown flag by name with their help", { timeout: 120_000 }, async () => {
+  const p = projectFor([], generateKeyPair());
+  for (const [command, help] of [["release", RELEASE_HELP], ["upgrade", UPGRADE_HELP], ["rollback", ROLLBACK_HELP], ["mode", MODE_HELP]] as const) {
+    assert.equal(ok(await p.devtool([command, "--help"]), `${command} --help`), help);
+    const bad = await p.devtool([command, "--max-unavailabel", "2"]);
+    assert.equal(bad.status, 2, `${command}: ${bad.stderr}`);
+    assert.match(bad.stderr, /USAGE: Unknown option '--max-unavailabel'/);
+    assert.ok(bad.stderr.includes(help), `${command}'s help follows the error`);
+  }
+  const listed = ok(await p.devtool(["--help"]), "devtool --help");
+  for (const command of ["release", "upgrade", "rollback", "mode"]) assert.match(listed, new RegExp(`^  ${command} `, "m"));
+  const width = await p.devtool(["upgrade", "--max-unavailable", "0"]);
+  assert.equal(width.status, 2);
+  assert.match(width.stderr, /--max-unavailable must be a positive integer/);
+});
 
 test("release create builds every module of fixpoint.json into a signed, numbered release kept in the project; list and show describe it", { timeout: 120_000 }, async () => {
   const p = projectFor([], generateKeyPair(), { cluster: "shop", modules: ["counter.ts", "greeter.ts"] });
