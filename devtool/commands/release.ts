@@ -35,7 +35,8 @@ upgrade\` sends one to the nodes.
 Options:
   --notes TEXT           what this release is, kept in it (at most 4096 characters)
   --json                 list or show as JSON, one release per line
-  --identity FILE        the key to sign with (default $FIXPOINT_IDENTITY or ~/.fixpoint/id_ed25519)
+  --identity FILE        the key to sign with (default $FIXPOINT_IDENTITY or
+                         ~/.fixpoint/id_ed25519)
   --config FILE          the project file (default: the nearest fixpoint.json)
 `;
 

@@ -7,8 +7,9 @@ export const HELP = `Usage: devtool status [--node NAME|HOST:PORT] [--json] [opt
 Shows each node's name, key, mode, release (its number, how long ago it was committed, and
 the releases the node holds), readiness (not ready during a guarded restart), uptime, memory,
 connections, and its modules: digest, size, whether live, health (for modules with a health
-check), life (current, loading, restoring, failed and why) and when their state was last saved. With no --node, asks every node in
-fixpoint.json at once. Exits 0 only if every node answered.
+check), life (current, loading, restoring, failed and why) and when their state was last
+saved. With no --node, asks every node in fixpoint.json at once. Exits 0 only if every node
+answered.
 
 Options:
   --json                 one JSON object per node on stdout, one per line
