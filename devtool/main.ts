@@ -18,12 +18,16 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   logs: { summary: "show or follow nodes' logs: module console output and node events", load: () => import("./commands/logs.js") },
   call: { summary: "call a module's function on nodes: MODULE FUNCTION [ARG...]", load: () => import("./commands/call.js") },
   repl: { summary: "a REPL into a node, or into one of its modules; code runs on the node", load: () => import("./commands/repl.js") },
+  release: { summary: "create, list or show the project's signed releases (production)", load: () => import("./commands/release.js") },
+  upgrade: { summary: "roll a release out to nodes in production, node at a time", load: () => import("./commands/upgrade.js") },
+  rollback: { summary: "return nodes to a release they hold: --to N", load: () => import("./commands/rollback.js") },
+  mode: { summary: "switch nodes between dev and production (admin)", load: () => import("./commands/mode.js") },
 };
 
 const HELP = `Usage: devtool <command> [options]
 
 The developer's side of Fixpoint: build, sign and push modules to nodes over an
-authenticated, encrypted channel.
+authenticated, encrypted channel; in production, make signed releases and roll them out.
 
 Commands:
 ${Object.entries(COMMANDS)

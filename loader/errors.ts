@@ -82,6 +82,7 @@ export const ERROR_CODES = {
   RELEASE_NOT_STAGED: [EXIT.failed, "the node does not hold that release or all of its bundles"],
   UPGRADE_IN_PROGRESS: [EXIT.failed, "another guarded restart of this node is running"],
   UPGRADE_ROLLED_BACK: [EXIT.failed, "the new release failed to start or to pass its health checks; the node rolled back"],
+  NODE_UNHEALTHY: [EXIT.failed, "a rolling upgrade stopped: another node was not ready or had a module down"],
 
   // Modules running in the runtime.
   MODULE_NOT_FOUND: [EXIT.failed, "no module of that name runs on the node"],

@@ -60,7 +60,11 @@ export interface Context {
   relocate?: () => Target | null;
 }
 
-export function contextFrom(parsed: Parsed): Context {
+/**
+ * The connection context of a command. `nodeList`: several nodes named at once (`--nodes a,b`
+ * of upgrade and rollback), each as --node takes it, in that order.
+ */
+export function contextFrom(parsed: Parsed, nodeList?: string[]): Context {
   const str = (k: string) => (typeof parsed.values[k] === "string" ? (parsed.values[k] as string) : undefined);
   const timeoutText = str("timeout-ms");
   if (timeoutText !== undefined && (!/^\d{1,7}$/.test(timeoutText) || Number(timeoutText) === 0)) {
@@ -70,7 +74,7 @@ export function contextFrom(parsed: Parsed): Context {
   const identityFlag = str("identity");
   // A running `devtool dev` of this project, when nothing else is named (see local-pointer.ts).
   const nodeFlag = str("node");
-  if ((project?.nodes.length ?? 0) === 0 && (nodeFlag === undefined || nodeFlag === LOCAL_NODE_LABEL)) {
+  if (nodeList === undefined && (project?.nodes.length ?? 0) === 0 && (nodeFlag === undefined || nodeFlag === LOCAL_NODE_LABEL)) {
     const stateDir = join(project === null ? process.cwd() : dirname(project.file), ".fixpoint");
     const local = findLocalNode(stateDir);
     if (local !== null) {
@@ -79,7 +83,7 @@ export function contextFrom(parsed: Parsed): Context {
       return { identity, project, targets: [local.target], timeoutMs: timeoutOf(timeoutText), acceptNew: parsed.values["accept-new"] === true, relocate };
     }
   }
-  const targets = resolveTargets(nodeFlag, project);
+  const targets = nodeList === undefined ? resolveTargets(nodeFlag, project) : listedTargets(nodeList, project);
   let identity: KeyPair;
   try {
     identity = loadIdentity(identityFlag);
@@ -91,6 +95,16 @@ export function contextFrom(parsed: Parsed): Context {
     throw e;
   }
   return { identity, project, targets, timeoutMs: timeoutOf(timeoutText), acceptNew: parsed.values["accept-new"] === true };
+}
+
+function listedTargets(names: string[], project: ProjectConfig | null): Target[] {
+  const targets: Target[] = [];
+  for (const name of names) {
+    const [target] = resolveTargets(name, project);
+    if (targets.some((t) => t.label === target!.label)) throw new FixpointError("USAGE", `--nodes names ${target!.label} twice`);
+    targets.push(target!);
+  }
+  return targets;
 }
 
 function timeoutOf(text: string | undefined): number | undefined {

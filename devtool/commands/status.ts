@@ -1,12 +1,15 @@
-import { fingerprint, parseCommandLine, styleFor, type ResultOf } from "../../loader/index.js";
+import { fingerprint, parseCommandLine, styleFor, type ResultOf, type Style } from "../../loader/index.js";
 import { addressText } from "../nodes/targets.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, fanOut, printFailures } from "./common.js";
 
 export const HELP = `Usage: devtool status [--node NAME|HOST:PORT] [--json] [options]
 
-Shows each node's name, key, mode, uptime, modules with their digests, health (for
-modules with a health check), memory and connections. With no --node, asks every node in
-fixpoint.json at once. Exits 0 only if every node answered.
+Shows each node's name, key, mode, release (its number, how long ago it was committed, and
+the releases the node holds), readiness (not ready during a guarded restart), uptime, memory,
+connections, and its modules: digest, size, whether live, health (for modules with a health
+check), life (current, loading, restoring, failed and why) and when their state was last
+saved. With no --node, asks every node in fixpoint.json at once. Exits 0 only if every node
+answered.
 
 Options:
   --json                 one JSON object per node on stdout, one per line
@@ -17,6 +20,16 @@ function formatDuration(ms: number): string {
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
   return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+/** "5m12s ago", from an ISO time; the text itself if it does not parse. */
+function ago(iso: string, now = Date.now()): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : `${formatDuration(Math.max(0, now - t))} ago`;
+}
+
+function size(bytes: number): string {
+  return bytes < 1024 ? `${bytes} B` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KB` : mb(bytes);
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -44,6 +57,8 @@ export async function run(args: string[]): Promise<number> {
       `${out.bold(value.name)} ${out.dim(`${addressText(target.address)} cluster ${value.cluster}`)}${clusterNote(value.cluster)}\n` +
         `  key          ${fingerprint(value.publicKey)}\n` +
         `  mode         ${value.mode === "production" ? out.yellow(value.mode) : out.green(value.mode)}\n` +
+        `  release      ${releaseText(out, value)}\n` +
+        `  ready        ${value.ready === false ? out.red("no (in a guarded restart: draining or restarting)") : out.green("yes")}\n` +
         `  version      fixpoint ${value.version}, protocol ${value.protocolVersion}, pid ${value.pid}\n` +
         `  uptime       ${formatDuration(value.uptimeMs)} (since ${value.startedAt})\n` +
         `  memory       rss ${mb(value.memory.rss)}, heap ${mb(value.memory.heapUsed)}\n` +
@@ -53,13 +68,23 @@ export async function run(args: string[]): Promise<number> {
           .map((m) => {
             const health = m.health === undefined ? "" : m.health.ok ? `, ${out.green("healthy")}` : `, ${out.red("UNHEALTHY")}${m.health.detail === undefined ? "" : ` (${m.health.detail})`}`;
             const live = m.running ? out.green(`v${m.version ?? "?"} live`) + health + out.dim(`, ${m.calls ?? 0} calls, heap ${mb(m.heapUsed ?? 0)}`) : out.yellow("not running");
-            return `    ${m.name.padEnd(20)} ${m.digest.slice(0, 12)}  ${String(m.size).padStart(8)} B  ${live}  ${out.dim(`built ${m.builtAt}`)}\n`;
+            const life = m.status === undefined || m.status === "current" ? "" : `  ${m.status === "failed" ? out.red(m.status) : out.yellow(m.status)}${m.error === undefined ? "" : ` ${out.bold(m.error.code)}: ${m.error.message}`}`;
+            const state = m.state === undefined ? out.dim("state not saved yet") : out.dim(`state ${size(m.state.bytes)} saved ${ago(m.state.savedAt)}`);
+            return `    ${m.name.padEnd(20)} ${m.digest.slice(0, 12)}  ${String(m.size).padStart(8)} B  ${live}${life}  ${state}  ${out.dim(`built ${m.builtAt}`)}\n`;
           })
           .join(""),
     );
   }
   printFailures(outcomes);
   return exitStatusOf(outcomes);
+}
+
+function releaseText(out: Style, value: ResultOf<"status">): string {
+  const r = value.release;
+  if (r === undefined) return out.dim("unknown (an older node)");
+  const held = r.held.length === 0 ? "" : out.dim(`; holds ${r.held.join(", ")}`);
+  if (r.number === undefined) return `${out.dim(value.mode === "production" ? "none yet (its dev modules)" : "none (dev mode: pushed modules)")}${held}`;
+  return `${out.bold(String(r.number))}${r.committedAt === undefined ? "" : `, committed ${ago(r.committedAt)} (${r.committedAt})`}${held}`;
 }
 
 function toJson(value: ResultOf<"status">): Record<string, unknown> {

@@ -78,7 +78,7 @@ describe("the command line's small mismatches", () => {
 
 test("every help text fits in 96 columns, but for its Usage line", () => {
   const helps = [
-    ...["dev", "keygen", "status", "push", "logs", "call", "repl"].map((c) => ["devtool", c] as const),
+    ...["dev", "keygen", "status", "push", "logs", "call", "repl", "release", "mode", "upgrade", "rollback"].map((c) => ["devtool", c] as const),
     ...["init", "authorize", "start"].map((c) => ["loader", c] as const),
   ];
   for (const [cli, command] of helps) {
