@@ -166,3 +166,55 @@ function innerObject(value: object, j: number): Record<string, unknown> {
   }
   return value as Record<string, unknown>;
 }
+
+/** Where in a tree of plain objects and arrays a value sits: the keys from the root. */
+type Path = (string | number)[];
+
+function containers(value: unknown, path: Path, out: Path[]): Path[] {
+  if (typeof value !== "object" || value === null || value instanceof Uint8Array) return out;
+  out.push(path);
+  for (const [key, item] of Object.entries(value)) containers(item, [...path, Array.isArray(value) ? Number(key) : key], out);
+  return out;
+}
+
+function copyTree(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value);
+  if (Array.isArray(value)) return value.map(copyTree);
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: copyTree(v), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  return value;
+}
+
+/**
+ * `valid` (a tree of plain objects, arrays and bytes) with one change at any depth: a field or
+ * item replaced by `replacement`, removed, or joined by a new key holding it.
+ */
+export function mutatedTree(valid: fc.Arbitrary<unknown>, replacement: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> {
+  return fc
+    .tuple(valid, fc.nat(), fc.nat(), fc.constantFrom("replace", "remove", "add"), replacement, fc.constantFrom("extra", "__proto__", "constructor", "type", "id", ""))
+    .map(([value, i, j, how, repl, newKey]) => {
+      const copy = copyTree(value);
+      const paths = containers(copy, [], []);
+      if (paths.length === 0) return repl;
+      const path = paths[i % paths.length]!;
+      let target = copy as Record<string | number, unknown>;
+      for (const key of path) target = target[key] as Record<string | number, unknown>;
+      const keys = Object.keys(target);
+      if (how === "add" && !Array.isArray(target)) {
+        Object.defineProperty(target, newKey, { value: repl, enumerable: true, writable: true, configurable: true });
+        return copy;
+      }
+      if (keys.length === 0) return copy;
+      const key = Array.isArray(target) ? j % keys.length : keys[j % keys.length]!;
+      if (how === "remove") {
+        if (Array.isArray(target)) target.splice(key as number, 1);
+        else delete target[key];
+      } else {
+        target[key] = repl;
+      }
+      return copy;
+    });
+}
