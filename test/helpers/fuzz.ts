@@ -218,3 +218,9 @@ export function mutatedTree(valid: fc.Arbitrary<unknown>, replacement: fc.Arbitr
       return copy;
     });
 }
+
+/** UTC times as `Date#toISOString` writes them, with and without milliseconds. */
+export const utcTime = fc.oneof(
+  fc.date({ min: new Date("0001-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z") }).map((d) => d.toISOString()),
+  fc.date({ min: new Date("1970-01-01T00:00:00Z"), max: new Date("2100-01-01T00:00:00Z") }).map((d) => d.toISOString().slice(0, 19) + "Z"),
+);
