@@ -12,7 +12,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { keyPairFromSeed } from "../../../loader/crypto/ed25519.js";
 import { decodeBase64Exact, encodePublicKey } from "../../../loader/crypto/keys.js";
-import { DIGEST, MODULE_NAME } from "../../../loader/protocol/messages.js";
+import { DIGEST, MODULE_NAME, type Role } from "../../../loader/protocol/messages.js";
 import {
   MAX_RELEASE_MODULES,
   MAX_RELEASE_NOTES,
@@ -105,7 +105,7 @@ describe("the release manifest under fuzzing (seeded)", () => {
     const pair = keyPairFromSeed(new Uint8Array(32).fill(9));
     const signed = fc.tuple(modules, fc.integer({ min: 1, max: 99 })).map(([m, number]) => signRelease({ cluster: "prod", number, modules: m, createdAt: new Date(1_700_000_000_000) }, pair).release);
     fc.assert(
-      fc.property(signed, fc.constantFrom<keyof WireRelease>("manifest", "signature"), mutation, fc.constantFrom("release", "dev", null), fc.constantFrom("prod", "other"), (release, which, m, role, cluster) => {
+      fc.property(signed, fc.constantFrom<keyof WireRelease>("manifest", "signature"), mutation, fc.constantFrom<Role | null>("release", "dev", null), fc.constantFrom("prod", "other"), (release, which, m, role, cluster) => {
         const damaged: WireRelease = { ...release, [which]: mutate(release[which], m) };
         const rolesOf = (key: Uint8Array) => (Buffer.from(key).equals(Buffer.from(pair.publicKey)) && role !== null ? [role] : null);
         codedOrValid(
