@@ -36,6 +36,18 @@ export interface Manifest {
 const KEYS = ["name", "digest", "size", "sourceMapDigest", "sourceMapSize", "builtAt", "signer"] as const satisfies readonly (keyof Manifest)[];
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 
+/**
+ * Whether `text` is a UTC time as `Date#toISOString` writes it (milliseconds optional) that
+ * names a real instant: the pattern alone let "2024-13-45T25:61:61Z" through (found by
+ * test/loader/bundle/manifest-fuzz.test.ts), which any reader turning it into a Date gets as
+ * Invalid Date, or as another day ("2024-02-30" is read as March 1).
+ */
+export function isUtcTime(text: string): boolean {
+  if (!ISO_TIME.test(text)) return false;
+  const time = new Date(text);
+  return !Number.isNaN(time.getTime()) && time.toISOString() === (text.length === 20 ? `${text.slice(0, 19)}.000Z` : text);
+}
+
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
@@ -70,7 +82,7 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
   if (typeof sourceMapDigest !== "string" || !DIGEST.test(sourceMapDigest)) throw invalid("sourceMapDigest must be lowercase hex SHA-256");
   if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) throw invalid("size must be a byte count");
   if (typeof sourceMapSize !== "number" || !Number.isSafeInteger(sourceMapSize) || sourceMapSize < 0) throw invalid("sourceMapSize must be a byte count");
-  if (typeof builtAt !== "string" || !ISO_TIME.test(builtAt)) throw invalid("builtAt must be an ISO-8601 UTC time");
+  if (typeof builtAt !== "string" || !isUtcTime(builtAt)) throw invalid("builtAt must be an ISO-8601 UTC time");
   if (typeof signer !== "string" || decodeBase64Exact(signer, PUBLIC_KEY_BYTES) === null) throw invalid("signer must be a base64 Ed25519 public key");
   const manifest: Manifest = { name, digest, size, sourceMapDigest, sourceMapSize, builtAt, signer };
   if (!encodeManifest(manifest).equals(Buffer.from(bytes))) throw invalid("not in canonical form");

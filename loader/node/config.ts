@@ -63,6 +63,11 @@ export function readNodeConfig(file: string): NodeConfig {
   } catch (err) {
     throw new FixpointError("NODE_NOT_INITIALIZED", `cannot read ${file}; create the node with \`loader init --data DIR\``, { cause: err });
   }
+  return parseNodeConfig(text, file);
+}
+
+/** Parses the text of a config.json (`file` names it in errors). Throws CONFIG_INVALID. */
+export function parseNodeConfig(text: string, file: string): NodeConfig {
   let value: unknown;
   try {
     value = JSON.parse(text);

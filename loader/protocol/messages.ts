@@ -234,6 +234,9 @@ export const REQUEST_TYPES = Object.keys(requestSchemas) as RequestType[];
 const fromClient: Record<string, Schema> = { ...requestSchemas, ...controlSchemas };
 const fromNode: Record<string, Schema> = { ...nodeOnlySchemas, ...controlSchemas };
 
+/** The schema of every message each side may send, by type (read-only; for tests that generate messages from it). */
+export const MESSAGE_SCHEMAS: { readonly client: Readonly<Record<string, Schema>>; readonly node: Readonly<Record<string, Schema>> } = { client: fromClient, node: fromNode };
+
 export function encodeMessage(message: Message): Buffer {
   return encodeCbor(message);
 }

@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { FixpointError } from "../errors.js";
 import { decodeCbor, encodeCbor } from "../protocol/cbor.js";
-import { releaseSchema, type Role } from "../protocol/messages.js";
+import { MODULE_NAME, releaseSchema, type Role } from "../protocol/messages.js";
 import { nullable, object, record, string, uint, validate } from "../protocol/schema.js";
 import { writeFileAtomicAsync } from "../store/atomic.js";
 import { verifyRelease, type ReleaseManifest, type WireRelease } from "./release.js";
@@ -58,6 +58,11 @@ export class ReleaseStore {
     if (!existsSync(this.pointerFile)) return { ...EMPTY };
     try {
       const value = validate(pointerSchema, JSON.parse(readFileSync(this.pointerFile, "utf8")), "release.json");
+      // Each key is a module whose state a rollback reads from store/states/<key>/: only a module
+      // name may become that path ("../x" or "__proto__" passed the record schema; found by
+      // test/loader/release/pointer-fuzz.test.ts).
+      const stray = Object.keys(value.trying?.states ?? {}).find((key) => !MODULE_NAME.test(key));
+      if (stray !== undefined) throw new FixpointError("STORE_CORRUPT", `release.json.trying.states: ${JSON.stringify(stray.slice(0, 80))} is not a module name`);
       return { format: 1, committed: value.committed, trying: value.trying === null ? null : { ...value.trying, states: { ...value.trying.states } }, highest: value.highest };
     } catch (err) {
       throw new FixpointError("STORE_CORRUPT", `${this.pointerFile} is damaged (${(err as Error).message}); the node cannot tell which release to run. Restore it from a backup`, { cause: err });

@@ -23,7 +23,7 @@ import { PUBLIC_KEY_BYTES, signDetached, verifyDetached, type KeyPair } from "..
 import { decodeBase64Exact, encodePublicKey } from "../crypto/keys.js";
 import { fingerprint } from "../crypto/fingerprint.js";
 import { DIGEST, MODULE_NAME, type Role, type WireBundle } from "../protocol/messages.js";
-import { decodeManifest, sha256Hex, type Manifest } from "../bundle/manifest.js";
+import { decodeManifest, isUtcTime, sha256Hex, type Manifest } from "../bundle/manifest.js";
 
 export const RELEASE_PREFIX = "fixpoint-release/1\n";
 /** Most modules in one release. */
@@ -49,7 +49,6 @@ export interface WireRelease {
 }
 
 const KEYS = ["cluster", "number", "modules", "notes", "createdAt", "signer"] as const satisfies readonly (keyof ReleaseManifest)[];
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 const CLUSTER = /^[A-Za-z0-9._-]{1,63}$/;
 
 function invalid(why: string): FixpointError {
@@ -90,7 +89,7 @@ export function decodeReleaseManifest(bytes: Uint8Array): ReleaseManifest {
     list.push({ name: entry["name"], digest: entry["digest"] });
   }
   if (typeof notes !== "string" || notes.length > MAX_RELEASE_NOTES) throw invalid(`notes must be text of at most ${MAX_RELEASE_NOTES} characters`);
-  if (typeof createdAt !== "string" || !ISO_TIME.test(createdAt)) throw invalid("createdAt must be an ISO-8601 UTC time");
+  if (typeof createdAt !== "string" || !isUtcTime(createdAt)) throw invalid("createdAt must be an ISO-8601 UTC time");
   if (typeof signer !== "string" || decodeBase64Exact(signer, PUBLIC_KEY_BYTES) === null) throw invalid("signer must be a base64 Ed25519 public key");
   const manifest: ReleaseManifest = { cluster, number, modules: list, notes, createdAt, signer };
   if (!encodeReleaseManifest(manifest).equals(Buffer.from(bytes))) throw invalid("not in canonical form");
