@@ -100,6 +100,7 @@ export function stepTimes(node: FixpointNode, number: number): { step: string; m
 /** The node's log lines from release `number`'s first step to its commit (BENCH_UPGRADE_LOG=1). */
 export function printUpgradeLog(out: (text: string) => void, node: FixpointNode, number: number): void {
   const first = node.logs.findIndex((l) => l["event"] === "upgrade.step" && l["release"] === number);
+  // To its commit, or (rolled back) to the last line logged so far.
   const last = node.logs.findIndex((l) => l["event"] === "upgrade.committed" && l["to"] === number);
   if (first === -1) return;
   const t0 = Date.parse(String(node.logs[first]!["time"]));
