@@ -73,7 +73,13 @@ async function main(): Promise<void> {
 }
 
 process.on("exit", killAllNow);
-process.once("SIGINT", () => void stopAll().then(() => (killPm2Sync(ctx.work), process.exit(130))));
+process.once("SIGINT", () =>
+  void stopAll().then(() => {
+    killPm2Sync(ctx.work);
+    rmSync(ctx.work, { recursive: true, force: true });
+    process.exit(130);
+  }),
+);
 try {
   await main();
 } finally {
