@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   NODE_NOT_INITIALIZED: [EXIT.usage, "the data directory holds no node"],
   NODE_UNKNOWN: [EXIT.usage, "a node name is not in fixpoint.json"],
   ALREADY_RUNNING: [EXIT.usage, "a devtool dev already runs for this project"],
+  KEY_NOT_FOUND: [EXIT.usage, "the key is not in the node's trust file"],
 
   // Reaching and trusting a node.
   CONNECT_FAILED: [EXIT.unreachable, "the TCP connection to a node failed"],
@@ -51,6 +52,9 @@ export const ERROR_CODES = {
   CHANNEL_CLOSED: [EXIT.unreachable, "the connection closed before the reply arrived"],
   PEER_TIMEOUT: [EXIT.unreachable, "the peer stopped answering heartbeats"],
   IDLE_TIMEOUT: [EXIT.unreachable, "the connection was idle for too long"],
+  FRAME_TIMEOUT: [EXIT.unreachable, "a frame took too long to arrive"],
+  PEER_NOT_READING: [EXIT.unreachable, "the peer did not read what was sent to it"],
+  KEY_REVOKED: [EXIT.unreachable, "the key was removed from the node's trust file"],
   REQUEST_TIMEOUT: [EXIT.failed, "a request got no reply in time"],
   SHUTTING_DOWN: [EXIT.unreachable, "the node is shutting down"],
 

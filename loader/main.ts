@@ -1,10 +1,10 @@
 /** The `loader` CLI: one entry, one function per command, exit codes from the error table. */
 import { reportError, onOutputClosed } from "./cli/output.js";
 import { closest, shapeError } from "./cli/args.js";
-import { HELP, authorize, init, start } from "./cli/commands.js";
+import { HELP, authorize, init, keys, revoke, start } from "./cli/commands.js";
 import { VERSION } from "./version.js";
 
-const COMMANDS = { init, authorize, start } as const;
+const COMMANDS = { init, authorize, keys, revoke, start } as const;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

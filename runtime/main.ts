@@ -109,6 +109,9 @@ async function answer(request: RuntimeRequest): Promise<unknown> {
     }
     case "ping":
       return null;
+    case "check":
+      await table.check(request);
+      return null;
     case "drain":
       await drainHttp(http, request.timeoutMs);
       return null;

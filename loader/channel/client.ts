@@ -16,7 +16,7 @@ import {
   PROTOCOL_VERSIONS,
 } from "../protocol/limits.js";
 import {
-  decodeNodeMessage,
+  decodeNodeMessages,
   errorFromWire,
   validateResult,
   type ClientMessage,
@@ -77,7 +77,7 @@ export class ClientConnection extends Connection<NodeMessage, ClientMessage> {
     /** The node's verified public key. */
     readonly nodeKey: Uint8Array,
   ) {
-    super(socket, io.reader, keys, options, decodeNodeMessage);
+    super(socket, io.reader, keys, options, decodeNodeMessages);
     this.ready = new Promise((resolve, reject) => {
       this.settleWelcome = { resolve, reject };
     });
@@ -199,7 +199,11 @@ export async function connect(options: ConnectOptions): Promise<ClientConnection
       socket,
       io,
       done.keys,
-      { heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS, maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES },
+      {
+        heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+        maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+        protocolVersion: done.version,
+      },
       done.nodeKey,
     );
     conn.feed(early);

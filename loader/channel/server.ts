@@ -4,26 +4,50 @@
  * node's handler and sends back its result or coded error.
  *
  * What a misbehaving peer can cost the node is bounded: MAX_HANDSHAKE_FRAME_BYTES and the
- * handshake deadline before it is authenticated; maxFrameBytes per frame, MAX_IN_FLIGHT
- * requests and the idle timeout after. A bad frame ends that connection only.
+ * handshake deadline before it is authenticated; maxFrameBytes per frame, frameTimeoutMs for
+ * each frame to arrive, MAX_IN_FLIGHT requests, maxQueuedBytes queued toward it (then it is
+ * not read from, and closed if it takes nothing for drainTimeoutMs) and the idle timeout after.
+ * A bad frame ends that connection only.
+ *
+ * A key's rights are those the trust file gives it now: they are asked again before every
+ * request and at every heartbeat, and a connection whose key is no longer trusted is closed
+ * with KEY_REVOKED (issue 13: a removed developer kept a REPL into the node).
+ *
+ * Every answer is checked against the wire schema before it is sent; one the client would
+ * refuse (a module result with an own "__proto__" key, a result over the frame limit) fails
+ * that request with a code instead of closing the connection.
  */
 import { createServer, type Server, type Socket } from "node:net";
-import { FixpointError, toFixpointError } from "../errors.js";
+import { FixpointError, toFixpointError, type ErrorData } from "../errors.js";
 import type { KeyPair } from "../crypto/ed25519.js";
 import { fingerprint } from "../crypto/fingerprint.js";
 import { encodeFrame } from "../protocol/framing.js";
 import { encodeReject, respondToClientHello } from "../protocol/handshake.js";
 import {
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_FRAME_TIMEOUT_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_PENDING_HANDSHAKES,
+  DEFAULT_MAX_QUEUED_BYTES,
   MAX_IN_FLIGHT,
   PROTOCOL_VERSIONS,
 } from "../protocol/limits.js";
-import { decodeClientMessage, isRequest, type ClientMessage, type EventTopic, type NodeMessage, type Request, type Role, type Topic, type Welcome } from "../protocol/messages.js";
+import {
+  checkNodeMessage,
+  decodeClientMessages,
+  isRequest,
+  type ClientMessage,
+  type EventTopic,
+  type NodeMessage,
+  type Request,
+  type Role,
+  type Topic,
+  type Welcome,
+} from "../protocol/messages.js";
 import type { Data } from "../protocol/schema.js";
 import { silentLogger, type Logger } from "../log.js";
 import { Connection, type ConnectionOptions } from "./connection.js";
@@ -33,8 +57,9 @@ import { HandshakeIO } from "./handshake-io.js";
 export interface Session {
   readonly clientKey: Uint8Array;
   readonly fingerprint: string;
-  readonly roles: readonly Role[];
   readonly remoteAddress: string;
+  /** The key's roles as the trust file gives them now (asked again before each request). */
+  readonly roles: readonly Role[];
   /** Unique per connection for the life of the server (names the connection's REPL session). */
   readonly id: number;
   /** Pushes an event to this client. */
@@ -58,6 +83,12 @@ export interface ServerLimits {
   maxPendingHandshakes: number;
   /** Default DEFAULT_MAX_FRAME_BYTES. */
   maxFrameBytes: number;
+  /** Longest a frame may take to arrive once started. Default DEFAULT_FRAME_TIMEOUT_MS. */
+  frameTimeoutMs: number;
+  /** Bytes queued toward one peer above which it is not read from. Default DEFAULT_MAX_QUEUED_BYTES. */
+  maxQueuedBytes: number;
+  /** Longest a peer over maxQueuedBytes may read nothing before it is closed. Default DEFAULT_DRAIN_TIMEOUT_MS. */
+  drainTimeoutMs: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
@@ -67,11 +98,14 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxConnections: DEFAULT_MAX_CONNECTIONS,
   maxPendingHandshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  frameTimeoutMs: DEFAULT_FRAME_TIMEOUT_MS,
+  maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
+  drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS,
 };
 
 export interface ServerOptions {
   identity: KeyPair;
-  /** Roles of a client key, or null if the key is not trusted. Asked at every handshake. */
+  /** Roles of a client key, or null if the key is not trusted. Asked at every handshake, before every request and at every heartbeat. */
   rolesOf(clientKey: Uint8Array): readonly Role[] | null;
   /** What the welcome says about the node. */
   describe(): Welcome["node"];
@@ -86,6 +120,9 @@ class NodeConnection extends Connection<ClientMessage, NodeMessage> {
   readonly topics = new Set<Topic>();
   private idleTimer: NodeJS.Timeout | undefined;
   session!: Session;
+  clientKey: Uint8Array = new Uint8Array(0);
+  /** The key's roles when last asked. */
+  roles: readonly Role[] = [];
 
   constructor(
     socket: Socket,
@@ -95,7 +132,7 @@ class NodeConnection extends Connection<ClientMessage, NodeMessage> {
     private readonly server: ChannelServer,
     private readonly idleTimeoutMs: number,
   ) {
-    super(socket, io.reader, keys, options, decodeClientMessage);
+    super(socket, io.reader, keys, options, decodeClientMessages);
     this.touch();
     this.onClose(() => clearTimeout(this.idleTimer));
   }
@@ -113,6 +150,7 @@ class NodeConnection extends Connection<ClientMessage, NodeMessage> {
   protected dispatch(message: ClientMessage): void {
     if (!isRequest(message)) return; // heartbeat and goodbye are handled by Connection
     this.touch();
+    if (!this.server.recheckRoles(this)) return;
     if (this.inFlight.has(message.id)) {
       this.closeWith(new FixpointError("MESSAGE_INVALID", `request id ${message.id} is already in flight`));
       return;
@@ -125,10 +163,64 @@ class NodeConnection extends Connection<ClientMessage, NodeMessage> {
     void this.server.answer(this, message).finally(() => this.inFlight.delete(message.id));
   }
 
-  reply(message: NodeMessage): void {
+  /**
+   * Answers request `request` with `value`, or with the code saying why it cannot be sent:
+   * an answer the client would refuse must not close its connection.
+   */
+  replyResult(request: Request, value: Data): FixpointError | null {
+    const message: NodeMessage = { type: "result", id: request.id, value };
+    try {
+      checkNodeMessage(message, request.type);
+      this.send(message);
+      return null;
+    } catch (err) {
+      const problem = toFixpointError(err);
+      // What a module returns is the module's to fix; anything else the node made is a bug.
+      const code = request.type === "call" || request.type === "eval" ? "RESULT_NOT_COPYABLE" : problem.code === "FRAME_TOO_LARGE" ? "FRAME_TOO_LARGE" : "INTERNAL";
+      const error = new FixpointError(code, `the ${request.type} result cannot be sent: ${problem.message}`);
+      this.replyError(request, error);
+      return error;
+    }
+  }
+
+  replyError(request: Request, error: FixpointError): void {
+    const message: NodeMessage = { type: "error", id: request.id, error: wireError(error) };
+    try {
+      checkNodeMessage(message);
+    } catch (err) {
+      this.send({ type: "error", id: request.id, error: { code: "INTERNAL", message: `the ${request.type} error (${error.code}) cannot be sent: ${toFixpointError(err).message}` } });
+      return;
+    }
     this.send(message);
   }
+
+  /** Sends an event; a subscriber whose queue is over the bound is dropped rather than buffered for. */
+  sendEvent(topic: EventTopic, data: Data): void {
+    if (!this.isOpen) return;
+    if (this.overQueueBound) {
+      this.abort(new FixpointError("PEER_NOT_READING", `${this.queuedTowardPeer} bytes of events are queued toward this client, more than the node keeps (${this.server.maxQueuedBytes}); reconnect and read faster`));
+      return;
+    }
+    const message: NodeMessage = { type: "event", topic, data };
+    try {
+      checkNodeMessage(message);
+      this.send(message);
+    } catch {
+      // An event the client would refuse (a module's log line over the frame limit) is not sent:
+      // closing the connection for it would lose every later one.
+    }
+  }
 }
+
+/** A FixpointError as the wire carries it, bounded as errorData is (a module's message can be long). */
+function wireError(error: FixpointError): ErrorData {
+  const data = error.toData();
+  const message = data.message.length > MAX_ERROR_MESSAGE ? `${data.message.slice(0, MAX_ERROR_MESSAGE - 20)} … (truncated)` : data.message;
+  return data.location === undefined ? { code: data.code, message } : { code: data.code, message, location: data.location };
+}
+
+// errorData's bound on `message` in protocol/messages.ts.
+const MAX_ERROR_MESSAGE = 16_384;
 
 export class ChannelServer {
   private readonly server: Server;
@@ -138,11 +230,18 @@ export class ChannelServer {
   private readonly handshaking = new Set<Socket>();
   private shuttingDown = false;
   private nextSessionId = 1;
+  // Asks the trust file about every open connection once per heartbeat, so that a removed key's
+  // idle connections (a log follower, a REPL between inputs) close too, not only its next request.
+  private readonly trustSweep: NodeJS.Timeout;
 
   constructor(private readonly options: ServerOptions) {
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
     this.logger = options.logger ?? silentLogger;
     this.server = createServer((socket) => this.accept(socket));
+    this.trustSweep = setInterval(() => {
+      for (const conn of this.connections) if (conn.isOpen) this.recheckRoles(conn);
+    }, this.limits.heartbeatIntervalMs);
+    this.trustSweep.unref();
   }
 
   /** Listens; resolves with the bound address (port 0 picks a free one). */
@@ -158,13 +257,31 @@ export class ChannelServer {
     });
   }
 
+  get maxQueuedBytes(): number {
+    return this.limits.maxQueuedBytes;
+  }
+
+  /**
+   * Asks the trust file for the connection's roles again; closes it with KEY_REVOKED and
+   * returns false if its key is no longer listed.
+   */
+  recheckRoles(conn: NodeConnection): boolean {
+    const roles = this.options.rolesOf(conn.clientKey);
+    if (roles === null) {
+      conn.closeWith(new FixpointError("KEY_REVOKED", `key ${conn.session.fingerprint} was removed from the node's trust file; this connection is closed`));
+      return false;
+    }
+    conn.roles = roles;
+    return true;
+  }
+
   get stats(): { active: number; pending: number } {
     return { active: this.connections.size, pending: this.handshaking.size };
   }
 
   /** Sends an event to every connection subscribed to `topic`. */
   publish(topic: Topic, data: Data): void {
-    for (const conn of this.connections) if (conn.topics.has(topic)) conn.reply({ type: "event", topic, data });
+    for (const conn of this.connections) if (conn.topics.has(topic)) conn.sendEvent(topic, data);
   }
 
   private refuse(socket: Socket, code: string, message: string, withVersions = false): void {
@@ -203,7 +320,14 @@ export class ChannelServer {
         socket,
         io,
         keys,
-        { heartbeatIntervalMs: this.limits.heartbeatIntervalMs, maxFrameBytes: this.limits.maxFrameBytes },
+        {
+          heartbeatIntervalMs: this.limits.heartbeatIntervalMs,
+          maxFrameBytes: this.limits.maxFrameBytes,
+          frameTimeoutMs: this.limits.frameTimeoutMs,
+          maxQueuedBytes: this.limits.maxQueuedBytes,
+          drainTimeoutMs: this.limits.drainTimeoutMs,
+          protocolVersion: responder.version,
+        },
         this,
         this.limits.idleTimeoutMs,
       );
@@ -216,13 +340,17 @@ export class ChannelServer {
         );
         return;
       }
+      conn.clientKey = clientKey;
+      conn.roles = roles;
       conn.session = {
         clientKey,
         fingerprint: who,
-        roles,
+        get roles() {
+          return conn.roles;
+        },
         remoteAddress: remote,
         id: this.nextSessionId++,
-        sendEvent: (topic, data) => conn.reply({ type: "event", topic, data }),
+        sendEvent: (topic, data) => conn.sendEvent(topic, data),
         subscribe: (topics) => topics.forEach((t) => conn.topics.add(t)),
         onClose: (listener) => conn.onClose(() => listener()),
       };
@@ -233,7 +361,7 @@ export class ChannelServer {
         const failed = reason !== null && reason.code !== "CHANNEL_CLOSED";
         this.logger.log("info", "connection.closed", { remote, client: who, code: failed ? reason.code : undefined, reason: failed ? reason.message : undefined });
       });
-      conn.reply({ type: "welcome", version: responder.version, node: this.options.describe(), roles: [...roles] });
+      conn.send({ type: "welcome", version: responder.version, node: this.options.describe(), roles: [...roles] });
       this.logger.log("info", "connection.opened", { remote, client: who, roles: roles.join(",") });
       conn.feed(early);
     } catch (err) {
@@ -246,14 +374,17 @@ export class ChannelServer {
 
   /** @internal Runs the handler for one request and sends its answer. */
   async answer(conn: NodeConnection, request: Request): Promise<void> {
+    let value: Data;
     try {
-      const value = await this.options.handle(conn.session, request);
-      conn.reply({ type: "result", id: request.id, value });
+      value = await this.options.handle(conn.session, request);
     } catch (err) {
       const error = toFixpointError(err);
       if (error.code === "INTERNAL") this.logger.log("error", "request.failed", { type: request.type, reason: error.message, stack: error.stack });
-      conn.reply({ type: "error", id: request.id, error: error.toData() });
+      conn.replyError(request, error);
+      return;
     }
+    const refused = conn.replyResult(request, value);
+    if (refused?.code === "INTERNAL") this.logger.log("error", "request.failed", { type: request.type, reason: refused.message });
   }
 
   /**
@@ -262,6 +393,7 @@ export class ChannelServer {
    */
   async close(graceMs = 5000): Promise<void> {
     this.shuttingDown = true;
+    clearInterval(this.trustSweep);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.handshaking) socket.destroy();
     const deadline = Date.now() + graceMs;

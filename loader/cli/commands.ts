@@ -1,5 +1,5 @@
 /**
- * The loader's three commands. Each is small: the work is in node/, trust/ and store/.
+ * The loader's commands. Each is small: the work is in node/, trust/ and store/.
  */
 import { readFileSync, existsSync } from "node:fs";
 import { FixpointError } from "../errors.js";
@@ -9,7 +9,7 @@ import { streamLogger } from "../log.js";
 import { MODES, MODULE_NAME, type Mode } from "../protocol/messages.js";
 import { DEFAULT_RUNTIME_LIMITS, type RuntimeLimits } from "../protocol/runtime-ipc.js";
 import { runtimeEntry } from "../supervisor/runtime-entry.js";
-import { formatTrustEntry, parseRoles, readTrustFile } from "../trust/trust-file.js";
+import { formatTrustEntry, parseRoles, readTrustFile, withoutKey, type TrustEntry } from "../trust/trust-file.js";
 import { writeFileAtomic } from "../store/atomic.js";
 import { parseHostPort } from "../node/config.js";
 import { dataDirPaths, initDataDir } from "../node/data-dir.js";
@@ -26,6 +26,8 @@ module bundles over an authenticated, encrypted channel.
 Commands:
   init        create a node's data directory (identity, trust file, store, config)
   authorize   add a key and its roles to a node's trust file
+  keys        list the keys a node trusts, with fingerprints and roles
+  revoke      remove a key from a node's trust file
   start       run a node in the foreground
 
 Run \`loader <command> --help\` for a command's options.
@@ -45,7 +47,8 @@ Options:
   authorize: `Usage: loader authorize --data DIR --key PUBKEY_OR_FILE --roles ROLE[,ROLE...] [--comment TEXT]
 
 Adds a public key with roles to the node's trust file, or replaces the roles of a key that is
-already there. A running node picks up the change at the next connection.
+already there. A running node applies the change at once: from the key's next connection or
+request on (see \`loader revoke\` to remove a key).
 
 Options:
   --data DIR            the node's data directory
@@ -54,6 +57,25 @@ Options:
                         mode), release (sign production releases), admin (mode, keys, REPL in
                         production)
   --comment TEXT        a note kept on the line (default: the comment in FILE.pub)
+`,
+  keys: `Usage: loader keys --data DIR
+
+Lists the keys in the node's trust file, one a line: its SHA256 fingerprint (as \`devtool
+keygen\` and \`loader authorize\` print it), its roles and its comment.
+
+Options:
+  --data DIR  the node's data directory
+`,
+  revoke: `Usage: loader revoke --data DIR --key PUBKEY_OR_FILE|FINGERPRINT
+
+Removes a key from the node's trust file. A running node applies it at once: the key's next
+request is refused and its open connections (REPL sessions, log followers) are closed with
+KEY_REVOKED within a heartbeat (1 s by default); new connections are refused.
+
+Options:
+  --data DIR                        the node's data directory
+  --key PUBKEY_OR_FILE|FINGERPRINT  "ed25519 BASE64", bare base64, a FILE.pub, or the key's
+                                    "SHA256:..." fingerprint as \`loader keys\` lists it
 `,
   start: `Usage: loader start --data DIR [--listen HOST:PORT] [--http HOST:PORT] [--mode dev|production] [--log-format text|json]
 
@@ -72,6 +94,11 @@ Options:
   --handshake-timeout-ms N    time a client has to finish the handshake (default 5000)
   --heartbeat-ms N            heartbeat interval; a peer silent for 3 is dead (default 1000)
   --idle-timeout-ms N         close connections with no request for this long (default 600000)
+  --frame-timeout-ms N        time a frame may take to arrive once started (default 30000)
+  --max-queued-bytes N        bytes queued toward one client before the node stops reading
+                              from it; a log follower past it is dropped (default 33554432)
+  --drain-timeout-ms N        close a client over --max-queued-bytes that reads nothing for
+                              this long (default 30000)
   --max-connections N         authenticated connections (default 256)
   --max-pending-handshakes N  connections still in the handshake (default 32)
   --http HOST:PORT            serve HTTP for the modules: "/NAME/..." goes to module NAME,
@@ -158,6 +185,50 @@ export async function authorize(args: string[]): Promise<number> {
   return 0;
 }
 
+/** The node's trust file, after checking that DIR holds a node. */
+function trustFileOf(parsed: ReturnType<typeof parseCommandLine>): string {
+  const paths = dataDirPaths(requireOption(parsed, "data"));
+  if (!existsSync(paths.config)) throw new FixpointError("NODE_NOT_INITIALIZED", `${paths.dir} holds no node; create it with \`loader init --data ${paths.dir}\``);
+  return paths.trust;
+}
+
+export async function keys(args: string[]): Promise<number> {
+  const parsed = parseCommandLine(args, { data: { type: "string" } }, 0);
+  if (parsed.values["help"] === true) return help("keys");
+  const file = trustFileOf(parsed);
+  const entries = readTrustFile(file);
+  if (entries.length === 0) {
+    process.stdout.write(`No keys in ${file}; add one with \`loader authorize\`.\n`);
+    return 0;
+  }
+  const rows = entries.map((e) => [fingerprint(e.publicKey), e.roles.join(","), e.comment]);
+  const width = (i: number) => Math.max(...rows.map((r) => r[i]!.length));
+  const [fp, roles] = [width(0), width(1)];
+  for (const [f, r, c] of rows) process.stdout.write(`${f!.padEnd(fp)}  ${c === "" ? r : `${r!.padEnd(roles)}  ${c}`}\n`);
+  return 0;
+}
+
+export async function revoke(args: string[]): Promise<number> {
+  const parsed = parseCommandLine(args, { data: { type: "string" }, key: { type: "string" } }, 0);
+  if (parsed.values["help"] === true) return help("revoke");
+  const file = trustFileOf(parsed);
+  const keyArg = requireOption(parsed, "key");
+  // Validate the whole file first: a malformed file is reported and left as it is.
+  const entries = readTrustFile(file);
+  let entry: TrustEntry | undefined;
+  if (keyArg.startsWith("SHA256:")) {
+    entry = entries.find((e) => fingerprint(e.publicKey) === keyArg);
+  } else {
+    const publicKey = existsSync(keyArg) ? parsePublicKey(readFileSync(keyArg, "utf8").trim(), keyArg) : parsePublicKey(keyArg, "--key");
+    entry = entries.find((e) => Buffer.from(e.publicKey).equals(Buffer.from(publicKey)));
+  }
+  if (entry === undefined) throw new FixpointError("KEY_NOT_FOUND", `${keyArg} is not in ${file}; \`loader keys --data ${requireOption(parsed, "data")}\` lists the keys it holds`);
+  writeFileAtomic(file, withoutKey(readFileSync(file, "utf8"), entry.publicKey));
+  const who = entry.comment === "" ? "" : ` (${entry.comment})`;
+  process.stdout.write(`Revoked ${fingerprint(entry.publicKey)}${who}, roles ${entry.roles.join(",")}, in ${file}\n`);
+  return 0;
+}
+
 function positiveInt(parsed: ReturnType<typeof parseCommandLine>, name: string): number | undefined {
   const text = stringOption(parsed, name);
   if (text === undefined) return undefined;
@@ -176,6 +247,9 @@ export async function start(args: string[]): Promise<number> {
       "handshake-timeout-ms": { type: "string" },
       "heartbeat-ms": { type: "string" },
       "idle-timeout-ms": { type: "string" },
+      "frame-timeout-ms": { type: "string" },
+      "max-queued-bytes": { type: "string" },
+      "drain-timeout-ms": { type: "string" },
       "max-connections": { type: "string" },
       "max-pending-handshakes": { type: "string" },
       http: { type: "string" },
@@ -218,6 +292,9 @@ export async function start(args: string[]): Promise<number> {
   setLimit("handshake-timeout-ms", "handshakeTimeoutMs");
   setLimit("heartbeat-ms", "heartbeatIntervalMs");
   setLimit("idle-timeout-ms", "idleTimeoutMs");
+  setLimit("frame-timeout-ms", "frameTimeoutMs");
+  setLimit("max-queued-bytes", "maxQueuedBytes");
+  setLimit("drain-timeout-ms", "drainTimeoutMs");
   setLimit("max-connections", "maxConnections");
   setLimit("max-pending-handshakes", "maxPendingHandshakes");
 

@@ -156,8 +156,11 @@ export class CodeServer {
     try {
       return { kind: "found", saved: this.states.readAt(name, seq), problems: [] };
     } catch (err) {
+      // That save is gone or damaged (a write the disk lost, a save pruned after a commit the disk
+      // lost): the newest intact one, through migrate if another version wrote it, beats none.
       const error = toFixpointError(err, "STATE_CORRUPT");
-      return { kind: "corrupt", problems: [{ file: `${name}/${seq}.state`, error }] };
+      const newest = this.states.read(name);
+      return newest.kind === "none" ? { kind: "corrupt", problems: [{ file: `${name}/${seq}.state`, error }] } : { ...newest, problems: [{ file: `${name}/${seq}.state`, error }, ...newest.problems] };
     }
   }
 

@@ -348,8 +348,15 @@ export class LoaderNode {
       throw new FixpointError("RELEASE_OLD", `release ${manifest.number} is not newer than release ${highest}, which this node has run, and the node never held it; create a new release`);
     }
     const checked = request.bundles.map((b) => ({ bundle: b, manifest: verifyReleaseBundle(b, manifest) }));
-    for (const { bundle, manifest: m } of checked) await this.store.storeVouched(bundle, m);
-    await this.releases.hold(request.release, manifest);
+    const stored: string[] = [];
+    try {
+      for (const { bundle, manifest: m } of checked) if (await this.store.storeVouched(bundle, m)) stored.push(m.digest);
+      await this.releases.hold(request.release, manifest);
+    } catch (err) {
+      // Refused whole: what this stage wrote goes again (what runs or another release names stays).
+      for (const digest of stored) if (!this.vouched.has(digest)) this.store.discard(digest);
+      throw err;
+    }
     for (const m of manifest.modules) this.vouched.add(m.digest);
     const missing = manifest.modules.filter((m) => !this.store.has(m.digest)).map((m) => m.digest);
     this.logger.log("info", "release.staged", { release: manifest.number, bundles: checked.length, missing: missing.length });

@@ -129,6 +129,84 @@ function substitute(value: unknown, minBytes: number, large: Uint8Array[]): unkn
   return copy ?? value;
 }
 
+/**
+ * Throws MESSAGE_INVALID, naming the path, unless `value` encodes (with `encodeCbor`) to what
+ * `checkWellFormed` accepts: the check a sender makes so that a value its peer would refuse is
+ * refused here, for one request, instead of closing the peer's connection (issue 13: a module
+ * result with an own "__proto__" key). `depth` is the nesting of `value` in the message.
+ * Mirrors the walk below rule for rule; test/loader/protocol/cbor.test.ts checks the two agree.
+ */
+// With the u flag a class of surrogates matches only unpaired ones (String#isWellFormed is ES2024).
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+export function checkEncodable(value: unknown, path: string, depth = 0): void {
+  if (value === null || value === undefined) return;
+  switch (typeof value) {
+    case "boolean":
+    case "number":
+    case "string":
+      return;
+    case "object":
+      break;
+    default:
+      throw new FixpointError("MESSAGE_INVALID", `${path}: a ${typeof value} cannot be sent`);
+  }
+  if (value instanceof Uint8Array) return;
+  if (depth >= MAX_CBOR_DEPTH) throw new FixpointError("MESSAGE_INVALID", `${path}: nested deeper than ${MAX_CBOR_DEPTH}`);
+  if (Array.isArray(value)) {
+    if (value.length > MAX_CBOR_ITEMS) throw new FixpointError("MESSAGE_INVALID", `${path}: an array of ${value.length} items exceeds ${MAX_CBOR_ITEMS}`);
+    // By index, not forEach: a hole is sent as `undefined`, which no array in a message may hold.
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item === undefined) throw new FixpointError("MESSAGE_INVALID", `${path}[${i}]: an empty slot or undefined cannot be sent in an array`);
+      checkEncodable(item, `${path}[${i}]`, depth + 1);
+    }
+    return;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) throw new FixpointError("MESSAGE_INVALID", `${path}: only plain objects, arrays and bytes can be sent`);
+  const keys = Object.keys(value);
+  if (keys.length > MAX_CBOR_ITEMS) throw new FixpointError("MESSAGE_INVALID", `${path}: a map of ${keys.length} keys exceeds ${MAX_CBOR_ITEMS}`);
+  for (const key of keys) {
+    if (key === "__proto__") throw new FixpointError("MESSAGE_INVALID", `${path}: the key "__proto__" cannot be sent`);
+    if (LONE_SURROGATE.test(key)) throw new FixpointError("MESSAGE_INVALID", `${path}: a key with a lone surrogate cannot be sent`);
+    checkEncodable((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+  }
+}
+
+/**
+ * Decodes a CBOR sequence (RFC 8742): one or more values back to back that fill `bytes`
+ * exactly, at most `maxItems` of them (a record of protocol version 2 carries several messages;
+ * version 1 allows one). Each value is checked by the same walk as `decodeCbor` before cbor-x
+ * builds any of them. Throws MESSAGE_INVALID.
+ */
+export function decodeCborSequence(bytes: Uint8Array, maxItems: number): unknown[] {
+  const ends: number[] = [];
+  src = bytes;
+  pos = 0;
+  keyTop = 0;
+  try {
+    do {
+      if (ends.length >= maxItems) throw invalid(`${bytes.length - pos} trailing bytes`);
+      item(0);
+      ends.push(pos);
+    } while (pos < bytes.length);
+  } finally {
+    src = EMPTY;
+  }
+  const values: unknown[] = [];
+  let start = 0;
+  for (const end of ends) {
+    try {
+      values.push(decoder.decode(ends.length === 1 ? bytes : bytes.subarray(start, end)));
+    } catch (err) {
+      throw invalid(`CBOR decoder: ${(err as Error).message}`);
+    }
+    start = end;
+  }
+  return values;
+}
+
 /** Decodes one CBOR value that must fill `bytes` exactly. Throws MESSAGE_INVALID. */
 export function decodeCbor(bytes: Uint8Array): unknown {
   checkWellFormed(bytes);

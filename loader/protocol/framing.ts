@@ -7,7 +7,8 @@
  *
  * During the handshake the body is a plaintext CBOR message of at most
  * MAX_HANDSHAKE_FRAME_BYTES; afterwards it is ChaCha20-Poly1305 ciphertext ‖ tag, and the
- * 4-byte header is the AEAD's associated data.
+ * 4-byte header is the AEAD's associated data. The plaintext is a record: one message, or from
+ * protocol version 2 on several back to back (see messages.ts).
  *
  * FrameReader is an explicit two-state machine fed chunks of any size (as ws's receiver is):
  *

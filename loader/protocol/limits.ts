@@ -4,8 +4,15 @@
  * are the defaults and hard ceilings.
  */
 
-/** Protocol versions this build speaks, newest first. The handshake picks the highest common. */
-export const PROTOCOL_VERSIONS = [1] as const;
+/**
+ * Protocol versions this build speaks, newest first. The handshake picks the highest common.
+ * 1: one message per record. 2: a record carries one or more messages (a CBOR sequence), so
+ * that messages written in one tick cost one seal and one open (issue 13, bench/channel.ts).
+ */
+export const PROTOCOL_VERSIONS = [2, 1] as const;
+
+/** Most messages one record may carry (protocol version 2). */
+export const MAX_RECORD_MESSAGES = 1024;
 export type ProtocolVersion = (typeof PROTOCOL_VERSIONS)[number];
 
 /** The first field of the first frame, so that a stray client of another protocol is told so. */
@@ -34,6 +41,25 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
 
 /** A peer silent for this many heartbeat intervals is dead (so about 3 s by default). */
 export const HEARTBEAT_MISSES = 3;
+
+/**
+ * Default time a frame may take to arrive once its first byte has, in milliseconds (checked at
+ * each heartbeat). Liveness is whole frames, not bytes: without this, a peer that sends a large
+ * frame one byte a second holds its connection forever (issue 13). 30 s lets a 16 MiB frame
+ * through at about 0.5 MB/s.
+ */
+export const DEFAULT_FRAME_TIMEOUT_MS = 30_000;
+
+/**
+ * Default bound on the bytes a node has queued toward one peer. Past it the node stops reading
+ * that peer's requests until the queue drains, and drops a log subscriber at once: a peer that
+ * does not read must not make the node buffer without bound (issue 13). Above one largest frame,
+ * so a single 16 MiB answer never trips it.
+ */
+export const DEFAULT_MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+
+/** Default time a peer over DEFAULT_MAX_QUEUED_BYTES may take nothing of its queue before it is closed, in milliseconds. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
 /** Default time a connection may carry no request before the node closes it, in milliseconds. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000;

@@ -3,7 +3,7 @@
  * the loader knows. The loader forks the runtime with an IPC channel in "advanced"
  * serialization (structured clone, so bytes and states cross without JSON), and:
  *
- *   loader → runtime   requests with an id: load, call, health, export, unload, status, ping, drain,
+ *   loader → runtime   requests with an id: load, call, health, export, unload, status, ping, drain, check,
  *                      repl-eval, repl-complete, repl-drop;
  *                      and accepted HTTP sockets, passed as handles with { type: "http-socket" }
  *   runtime → loader   exactly one reply per request id; unasked: ready (once, at start),
@@ -57,6 +57,8 @@ export type RuntimeRequest =
   | { type: "unload"; id: number; name: string }
   | { type: "status"; id: number }
   | { type: "ping"; id: number }
+  /** Whether this code would compile and start, in a scratch isolate (nothing running changes). */
+  | { type: "check"; id: number; name: string; digest: string; code: string; sourceMap: string }
   /** Before a guarded restart: finish HTTP requests in flight (at most timeoutMs), keep no connection alive. */
   | { type: "drain"; id: number; timeoutMs: number }
   | { type: "repl-eval"; id: number; session: string; module?: string; source: string; colors: boolean }
@@ -111,6 +113,7 @@ export interface RuntimeResults {
   status: { modules: RuntimeModuleStatus[]; rss: number; heapUsed: number };
   ping: null;
   drain: null;
+  check: null;
   "repl-eval": ReplEvalResult;
   "repl-complete": ReplCompletion;
   /** Whether the session had a scratch isolate (now disposed). */

@@ -7,7 +7,9 @@
  *   step          on                                        next
  *   verifying     release held and re-verified, number      draining
  *                 allowed, every bundle stored and intact,
- *                 every module's state saved within limits
+ *                 every new module compiles and starts in a
+ *                 scratch isolate, every module's state
+ *                 saved within limits
  *   verifying     any check fails                           (refused; the node is untouched)
  *   draining      new work waits (HTTP sockets held open,   saving
  *                 calls queue); in-flight work finishes
@@ -121,6 +123,18 @@ export class GuardedRestart {
       versions.push(verified);
     }
     if (missing.length > 0) throw new FixpointError("RELEASE_NOT_STAGED", `this node lacks ${missing.length} bundle(s) of release ${number}; stage the release again (\`devtool upgrade\` does)`);
+    // Every new module compiles and starts in a scratch isolate first: a release that cannot is
+    // refused while the node still serves, rather than rolled back after it went down.
+    const running = new Set(code.currentSet().map((m) => m.digest));
+    for (const v of versions) {
+      if (running.has(v.manifest.digest)) continue;
+      try {
+        await runtime.check({ name: v.manifest.name, digest: v.manifest.digest, code: Buffer.from(v.bundle.code).toString("utf8"), sourceMap: Buffer.from(v.bundle.sourceMap).toString("utf8") });
+      } catch (err) {
+        const e = toFixpointError(err);
+        throw new FixpointError(e.code, `release ${number} was refused before the node went down: ${e.message}`, e.location === undefined ? {} : { location: e.location });
+      }
+    }
     // States first, while the node still serves: one too large or not copyable refuses the
     // release now, with nothing changed.
     const probe = await code.saveAll();

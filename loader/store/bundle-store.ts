@@ -119,7 +119,11 @@ export class BundleStore {
   async storeBundle(verified: VerifiedBundle): Promise<boolean> {
     const { manifest, bundle } = verified;
     if (await this.intact(manifest.digest)) return false;
-    await writeFileAtomicAsync(this.bundleFile(manifest.digest), encodeCbor(bundle));
+    try {
+      await writeFileAtomicAsync(this.bundleFile(manifest.digest), encodeCbor(bundle));
+    } catch (err) {
+      throw new FixpointError("STORE_WRITE_FAILED", `cannot store bundle ${manifest.name} ${manifest.digest.slice(0, 12)}: ${(err as Error).message}`, { cause: err });
+    }
     return true;
   }
 

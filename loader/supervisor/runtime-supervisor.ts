@@ -361,6 +361,11 @@ export class RuntimeSupervisor {
     await this.send("unload", { name }, "started");
   }
 
+  /** Whether a module's code compiles and starts, in a scratch isolate; MODULE_LOAD_FAILED if not. */
+  async check(source: ModuleSource): Promise<void> {
+    await this.send("check", source);
+  }
+
   /** Copies of the states that may have changed since the last export; for the code server only. */
   exportStates(): Promise<{ value: RuntimeResults["export"]; generation: number }> {
     return this.sendTo("export", {}, "started");

@@ -76,6 +76,21 @@ export function readTrustFile(file: string): TrustEntry[] {
   return parseTrustFile(text, file);
 }
 
+/**
+ * `text` (a trust file that parses) without the line of `publicKey`; every other line, comments
+ * included, is kept as it was.
+ */
+export function withoutKey(text: string, publicKey: Uint8Array): string {
+  const encoded = encodePublicKey(publicKey);
+  return text
+    .split("\n")
+    .filter((raw) => {
+      const line = raw.trim();
+      return line.startsWith("#") || line.split(/\s+/)[2] !== encoded;
+    })
+    .join("\n");
+}
+
 /** Roles of `publicKey` in `entries`, or null if it is not listed. */
 export function rolesOf(entries: readonly TrustEntry[], publicKey: Uint8Array): Role[] | null {
   const key = Buffer.from(publicKey);

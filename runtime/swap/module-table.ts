@@ -197,6 +197,19 @@ export class ModuleTable {
     };
   }
 
+  /**
+   * Compiles and starts `request`'s code in an isolate of its own and disposes it, touching
+   * nothing that runs: whether a release's module would load, asked before the node goes down.
+   */
+  async check(request: LoadRequest): Promise<void> {
+    const isolate = await ModuleIsolate.create(request.name, request.code, request.sourceMap, this.limits, {
+      log: () => {},
+      call: () => Promise.reject(new FixpointError("MODULE_NOT_FOUND", "a module being checked cannot call other modules")),
+      onDead: () => {},
+    });
+    isolate.dispose();
+  }
+
   private release(slot: Slot): void {
     const held = slot.held ?? [];
     slot.held = null;

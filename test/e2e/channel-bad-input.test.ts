@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import {
   FixpointError,
   MAX_CBOR_DEPTH,
+  MAX_RECORD_MESSAGES,
+  decodeNodeMessages,
   decodeCbor,
   encodeCbor,
   encodeFrame,
@@ -52,10 +54,12 @@ describe("the channel under bad input", () => {
     assert.equal(await node.stop(), 0);
   });
 
-  test("answers garbage bytes before the handshake with a reject and closes", async () => {
+  test("answers an HTTP request on the channel port with HANDSHAKE_FAILED saying it is not the HTTP port, and closes", async () => {
     const raw = await RawSocket.open(node.port);
     raw.write(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-    assert.equal(await rejectCode(raw), "FRAME_TOO_LARGE");
+    assert.equal(await rejectCode(raw), "HANDSHAKE_FAILED");
+    const logged = await node.waitForLog("handshake.failed");
+    assert.match(String(logged["reason"]), /does not speak the Fixpoint protocol.*HTTP request/);
     await raw.closedPromise;
     await assertStillServing();
   });
@@ -71,12 +75,12 @@ describe("the channel under bad input", () => {
   test("rejects a huge declared length in the handshake without allocating it", async () => {
     const raw = await RawSocket.open(node.port);
     raw.write(Buffer.from([0xff, 0xff, 0xff, 0xff]));
-    assert.equal(await rejectCode(raw), "FRAME_TOO_LARGE");
+    assert.equal(await rejectCode(raw), "HANDSHAKE_FAILED");
     await assertStillServing();
   });
 
   test("refuses a wrong protocol version with PROTOCOL_VERSION, listing its own", async () => {
-    await assert.rejects(node.connect(node.dev, { versions: [99] }), (err: FixpointError) => err.code === "PROTOCOL_VERSION" && /\[1\]/.test(err.message));
+    await assert.rejects(node.connect(node.dev, { versions: [99] }), (err: FixpointError) => err.code === "PROTOCOL_VERSION" && /\[2, 1\]/.test(err.message));
     await assertStillServing();
   });
 
@@ -159,6 +163,60 @@ describe("the channel under bad input", () => {
       assert.equal(answer.type === "result" && answer.id, offset);
     }
     s.raw.socket.destroy();
+  });
+
+  test("answers each of several messages sealed in one record (protocol version 2)", async () => {
+    const s = await rawSession(node.port, node.dev);
+    s.raw.write(s.seal(Buffer.concat([1, 2, 3].map((id) => encodeMessage({ type: "ping", id, data: Buffer.from([id]) })))));
+    const ids = [];
+    for (let i = 0; i < 3; i++) {
+      const m = await s.nextMessage();
+      assert.equal(m?.type, "result");
+      if (m?.type === "result") ids.push(m.id);
+    }
+    assert.deepEqual(ids.sort(), [1, 2, 3]);
+    s.raw.socket.destroy();
+  });
+
+  test("answers a burst of requests in a few records, not one per answer (protocol version 2)", async () => {
+    const s = await rawSession(node.port, node.dev);
+    s.raw.write(s.seal(Buffer.concat(Array.from({ length: 16 }, (_, i) => encodeMessage({ type: "ping", id: i + 1 })))));
+    const ids: number[] = [];
+    let records = 0;
+    while (ids.length < 16) {
+      const frame = await s.raw.nextFrame();
+      assert.ok(frame !== null);
+      const plain = s.keys.receive.open(frame.body, frame.header);
+      assert.ok(plain !== null);
+      records++;
+      for (const m of decodeNodeMessages(plain, MAX_RECORD_MESSAGES)) if (m.type === "result") ids.push(m.id);
+    }
+    assert.deepEqual(ids.sort((a, b) => a - b), Array.from({ length: 16 }, (_, i) => i + 1));
+    // The first few of a tick go at once so that the peer can start on them; the rest together.
+    assert.ok(records <= 3, `${records} records for 16 answers`);
+    s.raw.socket.destroy();
+  });
+
+  test("closes on a record of several messages from a peer that chose protocol version 1", async () => {
+    const s = await rawSession(node.port, node.dev, [1]);
+    s.raw.write(s.seal(Buffer.concat([1, 2].map((id) => encodeMessage({ type: "ping", id })))));
+    assert.equal(await s.goodbyeCode(), "MESSAGE_INVALID");
+    await assertStillServing();
+  });
+
+  test("serves a client that speaks only protocol version 1", async () => {
+    const conn = await node.connect(node.dev, { versions: [1] });
+    assert.equal(conn.welcome.version, 1);
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => conn.request("ping", { data: Buffer.from([i]) })));
+    answers.forEach((a, i) => assert.deepEqual([...a.data!], [i]));
+    conn.close();
+  });
+
+  test("closes on a record whose second message is invalid, running none of it", async () => {
+    const s = await rawSession(node.port, node.dev);
+    s.raw.write(s.seal(Buffer.concat([encodeMessage({ type: "ping", id: 1 }), encodeCbor({ type: "ping", id: "two" })])));
+    assert.equal(await s.goodbyeCode(), "MESSAGE_INVALID");
+    await assertStillServing();
   });
 
   test("closes on an unknown message type with MESSAGE_UNKNOWN", async () => {

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fingerprint, type Data } from "../../loader/index.js";
+import { PROTOCOL_VERSIONS, fingerprint, type Data } from "../../loader/index.js";
 import { counterSource, signedModule } from "../helpers/modules.js";
 import { snapshotDir, startNode } from "../helpers/processes.js";
 
@@ -20,7 +20,7 @@ test("status describes the node: name, key, mode, modules, memory, connections",
     assert.equal(status.cluster, "default");
     assert.equal(fingerprint(status.publicKey), fingerprint(node.nodeKey));
     assert.equal(status.mode, "dev");
-    assert.equal(status.protocolVersion, 1);
+    assert.equal(status.protocolVersion, PROTOCOL_VERSIONS[0]);
     assert.deepEqual(status.modules, []);
     assert.ok(status.memory.rss > 0);
     assert.equal(status.connections.active, 1);

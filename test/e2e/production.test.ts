@@ -8,11 +8,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { get } from "node:http";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPair, hasCode, signRelease, UPGRADE_STEPS, type ClientConnection, type KeyPair } from "../../loader/index.js";
 import { signedModule } from "../helpers/modules.js";
-import { startNode, type NodeProcess } from "../helpers/processes.js";
+import { runCli, startNode, tempDir, type NodeProcess } from "../helpers/processes.js";
 
 const ROLES = ["dev", "observe", "release", "admin"] as const;
 
@@ -86,6 +87,7 @@ test("a node in production refuses pushes, and a staged release is applied by gu
   const again = await startNode({ dataDir: node.dataDir, dev: node.dev });
   try {
     const conn2 = await again.connect();
+    assert.equal((await conn2.request("status", {})).mode, "production", "the mode was kept in config.json");
     assert.equal(await call(conn2, "a", "version"), "a-r1");
     assert.equal(await call(conn2, "a", "hits"), 103);
     conn2.close();
@@ -197,7 +199,7 @@ test("the HTTP port keeps answering through a guarded restart, and the readiness
 });
 
 /** What a node that was killed at `step` of a guarded restart to release 1 comes back as. */
-async function killedAt(step: string, failing: boolean) {
+async function killedAt(step: string, failing: boolean, tamper?: (dataDir: string) => void) {
   const { node, conn } = await productionNode({ env: { FIXPOINT_FAULT_AT: step } });
   const r1 = await release(1, { a: counter("a-r1", failing ? `health: () => ({ ok: false, detail: "no" }), ${migrateAdds(100)}` : migrateAdds(100)), b: counter("b-r1", migrateAdds(200)) }, node.dev);
   await conn.request("stage", { release: r1.release, bundles: r1.bundles });
@@ -206,6 +208,7 @@ async function killedAt(step: string, failing: boolean) {
   await new Promise((r) => setTimeout(r, 1200));
   await assert.rejects(conn.request("upgrade", { number: 1 }, { timeoutMs: 30_000 }), (err: unknown) => hasCode(err, "CHANNEL_CLOSED") || hasCode(err, "PEER_TIMEOUT"));
   await node.kill();
+  tamper?.(node.dataDir);
   const again = await startNode({ dataDir: node.dataDir, dev: node.dev });
   const conn2 = await again.connect();
   const status = await conn2.request("status", {});
@@ -254,5 +257,92 @@ test("kill -9 of the runtime while the new release starts rolls the node back wi
     conn.close();
   } finally {
     assert.equal(await node.stop(), 0);
+  }
+});
+
+/** The pointer a node had with release 1 on trial: what the disk holds if the commit's write was lost. */
+function tryingPointer(dataDir: string): string {
+  const states: Record<string, number> = {};
+  for (const name of ["a", "b"]) {
+    const seqs = readdirSync(join(dataDir, "store", "states", name)).map((f) => parseInt(f, 10)).filter(Number.isInteger);
+    states[name] = Math.max(...seqs);
+  }
+  return JSON.stringify({ format: 1, committed: null, trying: { number: 1, from: 0, states, at: new Date().toISOString() }, highest: 0 });
+}
+
+test("a lost write of the commit (the pointer still says trying) boots the old release with the states saved at drain", async () => {
+  const { versions, hits, status } = await killedAt("after-commit", false, (dir) => writeFileSync(join(dir, "store", "release.json"), tryingPointer(dir)));
+  assert.deepEqual(versions, ["a-dev", "b-dev"]);
+  assert.deepEqual(hits, [3, 3]);
+  assert.equal(status.release?.number, undefined);
+});
+
+test("a lost write of the trial (the pointer never said trying) boots the old release with its newest states", async () => {
+  const { versions, hits } = await killedAt("restarting", false, (dir) => writeFileSync(join(dir, "store", "release.json"), JSON.stringify({ format: 1, committed: null, trying: null, highest: 0 })));
+  assert.deepEqual(versions, ["a-dev", "b-dev"]);
+  assert.deepEqual(hits, [3, 3]);
+});
+
+test("a release whose module fails to compile or start is refused before the node goes down, and a second upgrade at once is UPGRADE_IN_PROGRESS", async () => {
+  const { node, conn } = await productionNode({ args: ["--ready", "127.0.0.1:0"] });
+  try {
+    const broken = await release(1, { a: counter("a-r1", `...(() => { throw new Error("bad config at load"); })(),`), b: counter("b-r1") }, node.dev);
+    await conn.request("stage", { release: broken.release, bundles: broken.bundles });
+    await assert.rejects(conn.request("upgrade", { number: 1 }), (err: unknown) => hasCode(err, "MODULE_LOAD_FAILED") && /before the node went down/.test((err as Error).message));
+    assert.ok(!node.logs.some((l) => l["event"] === "upgrade.step" && l["step"] === "draining"), "it never drained");
+    const r2 = await release(2, { a: counter("a-r2"), b: counter("b-r2") }, node.dev);
+    await conn.request("stage", { release: r2.release, bundles: r2.bundles });
+    const [first, second] = await Promise.allSettled([conn.request("upgrade", { number: 2 }), conn.request("upgrade", { number: 2 })]);
+    assert.equal(first.status, "fulfilled");
+    assert.equal(second.status === "rejected" && hasCode(second.reason, "UPGRADE_IN_PROGRESS"), true, String(second.status === "rejected" ? second.reason : "fulfilled"));
+    assert.equal(await call(conn, "a", "version"), "a-r2");
+    conn.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
+
+test("mode switches are for admin keys only", async () => {
+  const node = await startNode({ roles: ["dev", "observe", "release"] });
+  try {
+    const conn = await node.connect();
+    await assert.rejects(conn.request("mode", { mode: "production" }), (err: unknown) => hasCode(err, "FORBIDDEN"));
+    await assert.rejects(conn.request("upgrade", { number: 1 }), (err: unknown) => hasCode(err, "FORBIDDEN") && /devtool mode/.test((err as Error).message));
+    assert.equal((await conn.request("status", {})).mode, "dev");
+    conn.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
+
+test("a full disk while staging refuses the release before the node goes down", async (t) => {
+  const dir = tempDir();
+  const mount = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]);
+  if (mount.status !== 0) return t.skip("needs root to mount a small tmpfs");
+  try {
+    const dev = generateKeyPair();
+    const dataDir = join(dir, "node");
+    assert.equal(runCli("loader", ["init", "--data", dataDir, "--name", "test-node"]).status, 0);
+    const { formatPublicKeyLine } = await import("../../loader/index.js");
+    assert.equal(runCli("loader", ["authorize", "--data", dataDir, "--key", formatPublicKeyLine(dev.publicKey), "--roles", ROLES.join(",")]).status, 0);
+    const node = await startNode({ dataDir, dev });
+    try {
+      const conn = await node.connect();
+      const { bundle } = await signedModule("a", counter("a-dev"), dev);
+      await conn.request("push", { bundle });
+      await call(conn, "a", "hit");
+      await conn.request("mode", { mode: "production" });
+      // A bundle larger than the space left.
+      const big = await release(1, { a: counter("a-r1", `blob: ${JSON.stringify("x".repeat(1_200_000))},`) }, dev);
+      await assert.rejects(conn.request("stage", { release: big.release, bundles: big.bundles }), (err: unknown) => hasCode(err, "STORE_WRITE_FAILED"));
+      await assert.rejects(conn.request("upgrade", { number: 1 }), (err: unknown) => hasCode(err, "RELEASE_NOT_STAGED"));
+      assert.equal(await call(conn, "a", "version"), "a-dev");
+      assert.equal(await call(conn, "a", "hits"), 1);
+      conn.close();
+    } finally {
+      assert.equal(await node.stop(), 0);
+    }
+  } finally {
+    spawnSync("umount", [dir]);
   }
 });

@@ -5,7 +5,8 @@
 import { connect as netConnect, type Socket } from "node:net";
 import {
   FrameReader,
-  decodeNodeMessage,
+  decodeNodeMessages,
+  MAX_RECORD_MESSAGES,
   encodeFrame,
   encodeMessage,
   frameHeader,
@@ -78,9 +79,9 @@ export interface RawSession {
   goodbyeCode(timeoutMs?: number): Promise<string | null>;
 }
 
-export async function rawSession(port: number, identity: KeyPair): Promise<RawSession> {
+export async function rawSession(port: number, identity: KeyPair, versions?: readonly number[]): Promise<RawSession> {
   const raw = await RawSocket.open(port);
-  const hs = startClientHandshake(identity);
+  const hs = startClientHandshake(identity, versions);
   raw.write(encodeFrame(hs.hello));
   const nodeHello = await raw.nextFrame();
   if (nodeHello === null) throw new Error("node closed during handshake");
@@ -93,14 +94,20 @@ export async function rawSession(port: number, identity: KeyPair): Promise<RawSe
     const [body, tag] = keys.send.seal(plain, header);
     return Buffer.concat([header, body, tag]);
   };
+  // A record of protocol version 2 may carry several messages.
+  const received: NodeMessage[] = [];
   const nextMessage = async (timeoutMs?: number): Promise<NodeMessage | null> => {
     for (;;) {
+      const ready = received.shift();
+      if (ready !== undefined) {
+        if (ready.type !== "heartbeat") return ready;
+        continue;
+      }
       const frame = await raw.nextFrame(timeoutMs);
       if (frame === null) return null;
       const plain = keys.receive.open(frame.body, frame.header);
       if (plain === null) throw new Error("node sent a frame that does not authenticate");
-      const message = decodeNodeMessage(plain);
-      if (message.type !== "heartbeat") return message;
+      received.push(...decodeNodeMessages(plain, done.version >= 2 ? MAX_RECORD_MESSAGES : 1));
     }
   };
   const session: RawSession = {

@@ -193,8 +193,55 @@ describe("loader start", () => {
   });
 });
 
+describe("loader keys and loader revoke", () => {
+  test("keys lists each trusted key with its fingerprint, roles and comment", () => {
+    const data = initNode();
+    assert.match(loader("keys", "--data", data).stdout, /^No keys in .*trust; add one with `loader authorize`/);
+    const a = generateKeyPair().publicKey;
+    const b = generateKeyPair().publicKey;
+    assert.equal(loader("authorize", "--data", data, "--key", formatPublicKeyLine(a), "--roles", "dev,observe", "--comment", "alice@laptop").status, 0);
+    assert.equal(loader("authorize", "--data", data, "--key", formatPublicKeyLine(b), "--roles", "observe").status, 0);
+    const r = loader("keys", "--data", data);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 2);
+    assert.match(lines[0]!, new RegExp(`^${fingerprint(a).replace(/[+/]/g, "\\$&")}\\s+dev,observe\\s+alice@laptop$`));
+    assert.match(lines[1]!, new RegExp(`^${fingerprint(b).replace(/[+/]/g, "\\$&")}\\s+observe$`));
+  });
+
+  test("revoke removes a key given as a fingerprint, a key or a FILE.pub, keeping every other line", () => {
+    const data = initNode();
+    const [a, b, c] = [generateKeyPair().publicKey, generateKeyPair().publicKey, generateKeyPair().publicKey];
+    for (const [key, comment] of [[a, "alice"], [b, "bob"], [c, "carol"]] as const) {
+      assert.equal(loader("authorize", "--data", data, "--key", formatPublicKeyLine(key), "--roles", "dev", "--comment", comment).status, 0);
+    }
+    const trust = join(data, "trust");
+    writeFileSync(trust, readFileSync(trust, "utf8") + "# a note kept by hand\n");
+    const byFingerprint = loader("revoke", "--data", data, "--key", fingerprint(b));
+    assert.equal(byFingerprint.status, 0, byFingerprint.stderr);
+    assert.match(byFingerprint.stdout, /^Revoked SHA256:\S+ \(bob\), roles dev, in /);
+    assert.equal(loader("revoke", "--data", data, "--key", encodePublicKey(a)).status, 0);
+    const file = join(tempDir(), "carol.pub");
+    writeFileSync(file, formatPublicKeyLine(c) + " carol\n");
+    assert.equal(loader("revoke", "--data", data, "--key", file).status, 0);
+    assert.deepEqual(trustEntries(data), []);
+    const text = readFileSync(trust, "utf8");
+    assert.ok(text.startsWith("# Fixpoint trust file") && text.includes("# a note kept by hand"), text);
+  });
+
+  test("revoke of a key the node does not hold is KEY_NOT_FOUND and changes nothing", () => {
+    const data = initNode();
+    const before = snapshotDir(data);
+    assertFails(loader("revoke", "--data", data, "--key", fingerprint(generateKeyPair().publicKey)), 2, "KEY_NOT_FOUND", "loader keys");
+    assertFails(loader("revoke", "--data", data, "--key", formatPublicKeyLine(generateKeyPair().publicKey)), 2, "KEY_NOT_FOUND");
+    assertFails(loader("revoke", "--data", data), 2, "USAGE", "--key");
+    assertFails(loader("keys", "--data", tempDir()), 2, "NODE_NOT_INITIALIZED", "loader init");
+    assert.deepEqual(snapshotDir(data), before);
+  });
+});
+
 describe("loader usage", () => {
-  for (const command of ["init", "authorize", "start"] as const) {
+  for (const command of ["init", "authorize", "keys", "revoke", "start"] as const) {
     test(`${command} refuses an unknown flag with USAGE naming it, then its help, on stderr`, () => {
       const r = loader(command, "--data", tempDir(), "--frobnicate");
       assertFails(r, 2, "USAGE", "--frobnicate");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { FixpointError } from "../../../loader/errors.js";
-import { checkWellFormed, decodeCbor, encodeCbor } from "../../../loader/protocol/cbor.js";
+import { checkWellFormed, decodeCbor, decodeCborSequence, encodeCbor } from "../../../loader/protocol/cbor.js";
 import { MAX_CBOR_DEPTH, MAX_CBOR_ITEMS } from "../../../loader/protocol/limits.js";
 import { throwsCode } from "../../helpers/expect-code.js";
 
@@ -288,5 +288,29 @@ describe("decodeCbor properties", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe("decodeCborSequence", () => {
+  test("decodes values written back to back, in order (seeded property)", () => {
+    fc.assert(
+      fc.property(fc.array(wireValue, { minLength: 1, maxLength: 6 }), (values) => {
+        assert.deepStrictEqual(decodeCborSequence(Buffer.concat(values.map((v) => encodeCbor(v))), 6), values);
+      }),
+      { seed: 8742, numRuns: Number(process.env["FUZZ_RUNS"] ?? 500) },
+    );
+  });
+
+  test("refuses more values than maxItems as trailing bytes, an empty sequence, and a truncated last value", () => {
+    const two = Buffer.concat([encodeCbor({ a: 1 }), encodeCbor([1, 2])]);
+    assert.equal(decodeCborSequence(two, 2).length, 2);
+    throwsCode(() => decodeCborSequence(two, 1), "MESSAGE_INVALID", "trailing bytes");
+    throwsCode(() => decodeCborSequence(Buffer.alloc(0), 4), "MESSAGE_INVALID", "truncated");
+    throwsCode(() => decodeCborSequence(two.subarray(0, two.length - 1), 4), "MESSAGE_INVALID");
+  });
+
+  test("refuses a sequence whose later value breaks the accepted subset, before building any", () => {
+    const tagged = Buffer.concat([encodeCbor({ a: 1 }), Buffer.from([0xc1, 0x00])]);
+    throwsCode(() => decodeCborSequence(tagged, 4), "MESSAGE_INVALID", "tags");
   });
 });

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import fc from "fast-check";
 import { FixpointError } from "../../../loader/errors.js";
 import { encodeCbor } from "../../../loader/protocol/cbor.js";
 import {
   REQUEST_TYPES,
+  checkNodeMessage,
   decodeClientMessage,
   decodeNodeMessage,
   encodeMessage,
@@ -32,6 +34,10 @@ const CLIENT_MESSAGES: ClientMessage[] = [
   { type: "eval", id: 8, source: "state.hits", module: "counter", colors: true },
   { type: "complete", id: 9, source: "Ma" },
   { type: "complete", id: 10, source: "state.", module: "counter" },
+  { type: "stage", id: 11, release: { manifest: Buffer.from("fixpoint-release/1\n{}"), signature: Buffer.alloc(64) }, bundles: [bundle()] },
+  { type: "upgrade", id: 12, number: 3 },
+  { type: "upgrade", id: 13, number: 2, rollback: true },
+  { type: "mode", id: 14, mode: "production" },
   { type: "heartbeat" },
   { type: "goodbye" },
   { type: "goodbye", error: { code: "SHUTTING_DOWN", message: "bye" } },
@@ -232,5 +238,108 @@ describe("errorFromWire", () => {
     const err = errorFromWire({ code: "FROM_THE_FUTURE", message: "new" });
     assert.equal(err.code, "INTERNAL");
     assert.ok(err.message.includes("FROM_THE_FUTURE"));
+  });
+});
+
+/** Seeded, so a failure reproduces; FUZZ_RUNS raises the budget (\`FUZZ_RUNS=200000 npm test -- test/loader/protocol\`). */
+const fuzz = { seed: 13, numRuns: Number(process.env["FUZZ_RUNS"] ?? 1500) };
+
+/** Whether the client would accept `message` as the answer to a `type` request. */
+function clientAccepts(message: NodeMessage, type?: "call" | "status"): boolean {
+  let bytes: Buffer;
+  try {
+    bytes = encodeMessage(message);
+  } catch {
+    return false;
+  }
+  try {
+    const decoded = decodeNodeMessage(bytes);
+    if (decoded.type === "result" && type !== undefined) validateResult(type, decoded.value);
+    return true;
+  } catch (err) {
+    assert.ok(err instanceof FixpointError && (err.code === "MESSAGE_INVALID" || err.code === "MESSAGE_UNKNOWN"), String(err));
+    return false;
+  }
+}
+
+function nodeAccepts(message: NodeMessage, type?: "call" | "status"): boolean {
+  try {
+    checkNodeMessage(message, type);
+    return true;
+  } catch (err) {
+    assert.ok(err instanceof FixpointError && (err.code === "MESSAGE_INVALID" || err.code === "MESSAGE_UNKNOWN"), String(err));
+    return false;
+  }
+}
+
+/** Values a module might return, hostile ones included: own "__proto__" keys, lone surrogates, holes, deep nesting. */
+const hostileKey = fc.oneof(fc.fullUnicodeString({ maxLength: 6 }), fc.constant("__proto__"), fc.constantFrom("\ud800", "a\udfff", "constructor"));
+const moduleValue = fc.oneof(
+  fc.anything({
+    key: hostileKey,
+    maxDepth: 4,
+    withNullPrototype: true,
+    withSparseArray: true,
+    withBigInt: true,
+    withDate: true,
+    withMap: true,
+    withSet: true,
+    withTypedArray: true,
+    withBoxedValues: true,
+    withObjectString: true,
+  }),
+  // Near the CBOR depth limit, which counts from the message, not from the value.
+  fc.tuple(fc.integer({ min: 26, max: 34 }), fc.boolean()).map(([depth, asArrays]) => {
+    let v: unknown = 1;
+    for (let i = 0; i < depth; i++) v = asArrays ? [v] : { k: v };
+    return v;
+  }),
+);
+
+describe("checkNodeMessage", () => {
+  test("accepts a valid message of every type a node sends", () => {
+    for (const m of NODE_MESSAGES) checkNodeMessage(m);
+  });
+
+  test("refuses what the client would refuse: an own __proto__ key, a hole, a lone surrogate key, nesting past the CBOR limit", () => {
+    const deep = (n: number) => {
+      let v: unknown = [];
+      for (let i = 0; i < n; i++) v = [v];
+      return v;
+    };
+    for (const value of [JSON.parse('{"__proto__": 1}'), { value: [1, , 3] }, { value: { "\ud800": 1 } }, { value: deep(30) }]) {
+      const message = { type: "result", id: 1, value } as NodeMessage;
+      throwsCode(() => checkNodeMessage(message, "call"), "MESSAGE_INVALID");
+      assert.equal(clientAccepts(message, "call"), false, "the client refuses it too");
+    }
+    // Not plain data, though cbor-x would write something for them: refused rather than guessed at.
+    for (const value of [{ value: new Map() }, { value: 10n }, { value: new Date(0) }]) {
+      throwsCode(() => checkNodeMessage({ type: "result", id: 1, value } as unknown as NodeMessage, "call"), "MESSAGE_INVALID");
+    }
+    checkNodeMessage({ type: "result", id: 1, value: { value: deep(29) } } as NodeMessage, "call");
+  });
+
+  test("checks a result against its request type's shape", () => {
+    throwsCode(() => checkNodeMessage({ type: "result", id: 1, value: { name: 1 } }, "status"), "MESSAGE_INVALID", "status result");
+  });
+
+  test("never accepts a result the client would refuse (seeded property)", () => {
+    fc.assert(
+      fc.property(moduleValue, fc.boolean(), (value, wrap) => {
+        const message = { type: "result", id: 1, value: wrap ? { value } : value } as NodeMessage;
+        if (nodeAccepts(message, "call")) assert.ok(clientAccepts(message, "call"), `the node accepted what the client refuses: ${fc.stringify(value)}`);
+      }),
+      fuzz,
+    );
+  });
+
+  test("accepts every plain JSON-like result the client accepts (seeded property)", () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), (value) => {
+        const message = { type: "result", id: 1, value: { value } } as NodeMessage;
+        assert.equal(nodeAccepts(message, "call"), clientAccepts(message, "call"));
+      }),
+      fuzz,
+    );
   });
 });

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import fc from "fast-check";
 import { keyPairFromSeed } from "../../../loader/crypto/ed25519.js";
 import { encodePublicKey } from "../../../loader/crypto/keys.js";
 import { FixpointError } from "../../../loader/errors.js";
-import { formatTrustEntry, parseTrustFile, rolesOf, TRUST_FILE_HEADER } from "../../../loader/trust/trust-file.js";
+import { formatTrustEntry, parseTrustFile, rolesOf, withoutKey, TRUST_FILE_HEADER, type TrustEntry } from "../../../loader/trust/trust-file.js";
+import { ROLES } from "../../../loader/protocol/messages.js";
 
 const alice = keyPairFromSeed(new Uint8Array(32).fill(1)).publicKey;
 const bob = keyPairFromSeed(new Uint8Array(32).fill(2)).publicKey;
@@ -106,5 +108,50 @@ describe("rolesOf", () => {
   test("gives null for a key that is not listed", () => {
     assert.equal(rolesOf(entries, carol), null);
     assert.equal(rolesOf([], alice), null);
+  });
+});
+
+/** Seeded; FUZZ_RUNS raises the budget. */
+const fuzz = { seed: 2222, numRuns: Number(process.env["FUZZ_RUNS"] ?? 300) };
+const entry: fc.Arbitrary<TrustEntry> = fc.record({
+  publicKey: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  roles: fc.uniqueArray(fc.constantFrom(...ROLES), { minLength: 1, maxLength: 4 }),
+  comment: fc.array(fc.stringMatching(/^[^\s#]{1,12}$/), { maxLength: 3 }).map((words) => words.join(" ")),
+});
+
+describe("the trust file under fuzzing (seeded)", () => {
+  test("any text either parses or is TRUST_FILE_INVALID naming a line, never anything else", () => {
+    const line = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      entry.map(formatTrustEntry),
+      fc.tuple(entry.map(formatTrustEntry), fc.nat(), fc.string({ maxLength: 3 })).map(([l, at, junk]) => l.slice(0, at % (l.length + 1)) + junk + l.slice(at % (l.length + 1))),
+    );
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 8 }), (lines) => {
+        try {
+          parseTrustFile(lines.join("\n"), FILE);
+        } catch (err) {
+          assert.ok(err instanceof FixpointError && err.code === "TRUST_FILE_INVALID", String(err));
+          assert.ok(err.location?.line !== undefined && err.location.line >= 1 && err.location.line <= Math.max(1, lines.length));
+        }
+      }),
+      fuzz,
+    );
+  });
+
+  test("what formatTrustEntry writes parses back to the same entries, and withoutKey removes exactly one", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(entry, { minLength: 1, maxLength: 6, selector: (e) => Buffer.from(e.publicKey).toString("hex") }), fc.nat(), (entries, pick) => {
+        const text = TRUST_FILE_HEADER + entries.map(formatTrustEntry).join("\n") + "\n";
+        const parsed = parseTrustFile(text, FILE);
+        assert.deepEqual(parsed.map((e) => [Buffer.from(e.publicKey).toString("hex"), e.roles, e.comment]), entries.map((e) => [Buffer.from(e.publicKey).toString("hex"), e.roles, e.comment]));
+        const gone = entries[pick % entries.length]!;
+        const rest = parseTrustFile(withoutKey(text, gone.publicKey), FILE);
+        assert.equal(rest.length, entries.length - 1);
+        assert.equal(rolesOf(rest, gone.publicKey), null);
+        assert.ok(withoutKey(text, gone.publicKey).startsWith(TRUST_FILE_HEADER), "comments are kept");
+      }),
+      fuzz,
+    );
   });
 });
