@@ -49,6 +49,13 @@ const peers = new Set((option("peers") ?? "pm2,plain").split(",").filter((p) => 
 for (const p of peers) if (p !== "pm2" && p !== "plain") throw new Error(`--peers takes pm2, plain or none; got "${p}"`);
 if (sizesMb.some((n) => !Number.isInteger(n) || n < 1 || n > 200)) throw new Error("--sizes takes integers 1..200 (MB of state in all), comma-separated");
 
+/** How long a bare `node -e ""` takes to start and exit now, ms: a gauge of how busy the machine is when the figures are taken. */
+function nodeStartMs(): string {
+  const t = performance.now();
+  spawnSync(process.execPath, ["-e", ""]);
+  return (performance.now() - t).toFixed(0);
+}
+
 function git(...argv: string[]): string {
   return spawnSync("git", argv, { cwd: ROOT, encoding: "utf8" }).stdout.trimEnd();
 }
@@ -62,14 +69,14 @@ async function main(): Promise<void> {
   const dirty = git("status", "--short", "--", "loader", "runtime", "devtool");
   out(`machine: ${cpu[0]?.model ?? "?"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${process.platform}/${process.arch}`);
   out(`code:    ${git("rev-parse", "--short", "HEAD")}${dirty === "" ? "" : ` plus uncommitted changes in ${dirty.split("\n").map((l) => l.slice(3)).join(", ")}`} (dist/ built from the working tree)`);
-  out(`load:    ${load.map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) at start${load[0]! > 0.5 ? " -- other work is running; figures will be noisy" : ""}\n`);
+  out(`load:    ${load.map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) at start${load[0]! > 0.5 ? " -- other work is running; figures will be noisy" : ""}; \`node -e ""\` takes ${nodeStartMs()} ms\n`);
   if (wanted("restart")) await restartSection(ctx, { upgrades, sizesMb, peers });
   if (wanted("rolling")) await rollingSection(ctx, { nodes, stateMb: rollingMb, rollouts });
   if (ctx.goals.length > 0) {
     out(`## Goals`);
     out(table(["goal", "measured", "met"], ctx.goals.map((g) => [g.goal, g.measured, g.met ? "yes" : "NO"]), new Set()));
   }
-  out(`\nload:    ${loadavg().map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) at the end`);
+  out(`\nload:    ${loadavg().map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) at the end; \`node -e ""\` takes ${nodeStartMs()} ms`);
 }
 
 process.on("exit", killAllNow);

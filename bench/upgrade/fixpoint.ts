@@ -97,6 +97,22 @@ export function stepTimes(node: FixpointNode, number: number): { step: string; m
   return out;
 }
 
+/**
+ * The restarting step split in two, from the node's log: from its start to the first module
+ * restored in the new runtime (old runtime stopped, new process started), and from there to
+ * `runtime.up` (every module loaded with its state), ms; null when a line is missing.
+ */
+export function restartSplit(node: FixpointNode, number: number): { processMs: number | null; modulesMs: number | null } {
+  const start = node.logs.findIndex((l) => l["event"] === "upgrade.step" && l["release"] === number && l["step"] === "restarting");
+  if (start === -1) return { processMs: null, modulesMs: null };
+  const after = node.logs.slice(start);
+  const t = (l: Record<string, unknown> | undefined) => (l === undefined ? null : Date.parse(String(l["time"])));
+  const t0 = t(after[0]);
+  const first = t(after.find((l) => l["event"] === "module.restored"));
+  const up = t(after.find((l) => l["event"] === "runtime.up"));
+  return { processMs: first === null || t0 === null ? null : first - t0, modulesMs: first === null || up === null ? null : up - first };
+}
+
 /** The node's log lines from release `number`'s first step to its commit (BENCH_UPGRADE_LOG=1). */
 export function printUpgradeLog(out: (text: string) => void, node: FixpointNode, number: number): void {
   const first = node.logs.findIndex((l) => l["event"] === "upgrade.step" && l["release"] === number);
