@@ -49,7 +49,10 @@ export interface LoopReport {
   /** Every other failure: reset, hang-up, timeout, a non-200 status, a body not of the app. */
   failed: number;
   reasons: Map<string, number>;
-  /** Longest time between two answered requests, ms (includes one request's own latency). */
+  /**
+   * Longest time between two answered requests, ms (includes one request's own latency), or
+   * from the last answer to the end of the traffic if that is longer.
+   */
   longestGapMs: number;
   /** Longest time one answered request took, ms (a held connection waits this long). */
   slowestMs: number;
@@ -116,6 +119,8 @@ export class ClientLoop {
       }
       await sleep(this.pauseMs);
     }
+    // A service that never answered again: the gap runs to the end of the traffic.
+    if (this.lastAnswerAt !== null) r.longestGapMs = Math.max(r.longestGapMs, performance.now() - this.lastAnswerAt);
   }
 
   async stop(): Promise<LoopReport> {

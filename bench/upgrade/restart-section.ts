@@ -152,7 +152,7 @@ export async function restartSection(ctx: BenchContext, options: { upgrades: num
       const notCommitted = fxRows.length - committed.length;
       ctx.goals.push({
         goal: `guarded restart, ${size}: out of service < ${goalMs} ms`,
-        measured: `${committed.length === 0 ? "none of" : `worst of ${committed.length}: reported ${worstReported} ms, clients' longest gap ${worstGap} ms`}${notCommitted > 0 ? `; ${notCommitted} did not commit` : ""}`,
+        measured: committed.length === 0 ? `none of ${notCommitted} committed` : `worst of ${committed.length}: reported ${worstReported} ms, clients' longest gap ${worstGap} ms${notCommitted > 0 ? `; ${notCommitted} did not commit` : ""}`,
         met: notCommitted === 0 && worstReported < goalMs && worstGap < goalMs,
       });
       const failed = fxRows.filter((r) => r[6] !== "0" || r[8] !== "0").length;
