@@ -104,12 +104,15 @@ export interface FixpointNode {
   stop(): Promise<void>;
 }
 
-/** `loader init`, `loader authorize` the bench's key, `loader start` with HTTP, both on free loopback ports. */
-export async function startFixpointNode(dataDir: string, name: string, devPublicKey: Uint8Array): Promise<FixpointNode> {
+/**
+ * `loader init`, `loader authorize` the bench's key (with `roles`, default dev and observe),
+ * `loader start` with HTTP, both on free loopback ports, plus `args`.
+ */
+export async function startFixpointNode(dataDir: string, name: string, devPublicKey: Uint8Array, options: { roles?: string[]; args?: string[] } = {}): Promise<FixpointNode> {
   runLoader(["init", "--data", dataDir, "--name", name]);
-  runLoader(["authorize", "--data", dataDir, "--key", formatPublicKeyLine(devPublicKey), "--roles", "dev,observe"]);
+  runLoader(["authorize", "--data", dataDir, "--key", formatPublicKeyLine(devPublicKey), "--roles", (options.roles ?? ["dev", "observe"]).join(",")]);
   const key = parsePublicKey(readFileSync(join(dataDir, "node.pub"), "utf8"), "node.pub");
-  const child = spawn(process.execPath, [LOADER, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-format", "json"], {
+  const child = spawn(process.execPath, [LOADER, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-format", "json", ...(options.args ?? [])], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   const t = track(child, false);
