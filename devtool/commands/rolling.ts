@@ -3,7 +3,8 @@ import { FixpointError, styleFor, toFixpointError, type ClientConnection, type P
 import { knownNodesPath } from "../home.js";
 import { connectTarget, pinnedMessage } from "../nodes/targets.js";
 import { runRollout, type NodeFate, type RolloutEvent, type RolloutOptions, type RolloutReport } from "../release/index.js";
-import { CONNECTION_OPTIONS, DEADLINE_OPTION, contextFrom, printFailures, type Context, type Outcome } from "./common.js";
+import { CONNECTION_OPTIONS, DEADLINE_OPTION, contextFrom, printFailures, type Context } from "./common.js";
+import type { NodeOutcome as Outcome } from "../nodes/fan-out.js";
 
 export const ROLLING_OPTIONS = { ...CONNECTION_OPTIONS, ...DEADLINE_OPTION, nodes: { type: "string" } } as const;
 

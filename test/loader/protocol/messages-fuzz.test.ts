@@ -41,6 +41,8 @@ function arbitraryOf(schema: Schema): fc.Arbitrary<unknown> {
       return fc.dictionary(fc.string({ maxLength: 6 }).filter((k) => k !== "__proto__"), arbitraryOf(schema.of), { maxKeys: Math.min(schema.maxKeys, 3) });
     case "nullable":
       return fc.option(arbitraryOf(schema.of), { nil: null });
+    case "described":
+      return arbitraryOf(schema.of);
     case "data":
       return fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.uint8Array({ maxLength: 16 }).map((b) => Buffer.from(b))).filter((v) => JSON.stringify(v)?.includes("__proto__") !== true);
     case "object": {
