@@ -9,7 +9,7 @@
  */
 import { relative } from "node:path";
 import { FixpointError, signBundle, type KeyPair, type WireBundle } from "../../loader/index.js";
-import { MAX_RELEASE_NOTES, signRelease } from "../../loader/release/release.js";
+import { MAX_RELEASE_NOTES, signRelease } from "../../loader/index.js";
 import { buildModule } from "../build/build.js";
 import { checkListedModules, type ProjectConfig } from "../config/project.js";
 import type { ProjectReleases, ProjectRelease } from "./project-releases.js";

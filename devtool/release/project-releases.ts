@@ -35,7 +35,7 @@ import {
   verifyDetached,
   type WireBundle,
 } from "../../loader/index.js";
-import { decodeReleaseManifest, verifyReleaseBundle, type ReleaseManifest, type WireRelease } from "../../loader/release/release.js";
+import { decodeReleaseManifest, verifyReleaseBundle, type ReleaseManifest, type WireRelease } from "../../loader/index.js";
 
 /** A release as the project keeps it, checked. */
 export interface ProjectRelease {

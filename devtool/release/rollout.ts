@@ -19,7 +19,7 @@
  * prints.
  */
 import { FixpointError, authorize, toFixpointError, type ClientConnection, type ResultOf, type WireBundle } from "../../loader/index.js";
-import type { ReleaseManifest, WireRelease } from "../../loader/release/release.js";
+import type { ReleaseManifest, WireRelease } from "../../loader/index.js";
 
 export interface RolloutNode {
   label: string;
