@@ -97,6 +97,7 @@ export class GuardedRestart {
       return await this.run(number, rollback);
     } finally {
       this.running = null;
+      this.o.runtime.discardStandby();
     }
   }
 
@@ -111,6 +112,8 @@ export class GuardedRestart {
       throw new FixpointError("RELEASE_OLD", `release ${number} is not newer than release ${pointer.highest}, which this node has run; to go back on purpose, use \`devtool rollback --to ${number}\``);
     }
     const { manifest } = releases.read(number);
+    // The next runtime process starts now, while the checks below run and the node serves.
+    runtime.prepareStandby();
     const versions: VerifiedBundle[] = [];
     const missing: string[] = [];
     for (const m of manifest.modules) {

@@ -107,6 +107,8 @@ export class RuntimeSupervisor {
   private restarts = 0;
   /** Which process this is: one more on every spawn. */
   private gen = 0;
+  /** A runtime process started ahead for a guarded restart (prepareStandby). */
+  private standby: { child: ChildProcess; ready: Promise<number> } | null = null;
   /** Set while restart() waits for a new process: told if it exits before it is up. */
   private startFailed: ((why: string) => void) | null = null;
   private backoffMs = 100;
@@ -139,16 +141,25 @@ export class RuntimeSupervisor {
     return this.gen;
   }
 
-  private spawn(): void {
-    this.state = "starting";
-    this.gen++;
-    const child = fork(this.options.entry.script, [JSON.stringify(this.options.boot)], {
+  private fork(): ChildProcess {
+    return fork(this.options.entry.script, [JSON.stringify(this.options.boot)], {
       execArgv: this.options.entry.execArgv,
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
+  }
+
+  private spawn(): void {
+    this.state = "starting";
+    this.gen++;
+    this.adopt(this.fork());
+  }
+
+  /** Makes `child` the runtime: its messages and its exit are this supervisor's from now on. */
+  private adopt(child: ChildProcess): void {
     this.child = child;
     child.on("message", (message: unknown) => {
+      if (child !== this.child) return;
       this.lastBeat = Date.now();
       if (!isRuntimeMessage(message)) {
         this.options.logger.log("error", "runtime.bad-message", { sample: JSON.stringify(message)?.slice(0, 200) });
@@ -158,8 +169,40 @@ export class RuntimeSupervisor {
     });
     child.on("exit", (code, signal) => this.onExit(child, code, signal));
     child.on("error", (err) => {
-      if (this.state !== "stopped") this.options.logger.log("error", "runtime.error", { reason: err.message });
+      if (this.state !== "stopped" && child === this.child) this.options.logger.log("error", "runtime.error", { reason: err.message });
     });
+  }
+
+  /**
+   * Starts the next runtime process ahead, while the current one serves, so that a guarded
+   * restart does not pay for a process start while the node is out of service (measured: most
+   * of the restart). It waits, idle, until restart() adopts it or discardStandby() ends it.
+   */
+  prepareStandby(): void {
+    if (this.standby !== null || this.state === "stopped") return;
+    const child = this.fork();
+    const ready = new Promise<number>((resolve, reject) => {
+      const onMessage = (m: unknown) => {
+        if (isRuntimeMessage(m) && m.type === "ready") {
+          child.off("message", onMessage);
+          resolve(m.pid);
+        }
+      };
+      child.on("message", onMessage);
+      child.once("exit", () => reject(new FixpointError("RUNTIME_UNAVAILABLE", "the prepared runtime process exited before it was used")));
+    });
+    ready.catch(() => {});
+    child.on("error", () => {});
+    this.standby = { child, ready };
+  }
+
+  /** Ends a prepared runtime nobody will use (a refused or finished upgrade). */
+  discardStandby(): void {
+    const standby = this.standby;
+    this.standby = null;
+    if (standby === null) return;
+    if (standby.child.connected) standby.child.disconnect();
+    setTimeout(() => standby.child.kill("SIGKILL"), 2000).unref();
   }
 
   private onMessage(message: RuntimeMessage): void {
@@ -330,9 +373,12 @@ export class RuntimeSupervisor {
       p.reject(new FixpointError("RUNTIME_UNAVAILABLE", "the runtime was replaced while this request ran"));
       this.pending.delete(id);
     }
+    const standby = this.standby;
+    this.standby = null;
     if (old !== null && old.exitCode === null && old.signalCode === null) {
-      await new Promise<void>((resolve) => {
+      const gone = new Promise<void>((resolve) => {
         const timer = setTimeout(() => old.kill("SIGKILL"), graceMs);
+        timer.unref();
         old.once("exit", () => {
           clearTimeout(timer);
           resolve();
@@ -340,14 +386,31 @@ export class RuntimeSupervisor {
         if (old.connected) old.disconnect();
         else old.kill("SIGKILL");
       });
+      // With a process started ahead there is nothing to wait for: the old one was drained and
+      // holds nothing the new one needs (the loader holds the sockets, the disk has the states).
+      if (standby === null) await gone;
     }
-    if ((this.state as State) === "stopped") throw new FixpointError("RUNTIME_UNAVAILABLE", "the node is stopping");
+    if ((this.state as State) === "stopped") {
+      if (standby !== null) standby.child.kill("SIGKILL");
+      throw new FixpointError("RUNTIME_UNAVAILABLE", "the node is stopping");
+    }
     const up = new Promise<void>((resolve, reject) => this.waiters.push({ need: "up", go: resolve, fail: reject }));
     const gen = this.gen + 1;
     this.startFailed = (why) => {
       if (this.gen === gen) for (const w of this.waiters.filter((w) => w.need === "up")) w.fail(new FixpointError("RUNTIME_UNAVAILABLE", why));
     };
-    this.spawn();
+    let pid: number | null = null;
+    if (standby !== null) pid = await standby.ready.catch(() => null);
+    if (standby !== null && pid !== null && standby.child.connected) {
+      this.state = "starting";
+      this.gen++;
+      this.adopt(standby.child);
+      this.lastBeat = Date.now();
+      void this.restore(pid, this.gen);
+    } else {
+      standby?.child.kill("SIGKILL");
+      this.spawn();
+    }
     try {
       await up;
     } finally {
@@ -420,6 +483,7 @@ export class RuntimeSupervisor {
   async stop(graceMs = 2000): Promise<void> {
     this.state = "stopped";
     clearInterval(this.heartbeat);
+    this.discardStandby();
     for (const w of this.waiters.splice(0)) w.fail(new FixpointError("RUNTIME_UNAVAILABLE", "the node is stopping"));
     for (const s of this.heldSockets.splice(0)) s.destroy();
     const child = this.child;
