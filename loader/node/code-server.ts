@@ -177,9 +177,15 @@ export class CodeServer {
 
   // ---- what the runtime tells us ---------------------------------------------------------------
 
-  /** A new runtime process is up: load every module into it, each through its own queue. */
+  /**
+   * A new runtime process is up: load every module into it, each through its own queue, one
+   * module after another. All at once, twenty modules with 10 MB of state kept a runtime on a
+   * loaded machine from answering its heartbeat for over three seconds, so the supervisor killed
+   * it mid-restore, again and again (bench/restart.ts); one at a time, every load's answer shows
+   * it alive, and the runtime does the same work on its one thread either way.
+   */
   async restoreAll(generation: number): Promise<void> {
-    await Promise.all([...this.records.values()].map((r) => this.enqueue(r, () => this.restore(r, generation, "runtime started"))));
+    for (const r of [...this.records.values()]) await this.enqueue(r, () => this.restore(r, generation, "runtime started"));
   }
 
   /** A module's isolate was stopped (its memory limit): load it again with its last saved state. */
