@@ -104,12 +104,24 @@ export interface FixpointNode {
   stop(): Promise<void>;
 }
 
-/** `loader init`, `loader authorize` the bench's key, `loader start` with HTTP, both on free loopback ports. */
-export async function startFixpointNode(dataDir: string, name: string, devPublicKey: Uint8Array): Promise<FixpointNode> {
+/** `loader init` and `loader authorize` the bench's key on a new data directory. */
+export function initFixpointNode(dataDir: string, name: string, devPublicKey: Uint8Array): void {
   runLoader(["init", "--data", dataDir, "--name", name]);
   runLoader(["authorize", "--data", dataDir, "--key", formatPublicKeyLine(devPublicKey), "--roles", "dev,observe"]);
+}
+
+export interface StartOptions {
+  /** Node flags for the loader process (e.g. --cpu-prof); the runtime it forks does not get them. */
+  nodeArgs?: string[];
+  /** Data directory already initialized (a restart): skip `loader init` and `loader authorize`. */
+  existing?: boolean;
+}
+
+/** `loader init`, `loader authorize` the bench's key, `loader start` with HTTP, both on free loopback ports. */
+export async function startFixpointNode(dataDir: string, name: string, devPublicKey: Uint8Array, options: StartOptions = {}): Promise<FixpointNode> {
+  if (options.existing !== true) initFixpointNode(dataDir, name, devPublicKey);
   const key = parsePublicKey(readFileSync(join(dataDir, "node.pub"), "utf8"), "node.pub");
-  const child = spawn(process.execPath, [LOADER, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-format", "json"], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), LOADER, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-format", "json"], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   const t = track(child, false);
