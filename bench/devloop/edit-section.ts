@@ -100,7 +100,13 @@ export async function editSection(ctx: BenchContext, options: EditOptions): Prom
       `1 node: \`--node n0\`; ${FANOUT_NODES} and ${WIDE_NODES} nodes: fixpoint.json lists them with pinned keys, no --node. Peers: \`node --watch server.js\`, \`nodemon server.js\` (defaults).\n`,
   );
 
-  const nodes = await Promise.all(Array.from({ length: 1 + FANOUT_NODES + WIDE_NODES }, (_, i) => startFixpointNode(join(ctx.work, `node-${i}`), `n${i}`, ctx.identity.publicKey)));
+  // A few at a time: twenty-six loaders and runtimes starting at once on 2 cores took longer
+  // than a start may.
+  const nodes: FixpointNode[] = [];
+  for (let i = 0; i < 1 + FANOUT_NODES + WIDE_NODES; i += 4) {
+    const batch = Array.from({ length: Math.min(4, 1 + FANOUT_NODES + WIDE_NODES - i) }, (_, k) => i + k);
+    nodes.push(...(await Promise.all(batch.map((n) => startFixpointNode(join(ctx.work, `node-${n}`), `n${n}`, ctx.identity.publicKey)))));
+  }
   const [single, ...others] = nodes as [FixpointNode, ...FixpointNode[]];
   const fan = others.slice(0, FANOUT_NODES);
   const wide = others.slice(FANOUT_NODES);

@@ -137,7 +137,7 @@ export async function startFixpointNode(dataDir: string, name: string, devPublic
       if (parsed["event"] === "node.started") resolveStarted(parsed);
     });
     void t.exited.then(() => reject(new Error(`bench: node ${name} exited before it started:\n${stderr}`)));
-    setTimeout(() => reject(new Error(`bench: node ${name} did not start within 30 s:\n${stderr}`)), 30_000).unref();
+    setTimeout(() => reject(new Error(`bench: node ${name} did not start within 60 s:\n${stderr}`)), 60_000).unref();
   });
   const line = await started;
   const up = logs.find((l) => l["event"] === "runtime.up");
