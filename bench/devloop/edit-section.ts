@@ -130,7 +130,20 @@ export async function editSection(ctx: BenchContext, options: EditOptions): Prom
         if (again.status !== 0) process.stderr.write(`bench: devtool push failed:\n${again.output}\n`);
       };
     }
-    await Promise.all(urls.map((u) => waitServing(u)));
+    // On a loaded machine a node's first load can fail (its runtime silent past three heartbeats
+    // while twenty others start isolates too, and restarted): save the file again, as a developer
+    // would, and the watcher pushes again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await Promise.all(urls.map((u) => waitServing(u, 30_000)));
+        break;
+      } catch (err) {
+        if (attempt === 3) throw new Error(`${(err as Error).message}; the watcher said:\n${watcher?.output() ?? "-"}`);
+        process.stderr.write(`bench: ${label}: not every node serves the first version yet; saving ${file} again\n`);
+        writeSource(file, moduleSource(first) + "\n".repeat(attempt));
+        await target.afterWrite?.();
+      }
+    }
     return { target, current: first, nodes: targetNodes, ...(watcher === undefined ? {} : { watcher }) };
   };
 
