@@ -1,9 +1,10 @@
 /**
  * Dev-loop benchmark: from saving a file to the first HTTP answer that carries the new code,
- * for Fixpoint (`devtool push --watch` into one node, and into five) against `node --watch`
- * and nodemon serving the same app as a plain node:http server, all measured in this run.
- * Also: calls/s through the channel beside its ping rate, HTTP requests/s through a module
- * beside a plain node:http server, the runtime's RSS per module and across 1000 swaps.
+ * for Fixpoint (`devtool push --watch` into one node, into five and into twenty) against
+ * `node --watch` and nodemon serving the same app as a plain node:http server, all measured in
+ * this run, with the loaders' CPU per push. Also: calls/s through the channel beside its ping
+ * rate, HTTP requests/s through a module beside a plain node:http server, the runtime's RSS per
+ * module, and the runtime's and loader's RSS and CPU across 1000 swaps after warm-up.
  *
  *   npm run bench:devloop                  (builds dist/, then: node --import tsx bench/devloop.ts)
  *   node --import tsx bench/devloop.ts --only=edits,rates,memory   a subset

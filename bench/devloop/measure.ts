@@ -64,3 +64,26 @@ export function table(header: string[], body: string[][], right: Set<number>): s
   const line = (cells: string[]) => "| " + cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(" | ") + " |";
   return [line(header), "|" + widths.map((w, i) => (right.has(i) ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|") + "|", ...body.map(line)].join("\n");
 }
+
+/**
+ * CPU time of other processes counted only while the work it is given runs, summed over calls:
+ * pauses between (RSS readings, settling) are left out.
+ */
+export class CpuMeter {
+  private total = 0;
+  constructor(private readonly pids: number[]) {}
+
+  async during<T>(f: () => Promise<T>): Promise<T> {
+    const c0 = cpuOfPids(this.pids);
+    try {
+      return await f();
+    } finally {
+      this.total += cpuOfPids(this.pids) - c0;
+    }
+  }
+
+  /** µs counted so far. */
+  get us(): number {
+    return this.total;
+  }
+}

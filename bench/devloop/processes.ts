@@ -104,15 +104,28 @@ export interface FixpointNode {
   stop(): Promise<void>;
 }
 
-/**
- * `loader init`, `loader authorize` the bench's key (with `roles`, default dev and observe),
- * `loader start` with HTTP, both on free loopback ports, plus `args`.
- */
-export async function startFixpointNode(dataDir: string, name: string, devPublicKey: Uint8Array, options: { roles?: string[]; args?: string[] } = {}): Promise<FixpointNode> {
+/** `loader init` and `loader authorize` the bench's key (with `roles`, default dev and observe) on a new data directory. */
+export function initFixpointNode(dataDir: string, name: string, devPublicKey: Uint8Array, roles: string[] = ["dev", "observe"]): void {
   runLoader(["init", "--data", dataDir, "--name", name]);
-  runLoader(["authorize", "--data", dataDir, "--key", formatPublicKeyLine(devPublicKey), "--roles", (options.roles ?? ["dev", "observe"]).join(",")]);
+  runLoader(["authorize", "--data", dataDir, "--key", formatPublicKeyLine(devPublicKey), "--roles", roles.join(",")]);
+}
+
+export interface StartOptions {
+  /** Node flags for the loader process (e.g. --cpu-prof); the runtime it forks does not get them. */
+  nodeArgs?: string[];
+  /** Data directory already initialized (a restart): skip `loader init` and `loader authorize`. */
+  existing?: boolean;
+  /** Roles of the bench's key (default dev, observe). */
+  roles?: string[];
+  /** Extra `loader start` flags. */
+  args?: string[];
+}
+
+/** `loader init`, `loader authorize` the bench's key, `loader start` with HTTP, both on free loopback ports. */
+export async function startFixpointNode(dataDir: string, name: string, devPublicKey: Uint8Array, options: StartOptions = {}): Promise<FixpointNode> {
+  if (options.existing !== true) initFixpointNode(dataDir, name, devPublicKey, options.roles);
   const key = parsePublicKey(readFileSync(join(dataDir, "node.pub"), "utf8"), "node.pub");
-  const child = spawn(process.execPath, [LOADER, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-format", "json", ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), LOADER, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-format", "json", ...(options.args ?? [])], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   const t = track(child, false);
@@ -128,7 +141,7 @@ export async function startFixpointNode(dataDir: string, name: string, devPublic
       if (parsed["event"] === "node.started") resolveStarted(parsed);
     });
     void t.exited.then(() => reject(new Error(`bench: node ${name} exited before it started:\n${stderr}`)));
-    setTimeout(() => reject(new Error(`bench: node ${name} did not start within 30 s:\n${stderr}`)), 30_000).unref();
+    setTimeout(() => reject(new Error(`bench: node ${name} did not start within 60 s:\n${stderr}`)), 60_000).unref();
   });
   const line = await started;
   const up = logs.find((l) => l["event"] === "runtime.up");

@@ -16,18 +16,22 @@
  *   restoring   loaded                                   current
  *   restoring   load failed                              failed (the saved state is kept)
  *   current     push of other code                       loading (the old version serves on)
- *   loading     runtime loaded it, store points at it    current; its state saved
+ *   loading     runtime loaded it, store points at it    current; its state kept, saved at the
+ *                                                        next snapshot
  *   loading     load failed                              what it was before (old version serves)
  *   loading     store write failed after the load        what it was before; the runtime is put
  *                                                        back on the old code
  *   failed      push (unless STATE_CORRUPT)              loading
  *   current     runtime exited                           restoring (at its next ready)
  *
- * States: saved right after each swap (the runtime hands the new version's state back with
- * the swap, measured), every `snapshotMs` for the modules whose state may have changed, and
- * once more on an orderly stop (state-store.ts). A state is accepted only for the code that is
- * current, so the saved state of a module is always one its current code made or migrated;
- * a failed export keeps the last one. After `kill -9`, at most the last `snapshotMs` is lost.
+ * States: kept in memory at each swap (the runtime hands the new version's state back with
+ * the swap, measured) and saved by the next snapshot, every `snapshotMs`, with the states of
+ * the modules that may have changed since; and once more on an orderly stop (state-store.ts).
+ * Saving at the snapshot rather than at the swap takes one of the three crash-safe writes a
+ * push made off it (each costs the loader about 1 ms of CPU in fsyncs, issue 10), and a burst
+ * of pushes saves once; until then the saved state is the previous version's, which the new
+ * code migrates if the node restarts first. A state is accepted only for the code that is current; a failed export
+ * keeps the last one. After `kill -9`, at most the last `snapshotMs` is lost.
  */
 import { FixpointError, toFixpointError, type ErrorData } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -63,6 +67,8 @@ interface ModuleRecord {
   saved: { seq: number; savedAt: string; size: number } | null;
   /** The newest save in progress or done (a guarded restart waits for it). */
   saving: Promise<unknown>;
+  /** `latest` is newer than every save written or under way: the next snapshot saves it. */
+  unsaved: boolean;
   /** Why the module is failed. */
   error: ErrorData | null;
   /** The number of the newest export whose copy was taken (see CodeServer.exportNumber). */
@@ -177,7 +183,7 @@ export class CodeServer {
   private record(name: string): ModuleRecord {
     let r = this.records.get(name);
     if (r === undefined) {
-      r = { name, status: "loading", current: null, loading: null, runningIn: null, latest: null, saved: null, saving: Promise.resolve(), error: null, exported: 0, queue: Promise.resolve(), waiting: null };
+      r = { name, status: "loading", current: null, loading: null, runningIn: null, latest: null, saved: null, saving: Promise.resolve(), unsaved: false, error: null, exported: 0, queue: Promise.resolve(), waiting: null };
       this.records.set(name, r);
     }
     return r;
@@ -195,9 +201,15 @@ export class CodeServer {
 
   // ---- what the runtime tells us ---------------------------------------------------------------
 
-  /** A new runtime process is up: load every module into it, each through its own queue. */
+  /**
+   * A new runtime process is up: load every module into it, each through its own queue, one
+   * module after another. All at once, twenty modules with 10 MB of state kept a runtime on a
+   * loaded machine from answering its heartbeat for over three seconds, so the supervisor killed
+   * it mid-restore, again and again (bench/restart.ts); one at a time, every load's answer shows
+   * it alive, and the runtime does the same work on its one thread either way.
+   */
   async restoreAll(generation: number): Promise<void> {
-    await Promise.all([...this.records.values()].map((r) => this.enqueue(r, () => this.restore(r, generation, "runtime started"))));
+    for (const r of [...this.records.values()]) await this.enqueue(r, () => this.restore(r, generation, "runtime started"));
   }
 
   /** A module's isolate was stopped (its memory limit): load it again with its last saved state. */
@@ -346,22 +358,32 @@ export class CodeServer {
 
   // ---- states ----------------------------------------------------------------------------------
 
-  /** A state the runtime handed back: kept if it belongs to the current code, and saved. */
+  /** A state the runtime handed back: kept if it belongs to the current code; the next snapshot saves it. */
   private accept(record: ModuleRecord, state: StateBytes): void {
     if (record.current === null || state.digest !== record.current.manifest.digest) return;
     record.latest = state;
+    record.unsaved = true;
+  }
+
+  /** Starts saving every state newer than its last save (none while a release is on trial). */
+  private saveUnsaved(): void {
     if (this.frozen) return;
-    record.saving = this.states.save(record.name, state).then(
-      (saved: SavedState) => {
-        if ((record.saved?.seq ?? 0) < saved.seq) record.saved = { seq: saved.seq, savedAt: saved.savedAt, size: saved.bytes.length };
-      },
-      (err: unknown) => {
-        const e = toFixpointError(err);
-        this.logger.log("error", "state.save-failed", { module: record.name, code: e.code, reason: e.message });
-        throw e;
-      },
-    );
-    record.saving.catch(() => {});
+    for (const record of this.records.values()) {
+      const state = record.latest;
+      if (!record.unsaved || state === null) continue;
+      record.unsaved = false;
+      record.saving = this.states.save(record.name, state).then(
+        (saved: SavedState) => {
+          if ((record.saved?.seq ?? 0) < saved.seq) record.saved = { seq: saved.seq, savedAt: saved.savedAt, size: saved.bytes.length };
+        },
+        (err: unknown) => {
+          const e = toFixpointError(err);
+          this.logger.log("error", "state.save-failed", { module: record.name, code: e.code, reason: e.message });
+          throw e;
+        },
+      );
+      record.saving.catch(() => {});
+    }
   }
 
   /** Saves the states that may have changed since the last snapshot; one at a time, bursts coalesce. */
@@ -374,6 +396,7 @@ export class CodeServer {
       do {
         this.snapshotAgain = false;
         await this.exportStates();
+        this.saveUnsaved();
       } while (this.snapshotAgain);
       this.snapshotting = null;
     })();
@@ -415,6 +438,7 @@ export class CodeServer {
    */
   async saveAll(): Promise<{ seqs: Record<string, number>; failed: Record<string, ErrorData> }> {
     const failed: Record<string, ErrorData> = { ...(await this.exportStates(true)) };
+    this.saveUnsaved();
     const seqs: Record<string, number> = {};
     for (const r of this.records.values()) {
       if (r.current === null) continue;
@@ -439,6 +463,7 @@ export class CodeServer {
   thaw(): void {
     this.frozen = false;
     for (const r of this.records.values()) if (r.latest !== null) this.accept(r, r.latest);
+    this.saveUnsaved();
   }
 
   /**

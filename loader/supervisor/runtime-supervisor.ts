@@ -117,6 +117,9 @@ export class RuntimeSupervisor {
   private readonly heartbeatMs: number;
   private readonly waitMs: number;
   private upSince = 0;
+  /** performance.now() at the last spawn and at its "ready": runtime.up says how long each part took. */
+  private spawnedAt = 0;
+  private readyAt = 0;
 
   constructor(private readonly options: SupervisorOptions) {
     this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
@@ -152,6 +155,7 @@ export class RuntimeSupervisor {
   private spawn(): void {
     this.state = "starting";
     this.gen++;
+    this.spawnedAt = performance.now();
     this.adopt(this.fork());
   }
 
@@ -209,6 +213,7 @@ export class RuntimeSupervisor {
     switch (message.type) {
       case "ready":
         this.lastBeat = Date.now();
+        this.readyAt = performance.now();
         void this.restore(message.pid, this.gen);
         return;
       case "reply": {
@@ -249,7 +254,10 @@ export class RuntimeSupervisor {
     if (this.gen !== generation || this.state !== "restoring") return;
     this.state = "up";
     this.upSince = Date.now();
-    this.options.logger.log("info", "runtime.up", { pid, restarts: this.restarts });
+    // How long the process took to start, and the code server to load every module into it.
+    const startMs = Math.round(this.readyAt - this.spawnedAt);
+    const restoreMs = Math.round(performance.now() - this.readyAt);
+    this.options.logger.log("info", "runtime.up", { pid, restarts: this.restarts, startMs, restoreMs });
     this.release("up");
     for (const socket of this.heldSockets.splice(0)) this.handSocket(socket);
   }
@@ -406,6 +414,7 @@ export class RuntimeSupervisor {
       this.gen++;
       this.adopt(standby.child);
       this.lastBeat = Date.now();
+      this.spawnedAt = this.readyAt = performance.now();
       void this.restore(pid, this.gen);
     } else {
       standby?.child.kill("SIGKILL");
