@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
-import ivm from "isolated-vm";
+import { ivm } from "../../../runtime/host/ivm.js";
 import { preludeSource } from "../../../runtime/prelude/build.js";
 
 export type Outcome = { value: unknown } | { error: string };

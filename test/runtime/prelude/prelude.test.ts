@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import ivm from "isolated-vm";
+import { ivm } from "../../../runtime/host/ivm.js";
 import { preludeSource } from "../../../runtime/prelude/build.js";
 import { THROWS, matchesExpected, matchesNode } from "./harness.js";
 
