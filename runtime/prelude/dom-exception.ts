@@ -47,7 +47,7 @@ export class DOMException extends Error {
     // first line from it, and without it a DOMException's stack began "AbortError", not
     // "AbortError: m" as Node's does.
     super(String(message));
-    delete this.message;
+    Reflect.deleteProperty(this, "message");
     this.#message = String(message);
     this.#name = String(name);
   }
