@@ -97,6 +97,8 @@ export const ERROR_CODES = {
   MIGRATION_FAILED: [EXIT.failed, "a new module version's migrate hook failed"],
   RESULT_NOT_COPYABLE: [EXIT.failed, "a result cannot be copied out of the isolate"],
   RUNTIME_UNAVAILABLE: [EXIT.failed, "the node's runtime is restarting or down"],
+  NODEJS_UNSUPPORTED: [EXIT.failed, "the runtime runs on a Node.js line Fixpoint does not support"],
+  ISOLATED_VM_MISSING: [EXIT.failed, "the isolated-vm release for this Node.js line is not installed"],
 
   // The remote REPL.
   EVAL_THREW: [EXIT.failed, "code evaluated by `devtool repl` threw"],

@@ -1,5 +1,6 @@
 // Runs every test/**/*.test.ts with node's own test runner through tsx. --no-node-snapshot:
-// isolated-vm 5 on Node 20 crashes without it (the runtime process is started with it too).
+// every isolated-vm release asks for it on Node 20 and later (5 on Node 20 crashes without it);
+// the runtime process is started with it too (loader/supervisor/runtime-entry.ts).
 // Node 20's `--test` takes no globs, so the files are listed here. Arguments narrow the set:
 //   npm test -- test/loader/protocol     runs the tests under that folder
 import { spawnSync } from "node:child_process";

@@ -16,7 +16,8 @@ import type { RuntimeEntry } from "./runtime-supervisor.js";
 export function runtimeEntry(): RuntimeEntry {
   const root = packageRoot();
   const built = join(root, "dist", "runtime.js");
-  // --no-node-snapshot: isolated-vm 5 crashes on Node 20 without it.
+  // --no-node-snapshot: every isolated-vm release asks for it on Node 20 and later (5, 6 and 7
+  // alike; 5 crashes on Node 20 without it), so the runtime gets it on every line.
   if (existsSync(built)) return { script: built, execArgv: ["--no-node-snapshot", "--enable-source-maps"] };
   return { script: join(root, "runtime", "main.ts"), execArgv: ["--no-node-snapshot", "--import", "tsx"] };
 }

@@ -1,6 +1,6 @@
 /**
- * One module version in its own V8 isolate. This is the only file that imports isolated-vm:
- * supporting isolated-vm 6/7 (Node 22/24) is a change here and nowhere else.
+ * One module version in its own V8 isolate. This is the only file that uses isolated-vm; which
+ * release (5, 6 or 7, one per Node.js line) is chosen once, in `./ivm.ts`.
  *
  * Lifecycle (a version is *pending* until it compiled, started and took its state; only then
  * does the module table route calls to it — Erlang's sticky code server):
@@ -16,7 +16,7 @@
  * process from inside V8. Hence the runtime runs in its own process, supervised by the loader.
  * isolated-vm's errors carry no codes; `toModuleError` maps them to ours in one place.
  */
-import ivm from "isolated-vm";
+import { ivm, type IsolatedVM } from "./ivm.js";
 import { FixpointError, type ErrorCode } from "../../loader/errors.js";
 import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runtime-ipc.js";
 import type { LogLevel } from "../../loader/log.js";
@@ -63,17 +63,17 @@ interface Fate {
 
 /** An isolate with its context and the bootstrap already run, waiting for a module. */
 export interface WarmIsolate {
-  readonly isolate: ivm.Isolate;
-  readonly context: ivm.Context;
+  readonly isolate: IsolatedVM.Isolate;
+  readonly context: IsolatedVM.Context;
   readonly fate: Fate;
   /** The harness, booted already (its first run in a fresh isolate is a swap's costliest step). */
-  readonly harness: ivm.Reference;
+  readonly harness: IsolatedVM.Reference;
   /** The host functions the harness holds; released with the isolate (see releaseHostRefs). */
-  readonly refs: ivm.Reference[];
+  readonly refs: IsolatedVM.Reference[];
 }
 
 // V8's code cache for the bootstrap: compiled once per process, then ~10x faster to load.
-let bootstrapCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
+let bootstrapCache: IsolatedVM.ExternalCopy<ArrayBuffer> | undefined;
 
 /** Creates an isolate and runs the bootstrap in it (web primitives, harness). */
 export async function prepareIsolate(limits: IsolateLimits): Promise<WarmIsolate> {
@@ -85,22 +85,22 @@ export async function prepareIsolate(limits: IsolateLimits): Promise<WarmIsolate
       fate.hooks?.onDead(fate.dead, true);
     },
   });
-  const refs: ivm.Reference[] = [];
+  const refs: IsolatedVM.Reference[] = [];
   try {
     const context = await isolate.createContext();
-    const options: ivm.ScriptInfo = bootstrapCache === undefined ? { filename: "fixpoint:bootstrap.js", produceCachedData: true } : { filename: "fixpoint:bootstrap.js", cachedData: bootstrapCache };
+    const options: IsolatedVM.ScriptInfo = bootstrapCache === undefined ? { filename: "fixpoint:bootstrap.js", produceCachedData: true } : { filename: "fixpoint:bootstrap.js", cachedData: bootstrapCache };
     const bootstrap = await isolate.compileScript(bootstrapSource(), options);
     // The d.ts types compileScript's result without it, but a Script carries the data it produced.
-    const produced = (bootstrap as ivm.Script & ivm.CachedDataResult).cachedData;
+    const produced = (bootstrap as IsolatedVM.Script & IsolatedVM.CachedDataResult).cachedData;
     if (bootstrapCache === undefined && produced !== undefined) bootstrapCache = produced;
     await bootstrap.run(context, { timeout: limits.cpuMs });
     bootstrap.release();
     // The grants (capabilities.ts), bound late through `fate`: the module and its hooks arrive in create().
     refs.push(...hostFunctions(fate).map((f) => new ivm.Reference(f)));
-    const boot = (await context.global.get("__fixpoint_boot", { reference: true })) as ivm.Reference;
-    const harness = (await boot.apply(undefined, [...refs, MAX_TIMERS], { result: { reference: true }, timeout: limits.cpuMs })) as ivm.Reference;
+    const boot = (await context.global.get("__fixpoint_boot", { reference: true })) as IsolatedVM.Reference;
+    const harness = (await boot.apply(undefined, [...refs, MAX_TIMERS], { result: { reference: true }, timeout: limits.cpuMs })) as IsolatedVM.Reference;
     boot.release();
-    const warm = (await harness.get("warm", { reference: true })) as ivm.Reference;
+    const warm = (await harness.get("warm", { reference: true })) as IsolatedVM.Reference;
     await warm.apply(undefined, [], { timeout: limits.cpuMs });
     warm.release();
     return { isolate, context, fate, harness, refs };
@@ -142,12 +142,12 @@ export class ModuleIsolate {
   private readonly timers = new ModuleTimers({ fire: (ids) => this.fireTimers(ids), busy: () => this.working > 0 });
   /** Entries the host made into the isolate that have not finished: calls, requests, REPL input. */
   private working = 0;
-  private readonly methods = new Map<HarnessMethod, ivm.Reference>();
+  private readonly methods = new Map<HarnessMethod, IsolatedVM.Reference>();
   /** Calls whose method returned a promise, waiting for the harness's settle (see invoke). */
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: unknown) => void }>();
   private nextInvocation = 1;
   /** The host functions handed to the harness (log, timers, calls): released in dispose(). */
-  private hostRefs: ivm.Reference[] = [];
+  private hostRefs: IsolatedVM.Reference[] = [];
   private readonly scriptName: string;
   private sourceMap: SourceMap | null = null;
   private lastHeapUsed = 0;
@@ -156,8 +156,8 @@ export class ModuleIsolate {
 
   private constructor(
     readonly name: string,
-    private readonly isolate: ivm.Isolate,
-    private readonly context: ivm.Context,
+    private readonly isolate: IsolatedVM.Isolate,
+    private readonly context: IsolatedVM.Context,
     private readonly sourceMapText: string,
     private readonly limits: IsolateLimits,
     private readonly hooks: IsolateHooks,
@@ -186,7 +186,7 @@ export class ModuleIsolate {
       if (sync) script.runSync(context, { timeout: limits.cpuMs });
       else await script.run(context, { timeout: limits.cpuMs });
       script.release();
-      const attach = harness.getSync("attach", { reference: true }) as ivm.Reference;
+      const attach = harness.getSync("attach", { reference: true }) as IsolatedVM.Reference;
       const attachOptions = { arguments: { copy: true }, result: { copy: true }, timeout: limits.cpuMs } as const;
       const attached = sync ? attach.applySync(harness.derefInto(), [name], attachOptions) : await attach.apply(harness.derefInto(), [name], attachOptions);
       const { limits: declared, ...shape } = attached as ModuleShape & { limits: unknown };
@@ -199,7 +199,7 @@ export class ModuleIsolate {
       const instance = new ModuleIsolate(name, isolate, context, sourceMap, own, hooks, shape);
       // The harness's methods are closures, not `this`-methods: a reference to each is enough.
       for (const method of ["init", "call", "exportState", "httpNow", "httpWait", "health", "fire", "replPrepare", "replSettle", "replComplete", "invoke", "watch"] as const) {
-        instance.methods.set(method, harness.getSync(method, { reference: true }) as ivm.Reference);
+        instance.methods.set(method, harness.getSync(method, { reference: true }) as IsolatedVM.Reference);
       }
       attach.release();
       harness.release();
@@ -338,7 +338,7 @@ export class ModuleIsolate {
 
   private async evaluateIn(code: string, options: { filename: string; awaited: boolean; colors: boolean }): Promise<ReplEvalResult> {
     await this.invoke("replPrepare", []);
-    let script: ivm.Script;
+    let script: IsolatedVM.Script;
     try {
       script = await this.isolate.compileScript(code, { filename: options.filename });
     } catch (err) {
@@ -348,7 +348,7 @@ export class ModuleIsolate {
       const text = `SyntaxError: ${at === null ? err.message : err.message.slice(0, at.index)}`;
       return at === null ? { threw: true, text } : { threw: true, text, location: { line: Number(at[1]), column: Number(at[2]) } };
     }
-    let value: ivm.Reference;
+    let value: IsolatedVM.Reference;
     try {
       value = await script.run(this.context, { timeout: this.limits.cpuMs, reference: true });
     } catch (err) {
@@ -463,7 +463,7 @@ export class ModuleIsolate {
     if (--this.working === 0 && this.timers.mode === "retired") this.timers.stop();
   }
 
-  private method(name: HarnessMethod): ivm.Reference {
+  private method(name: HarnessMethod): IsolatedVM.Reference {
     const ref = this.methods.get(name);
     // Disposed by isolated-vm, not by us: it stops an isolate only at its memory limit. Saying so
     // matters because whichever request notices first is what onDead reports as the cause.
@@ -614,7 +614,7 @@ function rebuilt(data: Partial<ThrownData> | null): Error {
  * in the runtime's heap for good (measured: no disposed ModuleIsolate was ever collected, ~7 KiB
  * of heap per swap). Releasing the host-side Reference lets V8 collect them (isolated-vm #112, #207).
  */
-function releaseHostRefs(refs: ivm.Reference[]): void {
+function releaseHostRefs(refs: IsolatedVM.Reference[]): void {
   for (const ref of refs.splice(0)) ref.release();
 }
 

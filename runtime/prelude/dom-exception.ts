@@ -42,8 +42,12 @@ export class DOMException extends Error {
   #message: string;
 
   constructor(message: unknown = "", name: unknown = "Error") {
-    // No message to super(): `message` is read through the getter below, as in browsers.
-    super();
+    // `message` is read through the getter below, as in browsers, so the own property super()
+    // makes is deleted. It is passed all the same: V8 13 (Node 24 and later) writes the stack's
+    // first line from it, and without it a DOMException's stack began "AbortError", not
+    // "AbortError: m" as Node's does.
+    super(String(message));
+    Reflect.deleteProperty(this, "message");
     this.#message = String(message);
     this.#name = String(name);
   }

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
-import ivm from "isolated-vm";
+import { ivm } from "../../../runtime/host/ivm.js";
 import { bootstrapSource } from "../../../runtime/host/bootstrap.js";
 
 export type Outcome = { value: unknown } | { error: string };

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
-import ivm from "isolated-vm";
+import { ivm } from "../../../runtime/host/ivm.js";
 import { THROWS, matchesExpected, matchesNode } from "./harness.js";
 
 const PRELUDE_DIR = new URL("../../../runtime/prelude/", import.meta.url);
