@@ -151,8 +151,10 @@ export async function startNode(options: StartNodeOptions = {}): Promise<NodePro
     child,
     logs,
     waitForLog,
+    // A generous handshake deadline: on a 2-core CI machine a node just restarted after kill -9
+    // shares the cores with its runtime's start and the other test file's nodes (seen: > 5 s).
     connect: (identity = dev, extra = {}) =>
-      connect({ host: "127.0.0.1", port, identity, checkNodeKey: (k) => {
+      connect({ host: "127.0.0.1", port, identity, timeoutMs: 20_000, checkNodeKey: (k) => {
         if (!Buffer.from(k).equals(Buffer.from(nodeKey))) throw new Error("node key differs from node.pub");
       }, ...extra }),
     stop: async () => {
