@@ -1,5 +1,4 @@
 /** The `loader` CLI: one entry, one function per command, exit codes from the error table. */
-import { setFlagsFromString } from "node:v8";
 import { FixpointError } from "./errors.js";
 import { reportError, onOutputClosed } from "./cli/output.js";
 import { closest, shapeError } from "./cli/args.js";
@@ -30,13 +29,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// The loader runs for months and keeps little: V8 would still double its young generation
-// (up to 16 MiB per semispace) whenever enough objects survive a scavenge, which a stream of
-// pushes keeps doing, and RSS grew 25 KiB per push until it did (bench/RESULTS.md, issue 10).
-// Kept at its first size here, in the loader's own process only: the runtime's isolates, in
-// their own process, keep V8's defaults.
-setFlagsFromString("--semi-space-growth-factor=1");
-
+// Not `v8.setFlagsFromString("--semi-space-growth-factor=1")` (it cut the loader's RSS growth
+// over thousands of pushes): V8 flags changed after start are undefined behaviour, and with it
+// loaders deadlocked under load (every thread in a futex wait, the channel no longer accepting).
 // A node serves on without its log reader.
 onOutputClosed(() => {});
 process.exitCode = await main(process.argv.slice(2));
