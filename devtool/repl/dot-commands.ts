@@ -2,7 +2,8 @@
  * The REPL's dot-commands, run by the devtool (they never reach the node as code):
  * .help, .modules, .use [M], .exit.
  */
-import { FixpointError, MODULE_NAME, MODULE_NAME_RULE, type Style } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, MODULE_NAME_RULE } from "../../loader/index.js";
+import { type Style } from "../ui/output.js";
 import type { ReplClient } from "./client.js";
 
 export const DOT_COMMANDS = [".help", ".modules", ".use", ".exit"] as const;

@@ -11,7 +11,8 @@
  * Lines are handled one at a time, in order, even when typed during an evaluation.
  */
 import { createInterface, type Interface } from "node:readline";
-import { styleFor, toFixpointError, type Style } from "../../loader/index.js";
+import { styleFor, type Style } from "../ui/output.js";
+import { toFixpointError } from "../../loader/index.js";
 import type { ReplClient } from "./client.js";
 import { DOT_COMMANDS, runDotCommand } from "./dot-commands.js";
 import { History, HISTORY_SIZE } from "./history.js";

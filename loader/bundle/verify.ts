@@ -3,12 +3,12 @@
  * signature by its signer, signer trusted for the role, payloads matching their digests.
  * Run on receipt and again whenever a bundle is read back from disk.
  */
-import { FixpointError } from "../errors.js";
-import { PUBLIC_KEY_BYTES, verifyDetached } from "../crypto/ed25519.js";
-import { decodeBase64Exact } from "../crypto/keys.js";
-import { fingerprint } from "../crypto/fingerprint.js";
+import { FixpointError } from "../protocol/errors.js";
+import { PUBLIC_KEY_BYTES, verifyDetached } from "../protocol/crypto/ed25519.js";
+import { decodeBase64Exact } from "../protocol/crypto/keys.js";
+import { fingerprint } from "../protocol/crypto/fingerprint.js";
 import type { Role, WireBundle } from "../protocol/messages.js";
-import { decodeManifest, sha256Hex, type Manifest } from "./manifest.js";
+import { decodeManifest, sha256Hex, type Manifest } from "../protocol/bundle-manifest.js";
 
 export interface VerifiedBundle {
   manifest: Manifest;

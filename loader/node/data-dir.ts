@@ -14,9 +14,9 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { FixpointError } from "../errors.js";
-import { generateKeyPair, type KeyPair } from "../crypto/ed25519.js";
-import { formatIdentity, formatPublicKeyLine, readIdentityFile } from "../crypto/keys.js";
+import { FixpointError } from "../protocol/errors.js";
+import { generateKeyPair, type KeyPair } from "../protocol/crypto/ed25519.js";
+import { formatIdentity, formatPublicKeyLine, readIdentityFile } from "../protocol/crypto/keys.js";
 import { TRUST_FILE_HEADER } from "../trust/trust-file.js";
 import { BundleStore } from "../store/bundle-store.js";
 import { writeFileAtomic } from "../store/atomic.js";

@@ -5,7 +5,7 @@
  * passes through the loader.
  */
 import { createServer, type Server } from "node:net";
-import { FixpointError } from "../errors.js";
+import { FixpointError } from "../protocol/errors.js";
 import { parseHostPort } from "./config.js";
 import type { RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";
 

@@ -2,10 +2,10 @@
  * A running node: its identity, trust, store and channel server, and the handlers for each
  * request type. Every request is authorized (trust/policy.ts) before its handler runs.
  */
-import { FixpointError } from "../errors.js";
-import { VERSION } from "../version.js";
-import type { KeyPair } from "../crypto/ed25519.js";
-import { fingerprint } from "../crypto/fingerprint.js";
+import { FixpointError } from "../protocol/errors.js";
+import { VERSION } from "../protocol/version.js";
+import type { KeyPair } from "../protocol/crypto/ed25519.js";
+import { fingerprint } from "../protocol/crypto/fingerprint.js";
 import { logEntry, type Logger } from "../log.js";
 import { ChannelServer, type ServerLimits, type Session } from "../channel/server.js";
 import { PROTOCOL_VERSIONS } from "../protocol/limits.js";

@@ -5,7 +5,7 @@
  * connections go unread to the runtime, which is exactly what is replaced during a restart.
  */
 import { createServer, type Server } from "node:http";
-import { FixpointError } from "../errors.js";
+import { FixpointError } from "../protocol/errors.js";
 import { parseHostPort } from "./config.js";
 
 export class Readiness {

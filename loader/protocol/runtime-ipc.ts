@@ -16,7 +16,7 @@
  * Both ends are ours and run the same build, but the runtime executes module code, so the
  * loader still checks every message it gets against these shapes (`isRuntimeMessage`).
  */
-import type { ErrorData } from "../errors.js";
+import type { ErrorData } from "./errors.js";
 import type { LogLevel } from "../log.js";
 import type { Mode } from "./messages.js";
 

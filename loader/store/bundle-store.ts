@@ -13,12 +13,12 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FixpointError, toFixpointError } from "../errors.js";
+import { FixpointError, toFixpointError } from "../protocol/errors.js";
 import { decodeCbor, encodeCbor } from "../protocol/cbor.js";
 import { bundleSchema, DIGEST, MODULE_NAME, type Role, type WireBundle } from "../protocol/messages.js";
 import { check } from "../protocol/schema.js";
 import { verifyBundle, type VerifiedBundle } from "../bundle/verify.js";
-import { decodeManifest, sha256Hex, type Manifest } from "../bundle/manifest.js";
+import { decodeManifest, sha256Hex, type Manifest } from "../protocol/bundle-manifest.js";
 import { writeFileAtomic, writeFileAtomicAsync } from "./atomic.js";
 
 export interface ModuleEntry {

@@ -10,9 +10,9 @@
  */
 import { writeFileAtomic } from "../store/atomic.js";
 import { readFileSync } from "node:fs";
-import { FixpointError } from "../errors.js";
-import { PUBLIC_KEY_BYTES } from "../crypto/ed25519.js";
-import { decodeBase64Exact, encodePublicKey, PUBLIC_KEY_PREFIX } from "../crypto/keys.js";
+import { FixpointError } from "../protocol/errors.js";
+import { PUBLIC_KEY_BYTES } from "../protocol/crypto/ed25519.js";
+import { decodeBase64Exact, encodePublicKey, PUBLIC_KEY_PREFIX } from "../protocol/crypto/keys.js";
 import { ROLES, type Role } from "../protocol/messages.js";
 
 export interface TrustEntry {
@@ -78,9 +78,15 @@ export function readTrustFile(file: string): TrustEntry[] {
 }
 
 /**
- * `text` (a trust file that parses) without the line of `publicKey`; every other line, comments
- * included, is kept as it was.
+ * Removes `publicKey`'s line from the trust file; every other line, comments included, is kept
+ * as it was. A malformed file is reported and left as it is. Crash-safe.
  */
+export function revokeKey(file: string, publicKey: Uint8Array): void {
+  readTrustFile(file);
+  writeFileAtomic(file, withoutKey(readFileSync(file, "utf8"), publicKey));
+}
+
+/** `text` (a trust file that parses) without the line of `publicKey`. */
 export function withoutKey(text: string, publicKey: Uint8Array): string {
   const encoded = encodePublicKey(publicKey);
   return text

@@ -17,7 +17,7 @@
  * isolated-vm's errors carry no codes; `toModuleError` maps them to ours in one place.
  */
 import { ivm, type IsolatedVM } from "./ivm.js";
-import { FixpointError, type ErrorCode } from "../../loader/errors.js";
+import { FixpointError, type ErrorCode } from "../../loader/protocol/errors.js";
 import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runtime-ipc.js";
 import type { LogLevel } from "../../loader/log.js";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES } from "../../loader/protocol/limits.js";

@@ -8,7 +8,7 @@
  * disposes it even mid-evaluation. One that hits the memory limit is gone: the next input
  * starts a fresh one. A timeout stops only that input; the session keeps its variables.
  */
-import { FixpointError, toFixpointError } from "../../loader/errors.js";
+import { FixpointError, toFixpointError } from "../../loader/protocol/errors.js";
 import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runtime-ipc.js";
 import type { LogLevel } from "../../loader/log.js";
 import { MODULE_MARK } from "../api.js";

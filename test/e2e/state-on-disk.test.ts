@@ -9,7 +9,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { hasCode, type ClientConnection, type KeyPair } from "../../loader/index.js";
+import { hasCode, type KeyPair } from "../../loader/index.js";
+import { type ClientConnection } from "../../devtool/client/index.js";
 import { signedModule } from "../helpers/modules.js";
 import { runCli, startNode, type NodeProcess } from "../helpers/processes.js";
 

@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { FixpointError } from "../../../loader/errors.js";
+import { FixpointError } from "../../../loader/protocol/errors.js";
 import { parseHostPort, parseNodeConfig, readNodeConfig, validateNodeConfig, type NodeConfig } from "../../../loader/node/config.js";
 import { MODES } from "../../../loader/protocol/messages.js";
 import { codedOrValid, fuzzParameters, garbage, hostileJson, mutated, mutatedTree } from "../../helpers/fuzz.js";

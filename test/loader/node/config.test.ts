@@ -3,7 +3,7 @@ import { configRejects } from "../../helpers/expect-code.js";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { FixpointError } from "../../../loader/errors.js";
+import { FixpointError } from "../../../loader/protocol/errors.js";
 import { parseHostPort, readNodeConfig, validateNodeConfig, type NodeConfig } from "../../../loader/node/config.js";
 import { tempDir } from "../../helpers/processes.js";
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { keyPairFromSeed } from "../../../loader/crypto/ed25519.js";
-import { encodePublicKey } from "../../../loader/crypto/keys.js";
-import { FixpointError } from "../../../loader/errors.js";
+import { keyPairFromSeed } from "../../../loader/protocol/crypto/ed25519.js";
+import { encodePublicKey } from "../../../loader/protocol/crypto/keys.js";
+import { FixpointError } from "../../../loader/protocol/errors.js";
 import { formatTrustEntry, parseTrustFile, rolesOf, withoutKey, TRUST_FILE_HEADER, type TrustEntry } from "../../../loader/trust/trust-file.js";
 import { ROLES } from "../../../loader/protocol/messages.js";
 

@@ -1,5 +1,5 @@
 /** Terminal output for both CLIs: colour only on a TTY (and never with NO_COLOR), errors with their code. */
-import { FixpointError, toFixpointError } from "../errors.js";
+import { FixpointError, toFixpointError } from "../../loader/protocol/errors.js";
 import { isShapeError } from "./args.js";
 
 export interface Style {

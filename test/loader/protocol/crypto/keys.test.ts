@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { throwsCode } from "../../helpers/expect-code.js";
+import { throwsCode } from "../../../helpers/expect-code.js";
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { keyPairFromSeed } from "../../../loader/crypto/ed25519.js";
-import { fingerprint } from "../../../loader/crypto/fingerprint.js";
+import { keyPairFromSeed } from "../../../../loader/protocol/crypto/ed25519.js";
+import { fingerprint } from "../../../../loader/protocol/crypto/fingerprint.js";
 import {
   decodeBase64Exact,
   encodePublicKey,
@@ -15,8 +15,8 @@ import {
   parsePublicKey,
   readIdentityFile,
   restrictToOwner,
-} from "../../../loader/crypto/keys.js";
-import { FixpointError } from "../../../loader/errors.js";
+} from "../../../../loader/protocol/crypto/keys.js";
+import { FixpointError } from "../../../../loader/protocol/errors.js";
 
 
 const pair = keyPairFromSeed(new Uint8Array(32).fill(3));

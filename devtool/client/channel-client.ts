@@ -5,16 +5,16 @@
  * the node gave in its goodbye).
  */
 import { connect as netConnect, type Socket } from "node:net";
-import { FixpointError, toFixpointError } from "../errors.js";
-import type { KeyPair } from "../crypto/ed25519.js";
-import { encodeFrame } from "../protocol/framing.js";
-import { startClientHandshake, type SessionKeys } from "../protocol/handshake.js";
+import { FixpointError, toFixpointError } from "../../loader/protocol/errors.js";
+import type { KeyPair } from "../../loader/protocol/crypto/ed25519.js";
+import { encodeFrame } from "../../loader/protocol/framing.js";
+import { startClientHandshake, type SessionKeys } from "../../loader/protocol/handshake.js";
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_MAX_FRAME_BYTES,
   PROTOCOL_VERSIONS,
-} from "../protocol/limits.js";
+} from "../../loader/protocol/limits.js";
 import {
   decodeNodeMessages,
   errorFromWire,
@@ -25,10 +25,10 @@ import {
   type RequestType,
   type ResultOf,
   type Welcome,
-} from "../protocol/messages.js";
-import type { Data } from "../protocol/schema.js";
-import { Connection, type ConnectionOptions } from "./connection.js";
-import { HandshakeIO } from "./handshake-io.js";
+} from "../../loader/protocol/messages.js";
+import type { Data } from "../../loader/protocol/schema.js";
+import { Connection, type ConnectionOptions } from "../../loader/protocol/channel/connection.js";
+import { HandshakeIO } from "../../loader/protocol/channel/handshake-io.js";
 
 export interface ConnectOptions {
   host: string;

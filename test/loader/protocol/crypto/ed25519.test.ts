@@ -11,7 +11,7 @@ import {
   keyPairFromSeed,
   signDetached,
   verifyDetached,
-} from "../../../loader/crypto/ed25519.js";
+} from "../../../../loader/protocol/crypto/ed25519.js";
 
 const hex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
 const same = (a: Uint8Array, b: Uint8Array): void => assert.deepEqual(Buffer.from(a), Buffer.from(b));

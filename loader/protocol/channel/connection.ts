@@ -27,10 +27,10 @@
 import type { Socket } from "node:net";
 import { FixpointError, toFixpointError, type ErrorData } from "../errors.js";
 import { AEAD_TAG_BYTES, type OpeningFrame } from "../crypto/aead.js";
-import { FrameReader, frameHeader, type Frame, type FrameSink } from "../protocol/framing.js";
-import { encodeMessageParts, errorFromWire, type Message } from "../protocol/messages.js";
-import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_FRAME_TIMEOUT_MS, HEARTBEAT_MISSES, MAX_RECORD_MESSAGES } from "../protocol/limits.js";
-import type { SessionKeys } from "../protocol/handshake.js";
+import { FrameReader, frameHeader, type Frame, type FrameSink } from "../framing.js";
+import { encodeMessageParts, errorFromWire, type Message } from "../messages.js";
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_FRAME_TIMEOUT_MS, HEARTBEAT_MISSES, MAX_RECORD_MESSAGES } from "../limits.js";
+import type { SessionKeys } from "../handshake.js";
 
 /** Our own heartbeat timer firing this many intervals late means this process was blocked, not that the peer went silent. */
 const LATE_TIMER_INTERVALS = 2;

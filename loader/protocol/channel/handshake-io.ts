@@ -9,8 +9,8 @@
  */
 import type { Socket } from "node:net";
 import { FixpointError, toFixpointError } from "../errors.js";
-import { FrameReader, type Frame } from "../protocol/framing.js";
-import { MAX_HANDSHAKE_FRAME_BYTES } from "../protocol/limits.js";
+import { FrameReader, type Frame } from "../framing.js";
+import { MAX_HANDSHAKE_FRAME_BYTES } from "../limits.js";
 
 export class HandshakeIO {
   readonly reader = new FrameReader(MAX_HANDSHAKE_FRAME_BYTES);

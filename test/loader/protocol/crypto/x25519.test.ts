@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import nacl from "tweetnacl";
-import { X25519_PUBLIC_KEY_BYTES, generateEphemeral, sharedSecret, type EphemeralKey } from "../../../loader/crypto/x25519.js";
+import { X25519_PUBLIC_KEY_BYTES, generateEphemeral, sharedSecret, type EphemeralKey } from "../../../../loader/protocol/crypto/x25519.js";
 
 // PKCS#8 prefix for a raw 32-byte X25519 private key (OID 1.3.101.110).
 const PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
-import { fingerprint } from "../../../loader/crypto/fingerprint.js";
+import { fingerprint } from "../../../../loader/protocol/crypto/fingerprint.js";
 
 describe("fingerprint", () => {
   test('is "SHA256:" and the unpadded base64 of the key\'s SHA-256', () => {

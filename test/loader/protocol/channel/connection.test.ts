@@ -4,8 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ChannelServer, connect } from "../../../loader/channel/index.js";
-import { generateKeyPair } from "../../../loader/crypto/index.js";
+import { ChannelServer } from "../../../../loader/channel/index.js";
+import { connect } from "../../../../devtool/client/index.js";
+import { generateKeyPair } from "../../../../loader/protocol/crypto/index.js";
 
 async function pair(heartbeatIntervalMs: number) {
   const client = generateKeyPair();

@@ -2,17 +2,17 @@
  * The `loader` CLI as an operator meets it: the built dist/loader.js in a real process.
  */
 import assert from "node:assert/strict";
-import { cliFails } from "../helpers/expect-code.js";
+import { cliFails } from "../../helpers/expect-code.js";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { generateKeyPair } from "../../loader/crypto/ed25519.js";
-import { fingerprint } from "../../loader/crypto/fingerprint.js";
-import { encodePublicKey, formatPublicKeyLine, parseIdentity, parsePublicKey } from "../../loader/crypto/keys.js";
-import { HELP } from "../../loader/cli/commands.js";
-import { ISOLATE_LIMIT_BOUNDS } from "../../loader/protocol/runtime-ipc.js";
-import { parseTrustFile } from "../../loader/trust/trust-file.js";
-import { runCli, snapshotDir, tempDir, type CliResult } from "../helpers/processes.js";
+import { generateKeyPair } from "../../../loader/protocol/crypto/ed25519.js";
+import { fingerprint } from "../../../loader/protocol/crypto/fingerprint.js";
+import { encodePublicKey, formatPublicKeyLine, parseIdentity, parsePublicKey } from "../../../loader/protocol/crypto/keys.js";
+import { HELP } from "../../../devtool/loader-cli/commands.js";
+import { ISOLATE_LIMIT_BOUNDS } from "../../../loader/protocol/runtime-ipc.js";
+import { parseTrustFile } from "../../../loader/trust/trust-file.js";
+import { runCli, snapshotDir, tempDir, type CliResult } from "../../helpers/processes.js";
 
 const loader = (...args: string[]): CliResult => runCli("loader", args);
 

@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ERROR_CODES, EXIT, FixpointError, hasCode, isErrorCode, toFixpointError } from "../../loader/index.js";
-import { ROOT } from "../helpers/processes.js";
+import { ERROR_CODES, EXIT, FixpointError, hasCode, isErrorCode, toFixpointError } from "../../../loader/index.js";
+import { ROOT } from "../../helpers/processes.js";
 
 test("every error code is listed in the README with what to do about it", () => {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");

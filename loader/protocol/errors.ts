@@ -4,7 +4,7 @@
  * Errors cross process and network boundaries as plain data (`{ code, message }`), so callers
  * match on `code`, never on `instanceof` (undici's lesson). Codes are literals from this one
  * `as const` table so they cannot drift (citty's lesson). The README lists each code with what
- * to do about it; `test/loader/errors.test.ts` checks that the two agree.
+ * to do about it; `test/loader/protocol/errors.test.ts` checks that the two agree.
  */
 
 /** Exit statuses that scripts can rely on. */

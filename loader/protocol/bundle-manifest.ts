@@ -16,10 +16,10 @@
  * base64 public key. A parser rejects anything whose re-encoding differs from its bytes.
  */
 import { createHash } from "node:crypto";
-import { FixpointError } from "../errors.js";
-import { PUBLIC_KEY_BYTES } from "../crypto/ed25519.js";
-import { decodeBase64Exact } from "../crypto/keys.js";
-import { DIGEST, MODULE_NAME } from "../protocol/messages.js";
+import { FixpointError } from "./errors.js";
+import { PUBLIC_KEY_BYTES } from "./crypto/ed25519.js";
+import { decodeBase64Exact } from "./crypto/keys.js";
+import { DIGEST, MODULE_NAME } from "./messages.js";
 
 export const MANIFEST_PREFIX = "fixpoint-bundle/1\n";
 

@@ -4,7 +4,7 @@
  * positional is a USAGE error that names it, and the CLI prints the command's help after it.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { FixpointError } from "../errors.js";
+import { FixpointError } from "../../loader/protocol/errors.js";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 

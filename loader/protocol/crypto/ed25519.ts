@@ -4,7 +4,7 @@
  *
  * Why native: tweetnacl's pure-JS verify measured ~11 ms here against ~0.1 ms native (same
  * algorithm, same bytes; see DESIGN.md). tweetnacl stays the reference the formats follow, and
- * `test/loader/crypto/ed25519.test.ts` cross-checks the two both ways.
+ * `test/loader/protocol/crypto/ed25519.test.ts` cross-checks the two both ways.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 

@@ -1,9 +1,9 @@
 /** The `loader` CLI: one entry, one function per command, exit codes from the error table. */
-import { FixpointError } from "./errors.js";
-import { reportError, onOutputClosed } from "./cli/output.js";
-import { closest, shapeError } from "./cli/args.js";
-import { HELP, authorize, init, keys, revoke, start } from "./cli/commands.js";
-import { VERSION } from "./version.js";
+import { FixpointError } from "../../loader/protocol/errors.js";
+import { reportError, onOutputClosed } from "../ui/output.js";
+import { closest, shapeError } from "../ui/args.js";
+import { HELP, authorize, init, keys, revoke, start } from "./commands.js";
+import { VERSION } from "../../loader/protocol/version.js";
 
 const COMMANDS = { init, authorize, keys, revoke, start } as const;
 

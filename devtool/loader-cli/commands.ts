@@ -2,20 +2,29 @@
  * The loader's commands. Each is small: the work is in node/, trust/ and store/.
  */
 import { readFileSync, existsSync } from "node:fs";
-import { FixpointError } from "../errors.js";
-import { fingerprint } from "../crypto/fingerprint.js";
-import { formatPublicKeyLine, parsePublicKey } from "../crypto/keys.js";
-import { streamLogger } from "../log.js";
-import { MODES, MODULE_NAME, MODULE_NAME_RULE, type Mode } from "../protocol/messages.js";
-import { DEFAULT_RUNTIME_LIMITS, ISOLATE_LIMIT_BOUNDS, type IsolateLimits, type RuntimeLimits } from "../protocol/runtime-ipc.js";
-import { runtimeEntry } from "../supervisor/runtime-entry.js";
-import { authorizeKey, parseRoles, readTrustFile, withoutKey, type TrustEntry } from "../trust/trust-file.js";
-import { writeFileAtomic } from "../store/atomic.js";
-import { parseHostPort } from "../node/config.js";
-import { dataDirPaths, initDataDir } from "../node/data-dir.js";
-import { LoaderNode } from "../node/node.js";
-import type { ServerLimits } from "../channel/server.js";
-import { parseCommandLine, requireOption, stringOption } from "./args.js";
+import {
+  FixpointError,
+  MODES,
+  MODULE_NAME,
+  MODULE_NAME_RULE,
+  authorizeKey,
+  dataDirPaths,
+  fingerprint,
+  formatPublicKeyLine,
+  initDataDir,
+  parseHostPort,
+  parsePublicKey,
+  parseRoles,
+  readTrustFile,
+  revokeKey,
+  startNode,
+  streamLogger,
+  type Mode,
+  type ServerLimits,
+  type TrustEntry,
+} from "../../loader/index.js";
+import { DEFAULT_RUNTIME_LIMITS, ISOLATE_LIMIT_BOUNDS, type IsolateLimits, type RuntimeLimits } from "../../loader/protocol/runtime-ipc.js";
+import { parseCommandLine, requireOption, stringOption } from "../ui/args.js";
 
 export const HELP = {
   main: `Usage: loader <command> [options]
@@ -205,7 +214,7 @@ export async function revoke(args: string[]): Promise<number> {
     entry = entries.find((e) => Buffer.from(e.publicKey).equals(Buffer.from(publicKey)));
   }
   if (entry === undefined) throw new FixpointError("KEY_NOT_FOUND", `${keyArg} is not in ${file}; \`loader keys --data ${requireOption(parsed, "data")}\` lists the keys it holds`);
-  writeFileAtomic(file, withoutKey(readFileSync(file, "utf8"), entry.publicKey));
+  revokeKey(file, entry.publicKey);
   const who = entry.comment === "" ? "" : ` (${entry.comment})`;
   process.stdout.write(`Revoked ${fingerprint(entry.publicKey)}${who}, roles ${entry.roles.join(",")}, in ${file}\n`);
   return 0;
@@ -291,23 +300,19 @@ export async function start(args: string[]): Promise<number> {
   setLimit("max-pending-handshakes", "maxPendingHandshakes");
 
   const logger = streamLogger((line) => process.stderr.write(line), format);
-  const node = new LoaderNode({
+  // A failure while starting (issue 12.1: a busy --http port) stops whatever had started, so
+  // nothing keeps this process alive: the error's code becomes the exit status.
+  const node = await startNode({
     dataDir,
     logger,
     limits,
-    runtime: { entry: runtimeEntry(), limits: runtimeLimits, ...(http === undefined ? {} : { http }), ...(httpRoot === undefined ? {} : { httpRoot }) },
+    moduleLimits: runtimeLimits,
+    ...(http === undefined ? {} : { http }),
+    ...(httpRoot === undefined ? {} : { httpRoot }),
     ...(listen === undefined ? {} : { listen }),
     ...(mode === undefined ? {} : { mode }),
     ...(ready === undefined ? {} : { ready }),
   });
-  try {
-    await node.start();
-  } catch (err) {
-    // Whatever started before the failure (the channel's port, the runtime process, issue 12.1:
-    // a busy --http port) must not keep this process alive: stop it, then exit with the code.
-    await node.stop().catch(() => {});
-    throw err;
-  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.log("info", "signal", { signal });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
-import { AEAD_KEY_BYTES, AEAD_TAG_BYTES, Opener, Sealer } from "../../../loader/crypto/aead.js";
+import { AEAD_KEY_BYTES, AEAD_TAG_BYTES, Opener, Sealer } from "../../../../loader/protocol/crypto/aead.js";
 
 const AAD = Buffer.from([0, 0, 0, 21]);
 
