@@ -47,7 +47,7 @@ test("loader/ imports nothing from runtime/ or devtool/, and only allowed packag
  * The loader's public entry points: what runtime/ and devtool/ may import from it. The rest of
  * loader/ can change shape without them noticing (issue 10).
  */
-const LOADER_ENTRY_POINTS = ["loader/index.ts", "loader/log.ts"];
+const LOADER_ENTRY_POINTS = ["loader/index.ts"];
 /** The wire format and the runtime's interface, defined once and imported by all three parts. */
 const SHARED = "loader/protocol/";
 /** What devtool/ may take from runtime/: the module API's types and the one esbuild definition for isolate code. */

@@ -6,7 +6,7 @@ import { FixpointError } from "../protocol/errors.js";
 import { VERSION } from "../protocol/version.js";
 import type { KeyPair } from "../protocol/crypto/ed25519.js";
 import { fingerprint } from "../protocol/crypto/fingerprint.js";
-import { logEntry, type Logger } from "../log.js";
+import { logEntry, type Logger } from "../protocol/log.js";
 import { ChannelServer, type ServerLimits, type Session } from "../channel/server.js";
 import { PROTOCOL_VERSIONS } from "../protocol/limits.js";
 import type { Mode, Request, RequestOf, ResultOf } from "../protocol/messages.js";

@@ -11,3 +11,4 @@ export * from "./channel/connection.js";
 export * from "./channel/handshake-io.js";
 export * from "./bundle-manifest.js";
 export * from "./release-manifest.js";
+export * from "./log.js";
