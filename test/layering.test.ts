@@ -69,6 +69,20 @@ test("runtime/ and devtool/ reach the loader only through its public entry point
   assert.deepEqual(problems, []);
 });
 
+test("loader/protocol/ stands alone: it imports nothing from the rest of loader/", () => {
+  // Everything in it is imported by runtime/ and devtool/ too; a reach back into the loader's
+  // own code would make all three parts depend on the node's internals.
+  const problems: string[] = [];
+  for (const file of sources(join(ROOT, SHARED))) {
+    for (const spec of importsOf(file)) {
+      if (!spec.startsWith(".")) continue;
+      const target = relative(ROOT, resolve(dirname(file), spec));
+      if (!target.startsWith(SHARED)) problems.push(`${relative(ROOT, file)} imports ${target}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
 test("the check itself sees a forbidden import", () => {
   // Guards against a regex that silently matches nothing.
   const specs = importsOf(join(ROOT, "loader/channel/server.ts"));

@@ -7,7 +7,7 @@ import { statSync } from "node:fs";
 import { toFixpointError } from "../protocol/errors.js";
 import type { Logger } from "../protocol/log.js";
 import type { Role } from "../protocol/messages.js";
-import { readTrustFile, rolesOf, type TrustEntry } from "../trust/trust-file.js";
+import { readTrustFile, rolesOf, type TrustEntry } from "../protocol/trust-file.js";
 
 export class TrustCache {
   private entries: TrustEntry[];

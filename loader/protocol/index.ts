@@ -12,3 +12,4 @@ export * from "./channel/handshake-io.js";
 export * from "./bundle-manifest.js";
 export * from "./release-manifest.js";
 export * from "./log.js";
+export * from "./trust-file.js";
