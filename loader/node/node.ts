@@ -360,7 +360,7 @@ export class LoaderNode {
     const checked = request.bundles.map((b) => ({ bundle: b, manifest: verifyReleaseBundle(b, manifest) }));
     const stored: string[] = [];
     try {
-      for (const { bundle, manifest: m } of checked) if (await this.store.storeVouched(bundle, m)) stored.push(m.digest);
+      for (const { bundle, manifest: m } of checked) if (await this.store.storeBundle({ bundle, manifest: m })) stored.push(m.digest);
       await this.releases.hold(request.release, manifest);
     } catch (err) {
       // Refused whole: what this stage wrote goes again (what runs or another release names stays).
