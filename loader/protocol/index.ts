@@ -13,3 +13,4 @@ export * from "./bundle-manifest.js";
 export * from "./release-manifest.js";
 export * from "./log.js";
 export * from "./trust-file.js";
+export * from "./node-config.js";
