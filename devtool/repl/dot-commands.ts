@@ -6,7 +6,6 @@
 import { FixpointError, MODULE_NAME, MODULE_NAME_RULE, type Style } from "../../loader/index.js";
 import type { ReplClient } from "./client.js";
 
-export const DOT_COMMANDS = [".help", ".modules", ".use", ".clear", ".exit"] as const;
 
 export const DOT_HELP = `.help       this text
 .modules    the node's modules, with versions and whether they run
