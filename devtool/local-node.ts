@@ -7,8 +7,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FixpointError, authorizeKey, formatIdentity, initDataDir, isErrorCode, generateKeyPair, parsePublicKey, readIdentityFile, type KeyPair } from "../loader/index.js";
-import { packageRoot } from "../loader/version.js";
+import { FixpointError, formatIdentity, isErrorCode, generateKeyPair, parsePublicKey, readIdentityFile, type KeyPair } from "../loader/index.js";
+import { authorizeKey, initDataDir } from "./node-admin.js";
+import { packageRoot } from "../loader/protocol/version.js";
 import { onLogLines } from "./nodes/log-lines.js";
 
 export interface LocalNode {

@@ -1,4 +1,6 @@
-import { FixpointError, MODULE_NAME, MODULE_NAME_RULE, parseCommandLine, stringOption, styleFor } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, MODULE_NAME_RULE } from "../../loader/index.js";
+import { parseCommandLine, stringOption } from "../ui/args.js";
+import { styleFor } from "../ui/output.js";
 import { knownNodesPath } from "../home.js";
 import { pinnedMessage } from "../nodes/targets.js";
 import { runBatch } from "../repl/batch.js";

@@ -5,7 +5,8 @@
  * connection drops, the next input opens a new one and the caller is told the scratch
  * variables are gone; an input is never sent twice.
  */
-import { toFixpointError, type ClientConnection, type Data, type KeyPair, type ResultOf } from "../../loader/index.js";
+import { toFixpointError, type Data, type KeyPair, type ResultOf } from "../../loader/index.js";
+import { type ClientConnection } from "../client/index.js";
 import { connectTarget, type PinOptions, type Target } from "../nodes/targets.js";
 import { pastDeadline } from "../commands/common.js";
 

@@ -3,9 +3,9 @@
  * .help, .modules, .use [M], .clear, .exit. Piped input runs them here; on a terminal
  * node:repl runs them beside its own (.editor, .load, .save, .break: see interactive.ts).
  */
-import { FixpointError, MODULE_NAME, MODULE_NAME_RULE, type Style } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, MODULE_NAME_RULE } from "../../loader/index.js";
+import { type Style } from "../ui/output.js";
 import type { ReplClient } from "./client.js";
-
 
 export const DOT_HELP = `.help       this text
 .modules    the node's modules, with versions and whether they run

@@ -16,7 +16,8 @@
  */
 import { Recoverable, start, type REPLServer } from "node:repl";
 import { inspect } from "node:util";
-import { styleFor, toFixpointError, type Style } from "../../loader/index.js";
+import { styleFor, type Style } from "../ui/output.js";
+import { toFixpointError } from "../../loader/index.js";
 import type { ReplClient } from "./client.js";
 import { runDotCommand } from "./dot-commands.js";
 import { History, HISTORY_SIZE } from "./history.js";

@@ -1,3 +1,3 @@
-export * from "./config.js";
 export * from "./data-dir.js";
 export * from "./node.js";
+export * from "./start-node.js";

@@ -7,16 +7,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { createHash } from "node:crypto";
-import {
-  connect,
-  formatPublicKeyLine,
-  generateKeyPair,
-  parsePublicKey,
-  type ClientConnection,
-  type ConnectOptions,
-  type KeyPair,
-  type Role,
-} from "../../loader/index.js";
+import { connect, type ClientConnection, type ConnectOptions } from "../../devtool/client/index.js";
+import { formatPublicKeyLine, generateKeyPair, parsePublicKey, type KeyPair, type Role } from "../../loader/index.js";
 import { onLogLines } from "../../devtool/nodes/log-lines.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
