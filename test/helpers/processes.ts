@@ -16,6 +16,22 @@ const DIST = { loader: join(ROOT, "dist/loader.js"), devtool: join(ROOT, "dist/d
 
 const made: string[] = [];
 
+/**
+ * Processes this test file started and has not seen exit. A test that times out or throws
+ * before its cleanup would otherwise leave loaders running with no parent (and their runtimes),
+ * holding ports and CPU for every later test; they are killed when the test process exits.
+ */
+const live = new Set<ChildProcess>();
+function watch(child: ChildProcess): void {
+  if (live.size === 0 && !watching) {
+    watching = true;
+    process.on("exit", () => live.forEach((c) => c.kill("SIGKILL")));
+  }
+  live.add(child);
+  child.on("exit", () => live.delete(child));
+}
+let watching = false;
+
 /** A fresh directory under the system's temp dir, removed when the test process exits. */
 export function tempDir(prefix = "fixpoint-test-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -108,6 +124,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<NodePro
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...options.env },
   });
+  watch(child);
   const logs: Record<string, unknown>[] = [];
   const waiters: { event: string; resolve: (line: Record<string, unknown>) => void }[] = [];
   let stderrText = "";
@@ -186,6 +203,7 @@ export function spawnCli(cli: "loader" | "devtool", args: string[], options: { e
     cwd: options.cwd ?? ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  watch(child);
   let stdout = "";
   let stderr = "";
   const waiters: (() => void)[] = [];
