@@ -1,4 +1,3 @@
 export * from "./data-dir.js";
 export * from "./node.js";
 export * from "./start-node.js";
-export * from "./process-flags.js";

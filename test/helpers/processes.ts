@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { connect, type ClientConnection, type ConnectOptions } from "../../devtool/client/index.js";
-import { LOADER_NODE_FLAGS, formatPublicKeyLine, generateKeyPair, parsePublicKey, type KeyPair, type Role } from "../../loader/index.js";
+import { formatPublicKeyLine, generateKeyPair, parsePublicKey, type KeyPair, type Role } from "../../loader/index.js";
 import { onLogLines } from "../../devtool/nodes/log-lines.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -120,7 +120,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<NodePro
     if (auth.status !== 0) throw new Error(`loader authorize failed: ${auth.stderr}`);
   }
   const nodeKey = parsePublicKey(readFileSync(join(dataDir, "node.pub"), "utf8"), "node.pub");
-  const child = spawn(process.execPath, [...LOADER_NODE_FLAGS, DIST.loader, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--log-format", "json", ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [DIST.loader, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--log-format", "json", ...(options.args ?? [])], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...options.env },
   });
