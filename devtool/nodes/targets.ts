@@ -8,7 +8,8 @@
  * error naming both fingerprints, and nothing is sent.
  */
 import { DEFAULT_PORT, FixpointError, fingerprint, parseHostPort, type HostPort, type KeyPair } from "../../loader/index.js";
-import { connect, type ClientConnection } from "../client/index.js";
+import { type ClientConnection } from "../client/channel-client.js";
+import { connectNode, type NodeClient } from "../client/node-client.js";
 import type { ProjectConfig } from "../config/project.js";
 import { addressText, checkNodeKey } from "../client/pins.js";
 
@@ -76,12 +77,18 @@ export function checkPin(target: Target, key: Uint8Array, options: PinOptions): 
   });
 }
 
-export function connectTarget(target: Target, identity: KeyPair, pin: PinOptions, timeoutMs?: number): Promise<ClientConnection> {
-  return connect({
-    host: target.address.host,
-    port: target.address.port,
+/** A client of the library (devtool/client) for `target`, its key checked against fixpoint.json and known_nodes. */
+export function connectClient(target: Target, identity: KeyPair, pin: PinOptions, timeoutMs?: number, deadlineMs?: number): Promise<NodeClient> {
+  return connectNode({
+    address: target.address,
     identity,
+    label: target.label,
     checkNodeKey: (key) => checkPin(target, key, pin),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(deadlineMs === undefined ? {} : { deadlineMs }),
   });
+}
+
+export async function connectTarget(target: Target, identity: KeyPair, pin: PinOptions, timeoutMs?: number): Promise<ClientConnection> {
+  return (await connectClient(target, identity, pin, timeoutMs)).connection;
 }
