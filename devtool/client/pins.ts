@@ -43,7 +43,7 @@ export function checkNodeKey(label: string, address: HostPort, key: Uint8Array, 
     const from = given ? policy.keysFrom : policy.knownNodesFile!;
     throw new FixpointError(
       "NODE_KEY_MISMATCH",
-      `node ${label} (${where}) proved key ${seen}, but ${from} pins ${pinned.map(fingerprint).join(" or ")}. ` +
+      `node ${label === where ? where : `${label} (${where})`} proved key ${seen}, but ${from} pins ${pinned.map(fingerprint).join(" or ")}. ` +
         `Someone may be intercepting the connection, or the node was re-created. Nothing was sent. ` +
         `If the change is expected, update the pin in ${from}.`,
     );
