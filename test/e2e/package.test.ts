@@ -135,9 +135,15 @@ test("the packed package installs into an empty project, type-checks against it,
   writeFileSync(join(app, "drive.ts"), PROGRAM);
   mkdirSync(join(app, "ci"));
   cpSync(join(ROOT, "examples/ci/deploy.ts"), join(app, "ci/deploy.ts"));
+  // And the README's client examples, as a reader pastes them.
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("### Drive nodes from your scripts\n"), readme.indexOf("\n## ", readme.indexOf("### Drive nodes from your scripts\n")));
+  const snippets = [...section.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+  assert.ok(snippets.length >= 2, "the README's section has its client examples");
+  snippets.forEach((code, i) => writeFileSync(join(app, "ci", `readme-${i + 1}.ts`), code));
   writeFileSync(
     join(app, "tsconfig.json"),
-    JSON.stringify({ compilerOptions: { ...STRICT, lib: ["ES2023"], types: ["node"], typeRoots: [join(ROOT, "node_modules/@types")], outDir: "build", rootDir: "." }, files: ["drive.ts", "ci/deploy.ts"] }),
+    JSON.stringify({ compilerOptions: { ...STRICT, lib: ["ES2023"], types: ["node"], typeRoots: [join(ROOT, "node_modules/@types")], outDir: "build", rootDir: "." }, include: ["drive.ts", "ci/*.ts"] }),
   );
   ok(run(process.execPath, [TSC, "-p", "tsconfig.json"], app), "tsc (program)");
 
