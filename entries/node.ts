@@ -24,4 +24,4 @@ export {
   type Mode,
   type Role,
 } from "../loader/index.js";
-export { streamLogger, silentLogger, type Logger, type LogEntry, type LogLevel } from "../loader/log.js";
+export { streamLogger, silentLogger, type Logger, type LogEntry, type LogLevel } from "../loader/index.js";
