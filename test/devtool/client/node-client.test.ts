@@ -231,6 +231,39 @@ test("an identity the node does not trust is refused by the node with UNKNOWN_ID
   await expectCode(pinned({ identity: { publicKey: new Uint8Array(3) } as unknown as KeyPair }), "IDENTITY_INVALID");
 });
 
+test("a call past deadlineMs rejects with REQUEST_TIMEOUT, and the client goes on", async () => {
+  const slow = join(dir, "slow.ts");
+  writeFileSync(slow, `import { defineModule } from "fixpoint";\nexport default defineModule({ version: "1", state: {}, functions: { wait: () => new Promise((r) => setTimeout(() => r("late"), 3000)), now: () => "now" } });\n`);
+  const client = await pinned({ deadlineMs: 300 });
+  try {
+    await client.push(slow);
+    const t0 = performance.now();
+    await expectCode(client.call("slow", "wait"), "REQUEST_TIMEOUT");
+    assert.ok(performance.now() - t0 < 2500, "the client stopped waiting at its deadline");
+    assert.equal(await client.call("slow", "now"), "now");
+  } finally {
+    await client.close();
+  }
+});
+
+test("following the log of a node that shuts down throws the node's reason", async () => {
+  const other = await startNode();
+  const client = await connectNode({ address: `127.0.0.1:${other.port}`, identity: other.dev, nodeKey: other.nodeKey, knownNodes: false, timeoutMs: 20_000 });
+  const ended = (async () => {
+    for await (const _ of client.logs({ follow: true }));
+  })().then(
+    () => assert.fail("the loop ended as if the client had closed"),
+    (err: unknown) => err,
+  );
+  // The subscription is made once the node has answered a request after it.
+  await client.status();
+  await other.stop();
+  const reason = await ended;
+  assert.ok(reason instanceof FixpointError, String(reason));
+  assert.ok(["SHUTTING_DOWN", "CHANNEL_CLOSED"].includes(reason.code), `${reason.code}: ${reason.message}`);
+  await client.close();
+});
+
 test("a request after close is CHANNEL_CLOSED, and close is idempotent", async () => {
   const client = await pinned();
   await client.close();
