@@ -188,6 +188,10 @@ export interface LogsOptions {
 export class NodeClient {
   private following = 0;
   private closedByUs = false;
+  /** Why the connection closed (null: in order), once it has. */
+  private closeReason: FixpointError | null | undefined;
+  /** Followers waiting for an entry or the close. */
+  private readonly wakers = new Set<() => void>();
 
   constructor(
     /** The channel connection underneath (for requests this class has no method for). */
@@ -199,7 +203,13 @@ export class NodeClient {
     readonly address: HostPort,
     /** Longest wait for an answer from code running on the node, ms. */
     readonly deadlineMs: number = DEFAULT_DEADLINE_MS,
-  ) {}
+  ) {
+    // One listener for the client's life: the connection keeps its close listeners until it closes.
+    connection.onClose((reason) => {
+      this.closeReason = reason;
+      for (const wake of this.wakers) wake();
+    });
+  }
 
   /** The key the node proved in the handshake. */
   get nodeKey(): Uint8Array {
@@ -321,8 +331,8 @@ export class NodeClient {
     const passes = (e: LogEntry) => (options.module === undefined || e.fields["module"] === options.module) && LOG_LEVELS.indexOf(e.level) >= minLevel;
 
     const arrived: LogEntry[] = [];
-    let ended: FixpointError | null | undefined;
-    let wake = () => {};
+    let resume = () => {};
+    const wake = () => resume();
     const conn = this.connection;
     const off = follow
       ? conn.onEvent((topic, data) => {
@@ -333,10 +343,7 @@ export class NodeClient {
       : () => {};
     if (follow) {
       this.following++;
-      conn.onClose((reason) => {
-        ended = reason;
-        wake();
-      });
+      this.wakers.add(wake);
     }
     try {
       // Another loop following on this connection keeps its subscription.
@@ -354,14 +361,16 @@ export class NodeClient {
           if (passes(e)) yield e;
         }
         early = false;
+        const ended = this.closeReason;
         if (ended !== undefined) {
           if (this.closedByUs || ended === null) return;
           throw ended;
         }
-        await new Promise<void>((resolve) => (wake = resolve));
+        await new Promise<void>((resolve) => (resume = resolve));
       }
     } finally {
       off();
+      this.wakers.delete(wake);
       if (follow && --this.following === 0 && conn.isOpen) {
         // Stop the node sending what nobody reads any more.
         conn.request("subscribe", { topics: [] }, { timeoutMs: NODE_ANSWER_MS }).catch(() => {});
