@@ -1,11 +1,17 @@
-// Bundles the two CLIs and the runtime process into dist/ with esbuild, so `loader` and `devtool` start as plain
-// Node scripts (no TypeScript loader at run time). Packages stay external: they are
-// installed beside dist/ by npm. Runs on `npm ci` (prepare), `npm start` and `npm test`.
+// Bundles the CLIs, the runtime process and the package's library entries into dist/ with
+// esbuild, so that all of it runs as plain Node scripts (no TypeScript loader at run time).
+// Packages stay external: they are installed beside dist/ by npm. Runs on `npm ci` (prepare),
+// `npm start` and `npm test`. With --types (`npm pack` and `npm publish` run it, as prepack),
+// also the declarations of the public entries into dist/types (tsconfig.build.json): they
+// take tsc some seconds, which every test run need not pay.
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { createRequire } from "node:module";
 import { build } from "esbuild";
 import { BOOTSTRAP_ENTRY, BOOTSTRAP_FILE, ISOLATE_SCRIPT_OPTIONS } from "../runtime/isolate/script-build.js";
 
 await build({
-  entryPoints: { loader: "devtool/loader-cli/main.ts", devtool: "devtool/main.ts", runtime: "runtime/main.ts" },
+  entryPoints: { loader: "devtool/loader-cli/main.ts", devtool: "devtool/main.ts", fixpoint: "devtool/fixpoint-cli/main.ts", runtime: "runtime/main.ts" },
   outdir: "dist",
   bundle: true,
   platform: "node",
@@ -27,3 +33,25 @@ await build({
   outdir: "dist",
   logLevel: "warning",
 });
+
+// The package's exports (package.json): "." the module API (types: runtime/api.ts, which the
+// devtool also bundles into every module), "./node" embedding a node, "./client" the client
+// library. No shebang: these are imported, not run.
+await build({
+  entryPoints: { api: "runtime/api.ts", node: "entries/node.ts", client: "devtool/client/index.ts" },
+  outdir: "dist",
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  packages: "external",
+  sourcemap: "linked",
+  logLevel: "warning",
+});
+
+if (process.argv.includes("--types")) {
+  const root = join(import.meta.dirname, "..");
+  const tsc = join(dirname(createRequire(join(root, "package.json")).resolve("typescript/package.json")), "bin", "tsc");
+  const r = spawnSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}

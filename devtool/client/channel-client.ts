@@ -123,13 +123,24 @@ export class ClientConnection extends Connection<NodeMessage, ClientMessage> {
               reject(new FixpointError("REQUEST_TIMEOUT", `${type} got no answer within ${options.timeoutMs} ms`));
             }, options.timeoutMs);
       this.pending.set(id, { type, resolve: resolve as (v: unknown) => void, reject, timer });
-      this.send({ ...body, type, id } as unknown as ClientMessage);
+      try {
+        this.send({ ...body, type, id } as unknown as ClientMessage);
+      } catch (err) {
+        // Nothing was sent (a value that cannot be encoded, a message over the frame limit).
+        this.pending.delete(id);
+        clearTimeout(timer);
+        reject(toFixpointError(err));
+      }
     });
   }
 
-  /** Listens to events the node pushes (logs). */
-  onEvent(listener: EventListener): void {
+  /** Listens to events the node pushes (logs, REPL output); returns what stops listening. */
+  onEvent(listener: EventListener): () => void {
     this.eventListeners.push(listener);
+    return () => {
+      const i = this.eventListeners.indexOf(listener);
+      if (i >= 0) this.eventListeners.splice(i, 1);
+    };
   }
 
   protected dispatch(message: NodeMessage): void {
@@ -162,7 +173,7 @@ export class ClientConnection extends Connection<NodeMessage, ClientMessage> {
         return;
       }
       case "event":
-        for (const listener of this.eventListeners) listener(message.topic, message.data);
+        for (const listener of [...this.eventListeners]) listener(message.topic, message.data);
         return;
       case "welcome":
         this.closeWith(new FixpointError("MESSAGE_INVALID", "a second welcome from the node"));

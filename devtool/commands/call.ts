@@ -47,10 +47,14 @@ export async function run(args: string[]): Promise<number> {
   const deadlineMs = deadlineFrom(parsed);
   const ctx = contextFrom(parsed);
   const json = parsed.values["json"] === true;
-  const outcomes = await fanOut(ctx, (conn) =>
-    conn.request("call", { module, fn, args: callArgs }, { timeoutMs: deadlineMs }).catch((e: unknown) => {
-      throw toFixpointError(e).code === "REQUEST_TIMEOUT" ? pastDeadline(`${module}.${fn}`, deadlineMs) : e;
+  const outcomes = await fanOut(
+    ctx,
+    async (node) => ({
+      value: await node.call(module, fn, ...callArgs).catch((e: unknown) => {
+        throw toFixpointError(e).code === "REQUEST_TIMEOUT" ? pastDeadline(`${module}.${fn}`, deadlineMs) : e;
+      }),
     }),
+    deadlineMs,
   );
   const out = styleFor(process.stdout);
   const many = outcomes.length > 1;

@@ -1,11 +1,11 @@
 /** What several devtool commands share: the connection flags and fan-out to nodes. */
 import { FixpointError, toFixpointError, type KeyPair } from "../../loader/index.js";
 import { styleFor } from "../ui/output.js";
-import { type ClientConnection } from "../client/index.js";
+import type { NodeClient } from "../client/index.js";
 import { type OptionSpec, type Parsed } from "../ui/args.js";
 import { loadProjectConfig, type ProjectConfig } from "../config/project.js";
 import { identityPath, knownNodesPath, loadIdentity } from "../home.js";
-import { pinnedMessage, connectTarget, resolveTargets, type Target } from "../nodes/targets.js";
+import { pinnedMessage, connectClient, resolveTargets, type Target } from "../nodes/targets.js";
 import { eachNode, type NodeOutcome } from "../nodes/fan-out.js";
 import { findLocalNode, LOCAL_NODE_LABEL } from "../nodes/local-pointer.js";
 import { dirname, join } from "node:path";
@@ -116,17 +116,18 @@ function timeoutOf(text: string | undefined): number | undefined {
 
 /**
  * Runs `work` against every target concurrently (eachNode: at most NODE_FAN_OUT at once), each
- * on its own connection. On a terminal, anything still running after a second is shown on one
- * progress line until it finishes.
+ * with its own client of the library (devtool/client), closed after. `deadlineMs`: the
+ * clients' wait for code running on the node. On a terminal, anything still running after a
+ * second is shown on one progress line until it finishes.
  */
-export async function fanOut<T>(ctx: Context, work: (conn: ClientConnection, target: Target) => Promise<T>): Promise<NodeOutcome<T>[]> {
+export async function fanOut<T>(ctx: Context, work: (node: NodeClient, target: Target) => Promise<T>, deadlineMs?: number): Promise<NodeOutcome<T>[]> {
   const err = styleFor(process.stderr);
   const waiting = new Set(ctx.targets.map((t) => t.label));
   const progress = process.stderr.isTTY === true ? startProgress(() => (waiting.size === 0 ? "" : `waiting for ${[...waiting].join(", ")}…`)) : null;
   const outcomes = await eachNode(ctx.targets, async (target) => {
-    let conn: ClientConnection | undefined;
+    let node: NodeClient | undefined;
     try {
-      conn = await connectTarget(
+      node = await connectClient(
         target,
         ctx.identity,
         {
@@ -135,10 +136,11 @@ export async function fanOut<T>(ctx: Context, work: (conn: ClientConnection, tar
           onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${pinnedMessage(t, key, knownNodesPath())}\n`),
         },
         ctx.timeoutMs,
+        deadlineMs,
       );
-      return await work(conn, target);
+      return await work(node, target);
     } finally {
-      conn?.close();
+      void node?.close();
       waiting.delete(target.label);
     }
   });

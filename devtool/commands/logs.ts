@@ -3,10 +3,9 @@ import { parseCommandLine } from "../ui/args.js";
 import { styleFor, type Style } from "../ui/output.js";
 import { type ClientConnection } from "../client/index.js";
 import { knownNodesPath } from "../home.js";
-import { NodeSessions } from "../nodes/sessions.js";
 import { pinnedMessage, connectTarget, type PinOptions, type Target } from "../nodes/targets.js";
 import { shutdown, stopSignal } from "../ui/shutdown.js";
-import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, printFailures, type Context } from "./common.js";
+import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, fanOut, printFailures, type Context } from "./common.js";
 
 export const HELP = `Usage: devtool logs [--node NAME|HOST:PORT] [--follow] [--lines N] [--module M] [--level L] [--json] [options]
 
@@ -101,11 +100,13 @@ export async function run(args: string[]): Promise<number> {
     onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${pinnedMessage(t, key, knownNodesPath())}\n`),
   };
   if (!follow) {
-    const sessions = new NodeSessions(ctx.targets, ctx.identity, pin, ctx.timeoutMs);
-    const outcomes = await sessions.each((conn) => conn.request("subscribe", { topics: [], backlog: 1000 }, { timeoutMs: 10_000 }));
-    for (const o of outcomes) for (const entry of recent((o.value?.backlog ?? []).filter(isLogEntry))) print(o.target.label, entry);
+    const outcomes = await fanOut(ctx, async (node) => {
+      const backlog: LogEntry[] = [];
+      for await (const entry of node.logs({ backlog: 1000 })) backlog.push(entry);
+      return backlog;
+    });
+    for (const o of outcomes) for (const entry of recent(o.value ?? [])) print(o.target.label, entry);
     printFailures(outcomes);
-    await sessions.close();
     return exitStatusOf(outcomes);
   }
 

@@ -30,7 +30,7 @@ export async function run(args: string[]): Promise<number> {
   if (!(MODES as readonly string[]).includes(wanted)) throw new FixpointError("USAGE", `mode must be ${MODES.join(" or ")}, got "${wanted}"`);
   const mode = wanted as Mode;
   const ctx = contextFrom(parsed);
-  const outcomes = await fanOut(ctx, (conn) => conn.request("mode", { mode }, { timeoutMs: 10_000 }));
+  const outcomes = await fanOut(ctx, (node) => node.setMode(mode));
   const out = styleFor(process.stdout);
   const paint = (m: Mode) => (m === "production" ? out.yellow(m) : out.green(m));
   for (const { target, value } of outcomes) {

@@ -61,9 +61,9 @@ async function pushOnce(ctx: Context, files: string[]): Promise<number> {
     bundles.push(signBundle(built.name, built.code, built.sourceMap, ctx.identity));
   }
   const buildMs = performance.now() - started;
-  const outcomes = await fanOut(ctx, async (conn) => {
+  const outcomes = await fanOut(ctx, async (node) => {
     const t0 = performance.now();
-    const results = await Promise.all(bundles.map((b) => conn.request("push", { bundle: b.bundle }, { timeoutMs: 30_000 })));
+    const results = await node.push(...bundles.map((b) => b.bundle));
     return { results, ms: performance.now() - t0 };
   });
   const out = styleFor(process.stdout);

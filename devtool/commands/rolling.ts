@@ -1,11 +1,11 @@
 /** What `upgrade` and `rollback` share: connecting to every target, running the rollout, printing it. */
 import { FixpointError, toFixpointError } from "../../loader/index.js";
 import { styleFor, type Style } from "../ui/output.js";
-import { type ClientConnection } from "../client/index.js";
+import { rollingRollback, rollingUpgrade, type NodeClient } from "../client/index.js";
 import { type Parsed } from "../ui/args.js";
 import { knownNodesPath } from "../home.js";
-import { connectTarget, pinnedMessage } from "../nodes/targets.js";
-import { runRollout, type NodeFate, type RolloutEvent, type RolloutOptions, type RolloutReport } from "../release/index.js";
+import { connectClient, pinnedMessage } from "../nodes/targets.js";
+import { type NodeFate, type RolloutEvent, type RolloutOptions, type RolloutReport } from "../release/index.js";
 import { CONNECTION_OPTIONS, DEADLINE_OPTION, contextFrom, printFailures, type Context } from "./common.js";
 import type { NodeOutcome as Outcome } from "../nodes/fan-out.js";
 
@@ -79,14 +79,15 @@ function progressLine(style: Style, e: RolloutEvent, number: number, rollback: b
 export async function runRolling(ctx: Context, o: Omit<RolloutOptions, "onEvent">): Promise<number> {
   const out = styleFor(process.stdout);
   const err = styleFor(process.stderr);
-  const connected: Outcome<ClientConnection>[] = await Promise.all(
+  const connected: Outcome<NodeClient>[] = await Promise.all(
     ctx.targets.map(async (target) => {
       try {
-        const conn = await connectTarget(
+        const conn = await connectClient(
           target,
           ctx.identity,
           { knownNodesFile: knownNodesPath(), acceptNew: ctx.acceptNew, onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${pinnedMessage(t, key, knownNodesPath())}\n`) },
           ctx.timeoutMs,
+          o.deadlineMs,
         );
         return { target, value: conn };
       } catch (e) {
@@ -100,23 +101,23 @@ export async function runRolling(ctx: Context, o: Omit<RolloutOptions, "onEvent"
       process.stderr.write(`${err.red("error")} ${o.rollback ? "rollback" : "upgrade"} not started: every node must be reachable first; nothing was sent\n`);
       return connected.find((c) => c.error !== undefined)!.error!.exitStatus;
     }
-    const nodes = connected.map((c) => ({ label: c.target.label, conn: c.value! }));
+    const nodes = connected.map((c) => c.value!);
     process.stdout.write(
       out.bold(o.rollback ? `rollback to release ${o.number}` : `upgrade to release ${o.number}`) +
         ` on ${nodes.length} node(s): ${nodes.map((n) => n.label).join(", ")}` +
         out.dim(`, ${o.maxUnavailable ?? 1} at a time\n`),
     );
-    const report = await runRollout(nodes, {
-      ...o,
-      onEvent: (e) => {
-        const line = progressLine(out, e, o.number, o.rollback);
-        if (line !== null) process.stdout.write(line + "\n");
-      },
-    });
+    const onEvent = (e: RolloutEvent) => {
+      const line = progressLine(out, e, o.number, o.rollback);
+      if (line !== null) process.stdout.write(line + "\n");
+    };
+    const report = o.rollback
+      ? await rollingRollback(nodes, o.number, { deadlineMs: o.deadlineMs, onEvent })
+      : await rollingUpgrade(nodes, o.release!, { maxUnavailable: o.maxUnavailable ?? 1, deadlineMs: o.deadlineMs, onEvent });
     printReport(report, o.number, o.rollback);
     return report.stopped === null && report.fates.every((f) => f.fate.kind === "upgraded") ? 0 : (report.stopped?.exitStatus ?? 1);
   } finally {
-    for (const c of connected) c.value?.close();
+    for (const c of connected) void c.value?.close();
   }
 }
 

@@ -44,7 +44,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const json = parsed.values["json"] === true;
   const ctx = contextFrom(parsed);
-  const outcomes = await fanOut(ctx, (conn) => conn.request("status", {}, { timeoutMs: 10_000 }));
+  const outcomes = await fanOut(ctx, (node) => node.status());
   const out = styleFor(process.stdout);
   // A node of another cluster than the project's is worth a word, not a silent mismatch (issue 12.11).
   const clusterNote = (cluster: string) => (ctx.project === null || ctx.project.cluster === cluster ? "" : " " + out.yellow(`(${ctx.project.file} says cluster ${ctx.project.cluster})`));

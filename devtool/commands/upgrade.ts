@@ -1,6 +1,6 @@
 import { FixpointError } from "../../loader/index.js";
 import { parseCommandLine, stringOption } from "../ui/args.js";
-import { releasesOf } from "../release/index.js";
+import { releaseOfProject } from "../client/releases.js";
 import { deadlineFrom } from "./common.js";
 import { ROLLING_CONNECTION_HELP, ROLLING_OPTIONS, rollingContext, runRolling } from "./rolling.js";
 
@@ -45,20 +45,7 @@ export async function run(args: string[]): Promise<number> {
   const deadlineMs = deadlineFrom(parsed);
   const ctx = rollingContext(parsed);
   if (ctx.project === null) throw new FixpointError("USAGE", "no fixpoint.json here or above; `devtool upgrade` rolls out a release of a project (run it in its folder, or pass --config FILE)");
-  const releases = releasesOf(ctx.project);
-  const r = releaseText === undefined ? releases.newest() : releases.read(Number(releaseText));
-  if (r === null) throw new FixpointError("USAGE", `this project has no release yet in ${releases.dir}; create one with \`devtool release create\``);
   // Every bundle read and checked before anything is sent: a damaged release stops here.
-  const bundles = new Map(r.manifest.modules.map((m) => [m.digest, releases.bundle(r, m.digest)]));
-  return runRolling(ctx, {
-    number: r.number,
-    rollback: false,
-    release: { release: r.release, manifest: r.manifest, bundle: (digest) => bundles.get(digest) ?? missingBundle(digest, r.number) },
-    maxUnavailable: Number(widthText),
-    deadlineMs,
-  });
-}
-
-function missingBundle(digest: string, number: number): never {
-  throw new FixpointError("RELEASE_BUNDLE_INVALID", `a node asked for bundle ${digest.slice(0, 12)}, which release ${number} does not name`);
+  const release = releaseOfProject(ctx.project, releaseText === undefined ? undefined : Number(releaseText));
+  return runRolling(ctx, { number: release.number, rollback: false, release, maxUnavailable: Number(widthText), deadlineMs });
 }

@@ -8,9 +8,10 @@
  * error naming both fingerprints, and nothing is sent.
  */
 import { DEFAULT_PORT, FixpointError, fingerprint, parseHostPort, type HostPort, type KeyPair } from "../../loader/index.js";
-import { connect, type ClientConnection } from "../client/index.js";
+import { type ClientConnection } from "../client/channel-client.js";
+import { connectNode, type NodeClient } from "../client/node-client.js";
 import type { ProjectConfig } from "../config/project.js";
-import { readKnownNodes, rememberNode } from "./known-nodes.js";
+import { addressText, checkNodeKey } from "../client/pins.js";
 
 export interface Target {
   /** The name in fixpoint.json, or the address. */
@@ -20,9 +21,7 @@ export interface Target {
   pinned: Uint8Array | null;
 }
 
-export function addressText(address: HostPort): string {
-  return address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
+export { addressText };
 
 /** "pinned NAME (ADDRESS) with key SHA256:… in FILE", the address once when it is the label (issue 12.11). */
 export function pinnedMessage(target: Target, key: Uint8Array, file: string): string {
@@ -69,42 +68,27 @@ export interface PinOptions {
 
 /** Throws unless `key` is what `target` is pinned to (or may be pinned now). */
 export function checkPin(target: Target, key: Uint8Array, options: PinOptions): void {
-  const address = addressText(target.address);
-  const seen = fingerprint(key);
-  const pinned = target.pinned ?? readKnownNodes(options.knownNodesFile).find((n) => n.address === address)?.key ?? null;
-  if (pinned !== null) {
-    if (Buffer.from(pinned).equals(Buffer.from(key))) return;
-    const where = target.pinned !== null ? "fixpoint.json" : options.knownNodesFile;
-    throw new FixpointError(
-      "NODE_KEY_MISMATCH",
-      `node ${target.label} (${address}) proved key ${seen}, but ${where} pins ${fingerprint(pinned)}. ` +
-        `Someone may be intercepting the connection, or the node was re-created. Nothing was sent. ` +
-        `If the change is expected, update the pin in ${where}.`,
-    );
-  }
-  if (!options.acceptNew) {
-    // Pins are per address as typed: the same node reached as localhost:P after 127.0.0.1:P
-    // was pinned is unpinned, which must not look like a node never seen (issue 12.11).
-    const elsewhere = readKnownNodes(options.knownNodesFile).find((n) => n.address !== address && Buffer.from(n.key).equals(Buffer.from(key)));
-    throw new FixpointError(
-      "NODE_KEY_UNPINNED",
-      elsewhere !== undefined
-        ? `node ${address} is not pinned under that address, but its key ${seen} is pinned for ${elsewhere.address} in ${options.knownNodesFile} ` +
-            `(pins are per address as written). Use --node ${elsewhere.address}, or rerun with --accept-new to pin it for ${address} too.`
-        : `node ${address} is not pinned; its key has fingerprint ${seen}. Compare it with the one \`loader init\` printed, ` +
-            `then pin it in fixpoint.json or rerun with --accept-new.`,
-    );
-  }
-  rememberNode(options.knownNodesFile, address, key);
-  options.onPinned?.(target, key);
+  checkNodeKey(target.label, target.address, key, {
+    keys: target.pinned === null ? [] : [target.pinned],
+    keysFrom: "fixpoint.json",
+    knownNodesFile: options.knownNodesFile,
+    acceptNew: options.acceptNew,
+    onPinned: (k) => options.onPinned?.(target, k),
+  });
 }
 
-export function connectTarget(target: Target, identity: KeyPair, pin: PinOptions, timeoutMs?: number): Promise<ClientConnection> {
-  return connect({
-    host: target.address.host,
-    port: target.address.port,
+/** A client of the library (devtool/client) for `target`, its key checked against fixpoint.json and known_nodes. */
+export function connectClient(target: Target, identity: KeyPair, pin: PinOptions, timeoutMs?: number, deadlineMs?: number): Promise<NodeClient> {
+  return connectNode({
+    address: target.address,
     identity,
+    label: target.label,
     checkNodeKey: (key) => checkPin(target, key, pin),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(deadlineMs === undefined ? {} : { deadlineMs }),
   });
+}
+
+export async function connectTarget(target: Target, identity: KeyPair, pin: PinOptions, timeoutMs?: number): Promise<ClientConnection> {
+  return (await connectClient(target, identity, pin, timeoutMs)).connection;
 }

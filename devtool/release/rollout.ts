@@ -19,7 +19,7 @@
  * prints.
  */
 import { FixpointError, authorize, toFixpointError, type ResultOf, type WireBundle } from "../../loader/index.js";
-import { type ClientConnection } from "../client/index.js";
+import type { ClientConnection } from "../client/channel-client.js";
 import type { ReleaseManifest, WireRelease } from "../../loader/index.js";
 
 export interface RolloutNode {
@@ -58,11 +58,19 @@ export interface RolloutEvent {
   checked?: number;
 }
 
+/** A signed release and a way to its bundles by digest (a project's .fixpoint/releases/N, or one just made). */
+export interface RolloutRelease {
+  release: WireRelease;
+  manifest: ReleaseManifest;
+  /** The bundle of `digest`; throws if the release names no such bundle. */
+  bundle(digest: string): WireBundle;
+}
+
 export interface RolloutOptions {
   number: number;
   rollback: boolean;
   /** For an upgrade: the release to stage and its bundles by digest. */
-  release?: { release: WireRelease; manifest: ReleaseManifest; bundle(digest: string): WireBundle };
+  release?: RolloutRelease;
   /** Nodes restarted at once (1 default). */
   maxUnavailable?: number;
   /** Longest wait for one node's answer to `upgrade` (or to a stage), ms. */
@@ -119,7 +127,7 @@ export async function runRollout(nodes: RolloutNode[], o: RolloutOptions): Promi
         const t0 = performance.now();
         emit({ node: node.label, step: "stage" });
         try {
-          const sent = await stage(node.conn, release, o.deadlineMs);
+          const sent = await stageRelease(node.conn, release, o.deadlineMs);
           fates.set(node.label, { kind: "untouched", staged: true });
           emit({ node: node.label, step: "staged", ms: performance.now() - t0, bundlesSent: sent });
           return null;
@@ -180,7 +188,7 @@ async function refusalOf(node: RolloutNode, o: RolloutOptions): Promise<Fixpoint
 }
 
 /** Stages `release` on one node; returns how many bundles were sent. */
-async function stage(conn: ClientConnection, r: NonNullable<RolloutOptions["release"]>, deadlineMs: number): Promise<number> {
+export async function stageRelease(conn: ClientConnection, r: RolloutRelease, deadlineMs: number): Promise<number> {
   let { missing } = await conn.request("stage", { release: r.release, bundles: [] }, { timeoutMs: deadlineMs });
   let sent = 0;
   while (missing.length > 0) {
