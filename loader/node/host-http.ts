@@ -78,12 +78,14 @@ export function hostHttp(answer: Answer, stopping: () => boolean) {
         const request = async (): Promise<HttpWireRequest> => {
           if (Number(req.headers.get("content-length") ?? 0) > MAX_HTTP_BODY_BYTES) throw tooLarge();
           const body = req.body === null ? null : await readBounded(req.body as unknown as AsyncIterable<Uint8Array>);
-          return { method: req.method, url: "", headers: [...req.headers], body };
+          const headers: [string, string][] = [];
+          req.headers.forEach((value, key) => headers.push([key, value]));
+          return { method: req.method, url: "", headers, body };
         };
         const r = await serve(url.pathname + url.search, prefix, url.origin, request);
         // A Response refuses a body with these statuses, even an empty one.
         const empty = [101, 103, 204, 205, 304].includes(r.status);
-        return new Response(empty ? null : r.body, { status: r.status, ...(r.statusText === "" ? {} : { statusText: r.statusText }), headers: r.headers });
+        return new Response(empty ? null : (r.body as Uint8Array<ArrayBuffer>), { status: r.status, ...(r.statusText === "" ? {} : { statusText: r.statusText }), headers: r.headers });
       };
     },
   };
