@@ -2,7 +2,6 @@
  * The loader's public surface, imported by the devtool and the tests. Nothing here imports
  * runtime/ or devtool/ (test/loader/layering.test.ts checks).
  */
-export * from "./log.js";
 export * from "./protocol/index.js";
 export * from "./channel/index.js";
 export * from "./trust/index.js";

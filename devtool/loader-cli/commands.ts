@@ -7,22 +7,20 @@ import {
   MODES,
   MODULE_NAME,
   MODULE_NAME_RULE,
-  authorizeKey,
   dataDirPaths,
   fingerprint,
   formatPublicKeyLine,
-  initDataDir,
   parseHostPort,
   parsePublicKey,
   parseRoles,
   readTrustFile,
-  revokeKey,
   startNode,
   streamLogger,
   type Mode,
   type ServerLimits,
   type TrustEntry,
 } from "../../loader/index.js";
+import { authorizeKey, initDataDir, revokeKey } from "../node-admin.js";
 import { DEFAULT_RUNTIME_LIMITS, ISOLATE_LIMIT_BOUNDS, type IsolateLimits, type RuntimeLimits } from "../../loader/protocol/runtime-ipc.js";
 import { parseCommandLine, requireOption, stringOption } from "../ui/args.js";
 

@@ -1,5 +1,4 @@
 /** The `loader` CLI: one entry, one function per command, exit codes from the error table. */
-import { FixpointError } from "../../loader/protocol/errors.js";
 import { reportError, onOutputClosed } from "../ui/output.js";
 import { closest, shapeError } from "../ui/args.js";
 import { HELP, authorize, init, keys, revoke, start } from "./commands.js";

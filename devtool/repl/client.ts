@@ -74,6 +74,15 @@ export class ReplClient {
     return this.request(async (conn) => (await conn.request("status", {}, { timeoutMs: 10_000 })).modules);
   }
 
+  /**
+   * Starts a fresh session (`.clear`): the connection is closed, so the node disposes this
+   * session's scratch context, and the next input opens a new one. Not reported as a loss.
+   */
+  reset(): void {
+    this.lost = false;
+    this.close();
+  }
+
   close(): void {
     const conn = this.conn;
     this.conn = null;

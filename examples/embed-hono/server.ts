@@ -10,8 +10,9 @@
 import { existsSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-// In your app: from "fixpoint/node".
-import { createDataDir, startNode } from "../../loader/node/index.js";
+// In your app both come from "fixpoint/node".
+import { startNode } from "../../loader/node/index.js";
+import { createDataDir } from "../../devtool/node-admin.js";
 import { capabilities } from "./capabilities.js";
 
 const dataDir = process.env["DATA"] ?? "./app-node";

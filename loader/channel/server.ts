@@ -49,7 +49,7 @@ import {
   type Welcome,
 } from "../protocol/messages.js";
 import type { Data } from "../protocol/schema.js";
-import { silentLogger, type Logger } from "../log.js";
+import { silentLogger, type Logger } from "../protocol/log.js";
 import { Connection, type ConnectionOptions } from "../protocol/channel/connection.js";
 import { HandshakeIO } from "../protocol/channel/handshake-io.js";
 

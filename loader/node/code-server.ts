@@ -34,7 +34,7 @@
  * keeps the last one. After `kill -9`, at most the last `snapshotMs` is lost.
  */
 import { FixpointError, toFixpointError, type ErrorData } from "../protocol/errors.js";
-import type { Logger } from "../log.js";
+import type { Logger } from "../protocol/log.js";
 import type { VerifiedBundle } from "../bundle/verify.js";
 import type { Manifest } from "../protocol/bundle-manifest.js";
 import type { BundleStore } from "../store/bundle-store.js";

@@ -17,14 +17,11 @@ import { serialize } from "node:v8";
 import { runtimeEntry } from "../supervisor/runtime-entry.js";
 import { DEFAULT_RUNTIME_LIMITS, ISOLATE_LIMIT_BOUNDS, MAX_CAPABILITY_BYTES, type RuntimeLimits } from "../protocol/runtime-ipc.js";
 import { FixpointError } from "../protocol/errors.js";
-import { MODES, MODULE_NAME, MODULE_NAME_RULE, type Mode, type ResultOf, type Role } from "../protocol/messages.js";
+import { MODES, MODULE_NAME, MODULE_NAME_RULE, type Mode, type ResultOf } from "../protocol/messages.js";
 import { described, object, oneOf, string, stringWhere, uint, validateFile, type Schema } from "../protocol/schema.js";
-import { parsePublicKey } from "../protocol/crypto/keys.js";
-import { logEntry, type LogEntry, type Logger } from "../log.js";
+import { logEntry, type LogEntry, type Logger } from "../protocol/log.js";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../channel/server.js";
-import { authorizeKey } from "../trust/trust-file.js";
-import { parseHostPort } from "./config.js";
-import { initDataDir, type InitOptions } from "./data-dir.js";
+import { parseHostPort } from "../protocol/node-config.js";
 import { LoaderNode } from "./node.js";
 import { hostHttp } from "./host-http.js";
 
@@ -32,7 +29,7 @@ import { hostHttp } from "./host-http.js";
 export type Capabilities = Record<string, Record<string, (...args: never[]) => unknown>>;
 
 export interface StartNodeOptions {
-  /** The node's data directory, made with `createDataDir` or `loader init`. */
+  /** The node's data directory, made with `createDataDir` (devtool/node-admin.ts) or `loader init`. */
   dataDir: string;
   /** Where the node writes its log events; without it they reach only `on("log")` and `devtool logs`. */
   logger?: Logger;
@@ -245,18 +242,4 @@ export async function startNode(options: StartNodeOptions): Promise<NodeHandle> 
     fetchHandler: (prefix) => mounted.fetchHandler(prefix),
   };
   return handle;
-}
-
-export interface CreateDataDirOptions extends InitOptions {
-  /** Keys to trust from the start: a 32-byte public key or its "ed25519 BASE64" line, with roles. */
-  authorize?: { key: Uint8Array | string; roles: Role[]; comment?: string }[];
-}
-
-/** Creates a node's data directory (as `loader init`, then `loader authorize` for each key); returns its path. NODE_EXISTS if DIR holds anything. */
-export function createDataDir(dir: string, options: CreateDataDirOptions = {}): string {
-  const { authorize = [], ...init } = options;
-  const keys = authorize.map((a) => ({ ...a, key: typeof a.key === "string" ? parsePublicKey(a.key, "authorize key") : a.key }));
-  const { paths } = initDataDir(dir, init);
-  for (const a of keys) authorizeKey(paths.trust, a.key, a.roles, a.comment);
-  return paths.dir;
 }

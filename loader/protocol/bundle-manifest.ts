@@ -88,3 +88,14 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
   if (!encodeManifest(manifest).equals(Buffer.from(bytes))) throw invalid("not in canonical form");
   return manifest;
 }
+
+/**
+ * Which of a bundle's payloads does not match its manifest's size and SHA-256, or null when
+ * both do. Every path that accepts a bundle asks this one question (a push, the store's
+ * re-verification, a release carrying it).
+ */
+export function payloadMismatch(bundle: { code: Uint8Array; sourceMap: Uint8Array }, manifest: Manifest): "code" | "source map" | null {
+  if (bundle.code.length !== manifest.size || sha256Hex(bundle.code) !== manifest.digest) return "code";
+  if (bundle.sourceMap.length !== manifest.sourceMapSize || sha256Hex(bundle.sourceMap) !== manifest.sourceMapDigest) return "source map";
+  return null;
+}

@@ -11,3 +11,6 @@ export * from "./channel/connection.js";
 export * from "./channel/handshake-io.js";
 export * from "./bundle-manifest.js";
 export * from "./release-manifest.js";
+export * from "./log.js";
+export * from "./trust-file.js";
+export * from "./node-config.js";

@@ -23,7 +23,7 @@
  * loader still checks every message it gets against these shapes (`isRuntimeMessage`).
  */
 import type { ErrorData } from "./errors.js";
-import type { LogLevel } from "../log.js";
+import type { LogLevel } from "./log.js";
 import type { Mode } from "./messages.js";
 
 /** The limits every module isolate runs with: the node's (`loader start --module-*`), or a module's own. */

@@ -47,7 +47,7 @@
  * real process at every step.
  */
 import { FixpointError, toFixpointError } from "../protocol/errors.js";
-import type { Logger } from "../log.js";
+import type { Logger } from "../protocol/log.js";
 import type { VerifiedBundle } from "../bundle/verify.js";
 import type { BundleStore } from "../store/bundle-store.js";
 import type { CodeServer } from "../node/code-server.js";

@@ -31,7 +31,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
 import { FixpointError, toFixpointError } from "../protocol/errors.js";
-import type { Logger } from "../log.js";
+import type { Logger } from "../protocol/log.js";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES } from "../protocol/limits.js";
 import {
   isRuntimeMessage,

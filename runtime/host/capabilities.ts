@@ -20,7 +20,7 @@
  * runtime/isolate/grants.ts, which the isolate's bundle imports).
  */
 import { FixpointError, toFixpointError } from "../../loader/protocol/errors.js";
-import { LOG_LEVELS, type LogLevel } from "../../loader/log.js";
+import { LOG_LEVELS, type LogLevel } from "../../loader/protocol/log.js";
 import { GRANTS, type Grant } from "../isolate/grants.js";
 import type { CallOutcome } from "../isolate/harness.js";
 import type { IsolateHooks } from "./module-isolate.js";

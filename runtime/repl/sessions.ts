@@ -10,7 +10,7 @@
  */
 import { FixpointError, toFixpointError } from "../../loader/protocol/errors.js";
 import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runtime-ipc.js";
-import type { LogLevel } from "../../loader/log.js";
+import type { LogLevel } from "../../loader/protocol/log.js";
 import { MODULE_MARK } from "../api.js";
 import { SCRATCH_MARK } from "../isolate/repl.js";
 import { ModuleIsolate, type IsolateLimits } from "../host/module-isolate.js";

@@ -236,6 +236,13 @@ describe("the REPL on a node in dev mode", () => {
     assert.equal(inModule.status, 0);
   });
 
+  test("piped .clear gives the session a fresh scratch context on the node", () => {
+    const { env, args } = devtoolHome(node, node.dev);
+    const piped = runCli("devtool", ["repl", ...args], { env, input: "let kept = 1\ntypeof kept\n.clear\ntypeof kept\n" });
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.equal(piped.stdout, "'number'\n'undefined'\n");
+  });
+
   test("devtool repl refuses bad flags with USAGE (exit 2) before connecting", () => {
     const { env, args } = devtoolHome(node, node.dev);
     for (const bad of [["--bogus"], ["--module", "Not_A_Name"], ["--eval", "  "], ["extra"]]) {

@@ -11,7 +11,7 @@ import { fingerprint } from "../../../loader/protocol/crypto/fingerprint.js";
 import { encodePublicKey, formatPublicKeyLine, parseIdentity, parsePublicKey } from "../../../loader/protocol/crypto/keys.js";
 import { HELP } from "../../../devtool/loader-cli/commands.js";
 import { ISOLATE_LIMIT_BOUNDS } from "../../../loader/protocol/runtime-ipc.js";
-import { parseTrustFile } from "../../../loader/trust/trust-file.js";
+import { parseTrustFile } from "../../../loader/protocol/trust-file.js";
 import { runCli, snapshotDir, tempDir, type CliResult } from "../../helpers/processes.js";
 
 const loader = (...args: string[]): CliResult => runCli("loader", args);

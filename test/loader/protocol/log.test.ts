@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { entryOfLine, isLogEntry, logEntry, logLine, streamLogger } from "../../loader/log.js";
+import { entryOfLine, isLogEntry, logEntry, logLine, streamLogger } from "../../../loader/protocol/log.js";
 
 test("an entry leaves out undefined fields, and a JSON log line reads back as the same entry", () => {
   const entry = logEntry("warn", "module.failed", { module: "counter", code: "MODULE_ERROR", ms: 3, gone: undefined });

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { keyPairFromSeed } from "../../../loader/protocol/crypto/ed25519.js";
 import { encodePublicKey } from "../../../loader/protocol/crypto/keys.js";
 import { FixpointError } from "../../../loader/protocol/errors.js";
-import { formatTrustEntry, parseTrustFile, rolesOf, withoutKey, TRUST_FILE_HEADER, type TrustEntry } from "../../../loader/trust/trust-file.js";
+import { formatTrustEntry, parseTrustFile, rolesOf, withoutKey, TRUST_FILE_HEADER, type TrustEntry } from "../../../loader/protocol/trust-file.js";
 import { ROLES } from "../../../loader/protocol/messages.js";
 
 const alice = keyPairFromSeed(new Uint8Array(32).fill(1)).publicKey;

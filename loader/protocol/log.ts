@@ -7,7 +7,7 @@
  * (`loader start --log-format json`) is the same entry with its fields beside the other three,
  * as log shippers expect, and `entryOfLine` reads one back.
  */
-import { check, data, object, oneOf, record, string, type Infer } from "./protocol/schema.js";
+import { check, data, object, oneOf, record, string, type Infer } from "./schema.js";
 
 /** Levels, least severe first. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;

@@ -5,9 +5,9 @@
  *   { "name": "node-1", "cluster": "default", "listen": "127.0.0.1:7420", "mode": "dev" }
  */
 import { readFileSync } from "node:fs";
-import { FixpointError } from "../protocol/errors.js";
-import { MODES, type Mode } from "../protocol/messages.js";
-import { described, object, oneOf, string, stringWhere, validateFile } from "../protocol/schema.js";
+import { FixpointError } from "./errors.js";
+import { MODES, type Mode } from "./messages.js";
+import { described, object, oneOf, string, stringWhere, validateFile } from "./schema.js";
 
 export interface NodeConfig {
   /** Shown in status and logs. */

@@ -8,12 +8,11 @@
  * A malformed line is an error naming the file and line — never skipped, because a line
  * silently ignored is a key silently (un)trusted.
  */
-import { writeFileAtomic } from "../store/atomic.js";
 import { readFileSync } from "node:fs";
-import { FixpointError } from "../protocol/errors.js";
-import { PUBLIC_KEY_BYTES } from "../protocol/crypto/ed25519.js";
-import { decodeBase64Exact, encodePublicKey, PUBLIC_KEY_PREFIX } from "../protocol/crypto/keys.js";
-import { ROLES, type Role } from "../protocol/messages.js";
+import { FixpointError } from "./errors.js";
+import { PUBLIC_KEY_BYTES } from "./crypto/ed25519.js";
+import { decodeBase64Exact, encodePublicKey, PUBLIC_KEY_PREFIX } from "./crypto/keys.js";
+import { ROLES, type Role } from "./messages.js";
 
 export interface TrustEntry {
   publicKey: Uint8Array;
@@ -77,15 +76,6 @@ export function readTrustFile(file: string): TrustEntry[] {
   return parseTrustFile(text, file);
 }
 
-/**
- * Removes `publicKey`'s line from the trust file; every other line, comments included, is kept
- * as it was. A malformed file is reported and left as it is. Crash-safe.
- */
-export function revokeKey(file: string, publicKey: Uint8Array): void {
-  readTrustFile(file);
-  writeFileAtomic(file, withoutKey(readFileSync(file, "utf8"), publicKey));
-}
-
 /** `text` (a trust file that parses) without the line of `publicKey`. */
 export function withoutKey(text: string, publicKey: Uint8Array): string {
   const encoded = encodePublicKey(publicKey);
@@ -102,27 +92,4 @@ export function withoutKey(text: string, publicKey: Uint8Array): string {
 export function rolesOf(entries: readonly TrustEntry[], publicKey: Uint8Array): Role[] | null {
   const key = Buffer.from(publicKey);
   return entries.find((e) => key.equals(e.publicKey))?.roles ?? null;
-}
-
-/**
- * Adds `publicKey` with `roles` to the trust file, or replaces the roles of a key already there
- * (keeping its comment unless `comment` is given: the comment is how a human auditing the file
- * knows whose key it is). A malformed file is reported and left as it is. Crash-safe.
- */
-export function authorizeKey(file: string, publicKey: Uint8Array, roles: Role[], comment?: string): { updated: boolean } {
-  if (comment !== undefined && /[\r\n]/.test(comment)) throw new FixpointError("USAGE", "a key's comment must be one line");
-  const entries = readTrustFile(file);
-  const text = readFileSync(file, "utf8");
-  const existing = entries.find((e) => Buffer.from(e.publicKey).equals(Buffer.from(publicKey)));
-  const line = formatTrustEntry({ publicKey, roles, comment: comment ?? existing?.comment ?? "" });
-  const encoded = encodePublicKey(publicKey);
-  const next =
-    existing === undefined
-      ? (text === "" || text.endsWith("\n") ? text : text + "\n") + line + "\n"
-      : text
-          .split("\n")
-          .map((l) => (l.trim().split(/\s+/)[2] === encoded && !l.trim().startsWith("#") ? line : l))
-          .join("\n");
-  writeFileAtomic(file, next);
-  return { updated: existing !== undefined };
 }

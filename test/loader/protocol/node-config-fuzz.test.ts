@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { FixpointError } from "../../../loader/protocol/errors.js";
-import { parseHostPort, parseNodeConfig, readNodeConfig, validateNodeConfig, type NodeConfig } from "../../../loader/node/config.js";
+import { parseHostPort, parseNodeConfig, readNodeConfig, validateNodeConfig, type NodeConfig } from "../../../loader/protocol/node-config.js";
 import { MODES } from "../../../loader/protocol/messages.js";
 import { codedOrValid, fuzzParameters, garbage, hostileJson, mutated, mutatedTree } from "../../helpers/fuzz.js";
 import { tempDir } from "../../helpers/processes.js";

@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { FixpointError } from "../../../loader/protocol/errors.js";
-import { parseHostPort, readNodeConfig, validateNodeConfig, type NodeConfig } from "../../../loader/node/config.js";
+import { parseHostPort, readNodeConfig, validateNodeConfig, type NodeConfig } from "../../../loader/protocol/node-config.js";
 import { tempDir } from "../../helpers/processes.js";
 
 const FILE = "/data/config.json";
