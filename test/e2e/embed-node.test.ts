@@ -90,13 +90,13 @@ test("the handle reports swaps, module crashes and runtime restarts as typed eve
   const conn = await client(node);
   try {
     const source = `import { defineModule } from "fixpoint";
-export default defineModule({ version: "2", limits: { memoryMb: 16 }, functions: { hog: () => { const a: string[] = []; for (;;) a.push("x".repeat(1024) + a.length); } } });`;
+export default defineModule({ version: "2", limits: { memoryMb: 16, cpuMs: 30000 }, functions: { hog: () => { const a: number[][] = []; for (;;) a.push(new Array(16384).fill(a.length)); } } });`;
     const { bundle } = await signedModule("hog", source, dev);
     await conn.request("push", { bundle }, { timeoutMs: 30_000 });
-    await until(() => seen.swap.length === 1);
+    await until(() => seen.swap.length === 1, "a swap event");
     assert.deepEqual({ module: seen.swap[0]!.module, version: seen.swap[0]!.version }, { module: "hog", version: "2" });
     await conn.request("call", { module: "hog", fn: "hog", args: [] }).catch(() => {});
-    await until(() => seen.crash.length === 1);
+    await until(() => seen.crash.length === 1, "a crash event");
     assert.equal(seen.crash[0]!.module, "hog");
     assert.equal(seen.crash[0]!.code, "MODULE_MEMORY_LIMIT");
     assert.ok(seen.log.some((e) => e.event === "module.stopped"), "log entries reach on('log')");
@@ -104,7 +104,7 @@ export default defineModule({ version: "2", limits: { memoryMb: 16 }, functions:
     const runtime = execFileSync("ps", ["-o", "pid=,args=", "--ppid", String(process.pid)], { encoding: "utf8" }).split("\n").filter((l) => /runtime/.test(l)).map((l) => l.trim().split(" ")[0]);
     assert.equal(runtime.length, 1, `one runtime process: ${runtime.join(", ")}`);
     process.kill(Number(runtime[0]), "SIGKILL");
-    await until(() => seen.restart.length === 1);
+    await until(() => seen.restart.length === 1, "a restart event");
     assert.equal(seen.restart[0]!.signal, "SIGKILL");
   } finally {
     conn.close();
@@ -112,10 +112,10 @@ export default defineModule({ version: "2", limits: { memoryMb: 16 }, functions:
   }
 });
 
-async function until(ok: () => boolean, timeoutMs = 15_000): Promise<void> {
+async function until(ok: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!ok()) {
-    if (Date.now() > deadline) throw new Error("gave up waiting");
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
