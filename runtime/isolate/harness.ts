@@ -150,8 +150,9 @@ function boot(...received: unknown[]) {
   const guarded = <T extends object>(target: T, what: (key: string) => string): T =>
     new Proxy(target, {
       get(t, key, receiver) {
-        // "then": `await ctx.host` must not throw; everything an object has (toString, a symbol) stays as it is.
-        if (typeof key !== "string" || key === "then" || key in t) return Reflect.get(t, key, receiver) as unknown;
+        // "then" and "toJSON": `await ctx.host` and JSON.stringify(ctx) probe them, and must not
+        // throw; everything an object has (toString, a symbol) stays as it is.
+        if (typeof key !== "string" || key === "then" || key === "toJSON" || key in t) return Reflect.get(t, key, receiver) as unknown;
         throw coded("CAPABILITY_NOT_GRANTED", `module ${moduleName} asked for ${what(key)}, which this node does not grant (it grants ${granted.length === 0 ? "none" : granted.map((c) => `${c}: ${hostNames[c]!.join(", ")}`).join("; ")}); the host app grants capabilities with startNode({ capabilities })`, "CapabilityNotGranted");
       },
     });

@@ -35,7 +35,7 @@ export default defineModule({
     giveFunction: (ctx) => outcome(() => ctx.host.metrics.giveFunction()),
     notGranted: (ctx) => outcome(async () => (ctx.host as unknown as Record<string, Record<string, () => unknown>>)["payments"]!["charge"]!()),
     notGrantedFn: (ctx) => outcome(async () => (ctx.host.db as unknown as Record<string, () => unknown>)["drop"]!()),
-    names: (ctx) => ({ capabilities: Object.keys(ctx.host), db: Object.keys(ctx.host.db), has: "payments" in ctx.host }),
+    names: (ctx) => ({ capabilities: Object.keys(ctx.host), db: Object.keys(ctx.host.db), has: "payments" in ctx.host, json: JSON.stringify({ host: ctx.host }) }),
   },
 });
 `;
@@ -88,8 +88,8 @@ describe("host capabilities", () => {
     assert.equal(await call("count"), 2);
   });
 
-  test("ctx.host holds exactly the granted capabilities and functions", async () => {
-    assert.deepEqual(await call("names"), { capabilities: ["db", "metrics"], db: ["query"], has: false });
+  test("ctx.host holds exactly the granted capabilities and functions, and JSON.stringify of it does not throw", async () => {
+    assert.deepEqual(await call("names"), { capabilities: ["db", "metrics"], db: ["query"], has: false, json: '{"host":{"db":{},"metrics":{}}}' });
   });
 
   test("asking for a capability or a function the node does not grant throws CAPABILITY_NOT_GRANTED naming what it grants", async () => {
