@@ -18,6 +18,7 @@ import {
   formatPublicKeyLine,
   formatTrustEntry,
   generateKeyPair,
+  parsePublicKey,
   readTrustFile,
   withoutKey,
   writeFileAtomic,
@@ -89,4 +90,22 @@ export function authorizeKey(file: string, publicKey: Uint8Array, roles: Role[],
 export function revokeKey(file: string, publicKey: Uint8Array): void {
   readTrustFile(file);
   writeFileAtomic(file, withoutKey(readFileSync(file, "utf8"), publicKey));
+}
+
+export interface CreateDataDirOptions extends InitOptions {
+  /** Keys to trust from the start: a 32-byte public key or its "ed25519 BASE64" line, with roles. */
+  authorize?: { key: Uint8Array | string; roles: Role[]; comment?: string }[];
+}
+
+/**
+ * A node's data directory made in code, for a host app embedding a node (issue 14): what `loader
+ * init` and then `loader authorize` for each key do. Returns its absolute path. NODE_EXISTS if
+ * DIR holds anything; a malformed key is IDENTITY_INVALID before anything is written.
+ */
+export function createDataDir(dir: string, options: CreateDataDirOptions = {}): string {
+  const { authorize = [], ...init } = options;
+  const keys = authorize.map((a) => ({ ...a, key: typeof a.key === "string" ? parsePublicKey(a.key, "an authorize key") : a.key }));
+  const { paths } = initDataDir(dir, init);
+  for (const a of keys) authorizeKey(paths.trust, a.key, a.roles, a.comment);
+  return paths.dir;
 }

@@ -25,3 +25,4 @@ export {
   type Role,
 } from "../loader/index.js";
 export { streamLogger, silentLogger, type Logger, type LogEntry, type LogLevel } from "../loader/index.js";
+export { authorizeKey, createDataDir, initDataDir, revokeKey } from "../devtool/node-admin.js";

@@ -21,8 +21,37 @@
  * });
  */
 
+/**
+ * The capabilities the host app grants this node's modules (`startNode({ capabilities })`),
+ * empty until a module declares the ones it uses, by declaration merging:
+ *
+ * @example
+ * declare module "fixpoint" {
+ *   interface FixpointHost {
+ *     db: { query(sql: string): Promise<{ id: number; name: string }[]> };
+ *   }
+ * }
+ * // or, from the host app's own object (a type-only import, bundled away):
+ * // interface FixpointHost extends HostOf<typeof import("../server/capabilities.js").capabilities> {}
+ *
+ * Every function returns a promise: it runs in the host's process. Arguments and results cross
+ * as structured copies (plain data, Date, Map, Set, typed arrays; no functions, class
+ * instances' prototypes or host objects); a name the node does not grant throws
+ * CAPABILITY_NOT_GRANTED, a host function that throws rejects with CAPABILITY_FAILED and its
+ * message, one that takes too long with CAPABILITY_TIMEOUT.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface -- filled in by declaration merging
+export interface FixpointHost {}
+
+/** A host's capabilities object as module code sees it: each function async, taking and giving copies. */
+export type HostOf<C> = {
+  readonly [K in keyof C]: { readonly [F in keyof C[K]]: C[K][F] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
+};
+
 /** What a module's code gets besides its arguments. */
 export interface ModuleContext<S> {
+  /** The host app's capabilities this node grants (see FixpointHost). */
+  readonly host: FixpointHost;
   /** The module's state. Mutate it in place or assign a new value; it is kept across swaps. */
   state: S;
   /** The module's name on the node. */

@@ -5,11 +5,13 @@
  * the loader restarts it on the last good code and state.
  */
 import type { Socket } from "node:net";
+import { serialize } from "node:v8";
 import { FixpointError, toFixpointError } from "../loader/protocol/errors.js";
-import type { RuntimeBoot, RuntimeMessage, RuntimeRequest, RuntimeResults, StateSnapshot } from "../loader/protocol/runtime-ipc.js";
+import { MAX_CAPABILITY_BYTES, type HostReply, type RuntimeBoot, type RuntimeMessage, type RuntimeRequest, type RuntimeResults, type StateSnapshot } from "../loader/protocol/runtime-ipc.js";
 import type { ErrorData } from "../loader/protocol/errors.js";
 import { ModuleTable } from "./swap/module-table.js";
-import { createHttpServer, drainHttp, serveSocket } from "./http/server.js";
+import { createHttpServer, drainHttp, respond, serveSocket } from "./http/server.js";
+import { grantHost } from "./host/capabilities.js";
 import { DEFAULT_ISOLATE_LIMITS } from "./host/module-isolate.js";
 import { ReplSessions } from "./repl/sessions.js";
 import { withDeadline } from "./deadline.js";
@@ -19,6 +21,23 @@ function send(message: RuntimeMessage): void {
 }
 
 const boot = JSON.parse(process.argv[2] ?? "{}") as RuntimeBoot;
+
+// Host capabilities run in the loader's process (the host app's): a call goes there and waits
+// for its host-reply. The loader bounds its time; the module's own asyncMs bounds it too.
+const hostCalls = new Map<number, { resolve: (value: unknown) => void; reject: (err: FixpointError) => void }>();
+let nextHostCall = 1;
+grantHost({
+  shape: boot.capabilities ?? {},
+  call: (capability, fn, args) => {
+    const size = serialize(args).length;
+    if (size > MAX_CAPABILITY_BYTES) return Promise.reject(new FixpointError("ARGUMENTS_INVALID", `the arguments to host capability ${capability}.${fn} are ${size} bytes serialized, over the ${MAX_CAPABILITY_BYTES} a call may carry`));
+    const id = nextHostCall++;
+    return new Promise((resolve, reject) => {
+      hostCalls.set(id, { resolve, reject });
+      send({ type: "host-call", id, capability, fn, args });
+    });
+  },
+});
 const table = new ModuleTable(
   {
     log: (module, level, text) => {
@@ -51,12 +70,9 @@ function endAfterCatastrophe(module: string, reason: FixpointError): void {
   process.send?.({ type: "log", module, level: "error", text: `${reason.code}: ${reason.message}; restarting the runtime process` } satisfies RuntimeMessage, undefined, {}, exit);
 }
 
-const http = createHttpServer(
-  table,
-  boot.http.rootModule,
-  (level, event, fields) => send({ type: "log", module: String(fields["module"] ?? ""), level, text: `${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ")}` }),
-  { stacks: boot.mode === "dev" },
-);
+const httpLog = (level: "info" | "warn" | "error", event: string, fields: Record<string, string | number>): void =>
+  send({ type: "log", module: String(fields["module"] ?? ""), level, text: `${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ")}` });
+const http = createHttpServer(table, boot.http.rootModule, httpLog, { stacks: boot.mode === "dev" });
 
 async function exportAll(): Promise<RuntimeResults["export"]> {
   const snapshot: StateSnapshot = {};
@@ -121,6 +137,8 @@ async function answer(request: RuntimeRequest): Promise<unknown> {
       return repl.complete(request);
     case "repl-drop":
       return { dropped: repl.drop(request.session) } satisfies RuntimeResults["repl-drop"];
+    case "http":
+      return respond(table, boot.http.rootModule, request.path, request.request, httpLog, { stacks: boot.mode === "dev" }) satisfies Promise<RuntimeResults["http"]>;
     default: {
       const exhaustive: never = request;
       throw new FixpointError("INTERNAL", `unknown runtime request ${JSON.stringify(exhaustive)}`);
@@ -129,9 +147,16 @@ async function answer(request: RuntimeRequest): Promise<unknown> {
 }
 
 process.on("message", (message: unknown, handle: unknown) => {
-  const m = message as RuntimeRequest | { type: "http-socket" };
+  const m = message as RuntimeRequest | HostReply | { type: "http-socket" };
   if (m.type === "http-socket") {
     if (handle !== undefined) serveSocket(http, handle as Socket);
+    return;
+  }
+  if (m.type === "host-reply") {
+    const waiting = hostCalls.get(m.id);
+    hostCalls.delete(m.id);
+    if (m.ok) waiting?.resolve(m.value);
+    else waiting?.reject(FixpointError.fromData(m.error));
     return;
   }
   answer(m).then(

@@ -51,6 +51,8 @@ export interface NodeOptions {
     http?: string;
     /** The module serving paths no other module claims. Default "index". */
     httpRoot?: string;
+    /** Host capabilities granted to modules (issue 14): their names, and the one function that answers a call. */
+    capabilities?: { names: Record<string, string[]>; call(capability: string, fn: string, args: unknown[]): Promise<unknown> };
   };
 }
 
@@ -68,6 +70,8 @@ export class LoaderNode {
   private readonly startedAt = new Date();
   private readonly logger: Logger;
   private address: { host: string; port: number } | null = null;
+  /** Where --http listens, once started. */
+  httpAddress: { host: string; port: number } | null = null;
   private readonly runtime: RuntimeSupervisor | null = null;
   private readonly httpFront: HttpFront | null = null;
   /** The last RECENT_LOGS log events, for `devtool logs` without --follow. */
@@ -129,12 +133,13 @@ export class LoaderNode {
       if (runtime !== undefined) {
         this.runtime = new RuntimeSupervisor({
           entry: runtime.entry,
-          boot: { limits: runtime.limits, http: { rootModule: runtime.httpRoot ?? "index" }, mode: this.config.mode },
+          boot: { limits: runtime.limits, http: { rootModule: runtime.httpRoot ?? "index" }, mode: this.config.mode, capabilities: runtime.capabilities?.names ?? {} },
           logger: this.logger,
           onReady: (generation): Promise<void> => code.restoreAll(generation),
           onModuleDead: (module, generation) => code.moduleDied(module, generation),
           onModuleLog: (module, level, text) => this.logger.log(level, "module.log", { module, text }),
           onReplOutput: (session, level, text) => this.repl.output(session, level, text),
+          ...(runtime.capabilities === undefined ? {} : { onHostCall: runtime.capabilities.call }),
         });
         if (runtime.http !== undefined) this.httpFront = new HttpFront(runtime.http, this.runtime);
       }
@@ -213,6 +218,7 @@ export class LoaderNode {
     const runtimeMs = Math.round(performance.now() - runtimeAt);
     this.code.start();
     const http = this.httpFront === null ? undefined : await this.httpFront.listen();
+    this.httpAddress = http ?? null;
     const ready = this.readiness === null ? undefined : await this.readiness.listen();
     this.logger.log("info", "node.started", {
       http: http === undefined ? undefined : `${http.host}:${http.port}`,
@@ -288,6 +294,17 @@ export class LoaderNode {
         return exhaustive;
       }
     }
+  }
+
+  /** What `devtool status` shows, for a host app embedding the node. */
+  async report(): Promise<ResultOf<"status">> {
+    return this.status(await this.runningModules());
+  }
+
+  /** The runtime that answers a host app's mounted HTTP handler (loader/node/host-http.ts). */
+  get runtimeProcess(): RuntimeSupervisor {
+    if (this.runtime === null) throw new FixpointError("RUNTIME_UNAVAILABLE", "this node runs no modules (started without a runtime)");
+    return this.runtime;
   }
 
   private async runningModules(): Promise<Map<string, RuntimeModuleStatus>> {

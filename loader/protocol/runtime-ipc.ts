@@ -5,10 +5,16 @@
  *
  *   loader → runtime   requests with an id: load, call, health, export, unload, status, ping, drain, check,
  *                      repl-eval, repl-complete, repl-drop;
+ *                      http (a request a host app's own server routed to the node, issue 14);
  *                      and accepted HTTP sockets, passed as handles with { type: "http-socket" }
  *   runtime → loader   exactly one reply per request id; unasked: ready (once, at start),
  *                      log (module console output), dead (a module's isolate was stopped),
- *                      repl-output (console output for one REPL session)
+ *                      repl-output (console output for one REPL session),
+ *                      host-call (a module calls a capability the host app granted, issue 14)
+ *   loader → runtime   exactly one host-reply per host-call id (the runtime's own id space)
+ *
+ * A host call's arguments and result cross as structured copies, at most MAX_CAPABILITY_BYTES
+ * each, serialized; functions, host objects and prototypes never do (the copy refuses them).
  *
  * A REPL `session` is a string the loader picks per client connection; the runtime creates
  * the session's scratch isolate on its first evaluation and disposes it on repl-drop.
@@ -50,6 +56,27 @@ export const ISOLATE_LIMIT_BOUNDS: Readonly<Record<keyof IsolateLimits, readonly
   asyncMs: [10, 600_000],
 });
 
+/** Largest HTTP request body passed to a module, bytes: the node's own --http and a host's mounted handler alike. */
+export const MAX_HTTP_BODY_BYTES = 8 * 1024 * 1024;
+
+/** Largest argument list, and largest result, of one host capability call, serialized, bytes. */
+export const MAX_CAPABILITY_BYTES = 4 * 1024 * 1024;
+
+/** An HTTP request as it crosses to a module; `url` is absolute, as the module's Request sees it. */
+export interface HttpWireRequest {
+  method: string;
+  url: string;
+  headers: [string, string][];
+  body: Uint8Array | null;
+}
+
+export interface HttpWireResponse {
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+  body: Uint8Array;
+}
+
 export interface HttpSettings {
   /** The module that takes paths not starting with "/<module>/". */
   rootModule: string;
@@ -80,7 +107,12 @@ export type RuntimeRequest =
   | { type: "drain"; id: number; timeoutMs: number }
   | { type: "repl-eval"; id: number; session: string; module?: string; source: string; colors: boolean }
   | { type: "repl-complete"; id: number; session: string; module?: string; source: string }
-  | { type: "repl-drop"; id: number; session: string };
+  | { type: "repl-drop"; id: number; session: string }
+  /** A request the host app's server routed to the node: answered by the module its path names (runtime/http/server.ts). */
+  | { type: "http"; id: number; path: string; request: HttpWireRequest };
+
+/** The loader's answer to a host-call (not a RuntimeRequest: it answers the runtime's id). */
+export type HostReply = { type: "host-reply"; id: number; ok: true; value: unknown } | { type: "host-reply"; id: number; ok: false; error: ErrorData };
 
 /** An evaluation's outcome; a limit hit (MODULE_TIMEOUT, MODULE_MEMORY_LIMIT) is a coded error instead. */
 export interface ReplEvalResult {
@@ -134,6 +166,7 @@ export interface RuntimeResults {
   "repl-complete": ReplCompletion;
   /** Whether the session had a scratch isolate (now disposed). */
   "repl-drop": { dropped: boolean };
+  http: HttpWireResponse;
 }
 
 export type RuntimeMessage =
@@ -142,7 +175,8 @@ export type RuntimeMessage =
   | { type: "ready"; pid: number }
   | { type: "log"; module: string; level: LogLevel; text: string }
   | { type: "dead"; module: string; error: ErrorData }
-  | { type: "repl-output"; session: string; level: LogLevel; text: string };
+  | { type: "repl-output"; session: string; level: LogLevel; text: string }
+  | { type: "host-call"; id: number; capability: string; fn: string; args: unknown[] };
 
 /** Arguments the loader passes when it forks the runtime, as one JSON argv entry. */
 export interface RuntimeBoot {
@@ -153,6 +187,8 @@ export interface RuntimeBoot {
    * its TypeScript); otherwise its code and message only. Absent: as in production.
    */
   mode?: Mode;
+  /** The host capabilities the node grants its modules: each one's function names (issue 14). */
+  capabilities?: Record<string, string[]>;
 }
 
 export function isRuntimeMessage(value: unknown): value is RuntimeMessage {
@@ -169,6 +205,8 @@ export function isRuntimeMessage(value: unknown): value is RuntimeMessage {
       return typeof m["module"] === "string" && typeof m["error"] === "object";
     case "repl-output":
       return typeof m["session"] === "string" && typeof m["level"] === "string" && typeof m["text"] === "string";
+    case "host-call":
+      return typeof m["id"] === "number" && typeof m["capability"] === "string" && typeof m["fn"] === "string" && Array.isArray(m["args"]);
     default:
       return false;
   }

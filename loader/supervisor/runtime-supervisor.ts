@@ -30,11 +30,14 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
-import { FixpointError } from "../protocol/errors.js";
+import { FixpointError, toFixpointError } from "../protocol/errors.js";
 import type { Logger } from "../protocol/log.js";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES } from "../protocol/limits.js";
 import {
   isRuntimeMessage,
+  type HostReply,
+  type HttpWireRequest,
+  type HttpWireResponse,
   type LoadResult,
   type ReplCompletion,
   type ReplEvalResult,
@@ -73,6 +76,11 @@ export interface SupervisorOptions {
   onModuleDead(module: string, generation: number): void;
   /** Module console output. */
   onModuleLog(module: string, level: "debug" | "info" | "warn" | "error", text: string): void;
+  /**
+   * A module called a host capability (issue 14): the answer, or a coded error, goes back to the
+   * runtime that asked. Without it every such call fails CAPABILITY_NOT_GRANTED.
+   */
+  onHostCall?(capability: string, fn: string, args: unknown[]): Promise<unknown>;
   /** Console output for one REPL session (issue 6). */
   onReplOutput?(session: string, level: "debug" | "info" | "warn" | "error", text: string): void;
   /** Default DEFAULT_HEARTBEAT_INTERVAL_MS; HEARTBEAT_MISSES missed beats and the runtime is killed and restarted. */
@@ -234,6 +242,19 @@ export class RuntimeSupervisor {
       case "repl-output":
         this.options.onReplOutput?.(message.session, message.level, message.text);
         return;
+      case "host-call": {
+        const child = this.child;
+        const { id } = message;
+        const answer = this.options.onHostCall?.(message.capability, message.fn, message.args) ?? Promise.reject(new FixpointError("CAPABILITY_NOT_GRANTED", "this node grants no host capabilities"));
+        const reply = (r: HostReply) => {
+          if (child?.connected === true) child.send(r, (err) => err && this.options.logger.log("error", "runtime.host-reply-failed", { reason: err.message }));
+        };
+        answer.then(
+          (value) => reply({ type: "host-reply", id, ok: true, value }),
+          (err: unknown) => reply({ type: "host-reply", id, ok: false, error: toFixpointError(err, "CAPABILITY_FAILED").toData() }),
+        );
+        return;
+      }
       default: {
         const exhaustive: never = message;
         return exhaustive;
@@ -467,6 +488,11 @@ export class RuntimeSupervisor {
   /** Disposes a REPL session's scratch isolate, stopping whatever runs in it. */
   replDrop(session: string): Promise<{ dropped: boolean }> {
     return this.send("repl-drop", { session });
+  }
+
+  /** Answers a request a host app's server routed to the node (`path`: below its mount point). */
+  http(path: string, request: HttpWireRequest): Promise<HttpWireResponse> {
+    return this.send("http", { path, request });
   }
 
   runtimeStatus(): Promise<RuntimeResults["status"]> {

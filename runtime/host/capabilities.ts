@@ -11,6 +11,9 @@
  *   clearTimer  clearTimeout/clearInterval
  *   call        ctx.call(module, fn, ...args): calls to other modules on the same node
  *   settle      the outcome of an async function, handler or check (see ModuleIsolate.invoke)
+ *   host        ctx.host.CAPABILITY.FN(...args): a function the host app granted the node
+ *               (startNode({ capabilities }), issue 14); it runs in the loader's process, so
+ *               the call goes there over the runtime IPC, arguments and result as copies
  *
  * A new grant is a row here and its use in the harness; giving a module more (a key-value
  * store, outbound fetch) is a decision made in this file (the names' order is kept in
@@ -44,6 +47,24 @@ export interface GrantTarget {
 
 const LEVELS: ReadonlySet<string> = new Set(LOG_LEVELS);
 
+/** The host app's capabilities, as the runtime reaches them: set once at the process's start (runtime/main.ts). */
+export interface HostGrants {
+  /** Each granted capability's function names: all a module's `ctx.host` holds. */
+  shape: Record<string, string[]>;
+  call(capability: string, fn: string, args: unknown[]): Promise<unknown>;
+}
+
+let hostGrants: HostGrants = { shape: {}, call: () => Promise.reject(new FixpointError("CAPABILITY_NOT_GRANTED", "this node grants no host capabilities")) };
+
+export function grantHost(grants: HostGrants): void {
+  hostGrants = grants;
+}
+
+/** The granted names as the harness's boot takes them (a string crosses into an isolate as it is). */
+export function hostShape(): string {
+  return JSON.stringify(hostGrants.shape);
+}
+
 /**
  * The host functions for one isolate, in GRANTS order. The harness calls most of them with
  * applyIgnored, which runs them on the runtime's event loop with nobody to catch a throw: so
@@ -68,17 +89,19 @@ export function hostFunctions(target: GrantTarget): ((...args: never[]) => unkno
     clearTimer: quietly((id: number) => target.self?.clearTimer(id)),
     // Never rejects (see callFor): isolated-vm takes the outcome only while the isolate lives,
     // and a rejection for one disposed meanwhile would be unhandled and end the runtime process.
-    call: (module: string, fn: string, args: unknown[]) => callFor(module, fn, args),
+    call: (module: string, fn: string, args: unknown[]) => outcomeOf((hooks) => hooks.call(module, fn, args)),
     settle: quietly((id: number, ok: boolean, value: unknown) => target.self?.settle(id, ok, value)),
+    // Never rejects, as `call`. A capability that throws reaches the module as { code, message }: never the host's stack.
+    host: (capability: string, fn: string, args: unknown[]) => outcomeOf(() => hostGrants.call(capability, fn, args)),
   };
-  /** A call to another module, its failure as data ({ code, message }) that the harness makes an Error with `code` of. */
-  async function callFor(module: string, fn: string, args: unknown[]): Promise<CallOutcome> {
+  /** A call out of the isolate (another module, a host capability), its failure as data ({ code, message }) that the harness makes an Error with `code` of. */
+  async function outcomeOf(work: (hooks: IsolateHooks) => Promise<unknown>): Promise<CallOutcome> {
     try {
       if (target.hooks === null) throw new FixpointError("MODULE_NOT_FOUND", "this isolate has no module yet");
       // A version a swap has replaced finishes its calls in flight and does nothing else: an
       // interval of it calling its own module by name would reach (and change) the new version.
-      if (target.self?.mayReachOut() === false) throw new FixpointError("MODULE_STOPPED", `this version of module ${target.name} was replaced or stopped; only the calls in flight on it may still call modules`);
-      return { ok: true, value: await target.hooks.call(module, fn, args) };
+      if (target.self?.mayReachOut() === false) throw new FixpointError("MODULE_STOPPED", `this version of module ${target.name} was replaced or stopped; only the calls in flight on it may still call out`);
+      return { ok: true, value: await work(target.hooks) };
     } catch (err) {
       const e = toFixpointError(err, "MODULE_ERROR");
       return { ok: false, error: { code: e.code, message: e.message } };

@@ -24,7 +24,7 @@ import { DEFAULT_HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES } from "../../loader/pr
 import type { Fired, Harness, Invoked, ThrownData, WireRequest, WireResponse } from "../isolate/harness.js";
 import { bootstrapSource } from "./bootstrap.js";
 import { SourceMap } from "./source-map.js";
-import { hostFunctions } from "./capabilities.js";
+import { hostFunctions, hostShape } from "./capabilities.js";
 import { MAX_TIMERS, moduleLimits, type IsolateLimits } from "./module-limits.js";
 import { ModuleTimers } from "./module-timers.js";
 import { withDeadline } from "../deadline.js";
@@ -98,7 +98,7 @@ export async function prepareIsolate(limits: IsolateLimits): Promise<WarmIsolate
     // The grants (capabilities.ts), bound late through `fate`: the module and its hooks arrive in create().
     refs.push(...hostFunctions(fate).map((f) => new ivm.Reference(f)));
     const boot = (await context.global.get("__fixpoint_boot", { reference: true })) as IsolatedVM.Reference;
-    const harness = (await boot.apply(undefined, [...refs, MAX_TIMERS], { result: { reference: true }, timeout: limits.cpuMs })) as IsolatedVM.Reference;
+    const harness = (await boot.apply(undefined, [...refs, MAX_TIMERS, hostShape()], { result: { reference: true }, timeout: limits.cpuMs })) as IsolatedVM.Reference;
     boot.release();
     const warm = (await harness.get("warm", { reference: true })) as IsolatedVM.Reference;
     await warm.apply(undefined, [], { timeout: limits.cpuMs });

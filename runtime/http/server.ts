@@ -5,17 +5,19 @@
  *
  * Routing: a path "/NAME" or "/NAME/..." goes to module NAME when it has an http handler;
  * every other path goes to the root module (`--http-root`, default "index"). The module sees
- * the full URL, unchanged.
+ * the full URL, unchanged. A host app's own server reaches the same routing over the runtime
+ * IPC ("http" requests, `respond`), with the path below its mount point.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { FixpointError, toFixpointError } from "../../loader/protocol/errors.js";
 import { MODULE_NAME } from "../../loader/protocol/messages.js";
-import type { WireRequest } from "../isolate/harness.js";
+import { MAX_HTTP_BODY_BYTES } from "../../loader/protocol/runtime-ipc.js";
+import type { WireRequest, WireResponse } from "../isolate/harness.js";
 import type { ModuleTable } from "../swap/module-table.js";
 
 /** Largest request body passed to a module, bytes. */
-export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+export const MAX_BODY_BYTES = MAX_HTTP_BODY_BYTES;
 
 export function routeOf(path: string, table: ModuleTable, rootModule: string): string | null {
   const first = /^\/([^/?#]*)/.exec(path)?.[1];
@@ -81,6 +83,34 @@ export function withoutFrames(message: string): string {
   return (first === -1 ? lines : lines.slice(0, first)).join("\n");
 }
 
+/**
+ * Answers one request: routes it (routeOf) and runs the module's handler, a failure as a coded
+ * plain-text answer (504 for a module's timeout, 413 for a body too large, 500 otherwise). The
+ * one definition for the node's own HTTP front and a host app's mounted handler (issue 14).
+ */
+export async function respond(
+  table: ModuleTable,
+  rootModule: string,
+  path: string,
+  wire: WireRequest | (() => Promise<WireRequest>),
+  log: (level: "info" | "warn" | "error", event: string, fields: Record<string, string | number>) => void,
+  options: HttpOptions,
+): Promise<WireResponse> {
+  const module = routeOf(path, table, rootModule);
+  if (module === null) return plainWire(404, `no module serves ${path}: push one with an http handler named after the path's first segment, or "${rootModule}" for the rest`);
+  try {
+    return await table.http(module, typeof wire === "function" ? await wire() : wire);
+  } catch (err) {
+    const e = toFixpointError(err);
+    log("error", "http.failed", { module, path, code: e.code, reason: e.message });
+    return plainWire(e.code === "MODULE_TIMEOUT" ? 504 : e.code === "ARGUMENTS_INVALID" ? 413 : 500, `${e.code}: ${options.stacks ? e.message : withoutFrames(e.message)}`);
+  }
+}
+
+function plainWire(status: number, text: string): WireResponse {
+  return { status, statusText: "", headers: [["content-type", "text/plain; charset=utf-8"]], body: Buffer.from(text + "\n") };
+}
+
 export function createHttpServer(
   table: ModuleTable,
   rootModule: string,
@@ -98,28 +128,19 @@ export function createHttpServer(
     // next request opens a new one, which the loader holds until the new runtime is up.
     if (flight.draining) res.shouldKeepAlive = false;
     const path = req.url ?? "/";
-    const module = routeOf(path, table, rootModule);
-    if (module === null) {
-      plain(res, 404, `no module serves ${path}: push one with an http handler named after the path's first segment, or "${rootModule}" for the rest`);
-      return;
-    }
-    try {
+    const wire = async (): Promise<WireRequest> => {
       const headers: [string, string][] = [];
       for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
       const reading = readBody(req);
-      const wire: WireRequest = {
-        method: req.method ?? "GET",
-        url: `http://${req.headers.host ?? "localhost"}${path}`,
-        headers,
-        body: reading === null ? null : await reading,
-      };
-      const response = await table.http(module, wire);
+      return { method: req.method ?? "GET", url: `http://${req.headers.host ?? "localhost"}${path}`, headers, body: reading === null ? null : await reading };
+    };
+    try {
+      const response = await respond(table, rootModule, path, wire, log, options);
       res.writeHead(response.status, response.statusText, response.headers);
       endWith(res, response.body);
-    } catch (err) {
-      const e = toFixpointError(err);
-      log("error", "http.failed", { module, path, code: e.code, reason: e.message });
-      if (!res.headersSent) plain(res, e.code === "MODULE_TIMEOUT" ? 504 : e.code === "ARGUMENTS_INVALID" ? 413 : 500, `${e.code}: ${options.stacks ? e.message : withoutFrames(e.message)}`);
+    } catch {
+      // The response could not be written (the client went, a header the module set is invalid).
+      if (!res.headersSent) plain(res, 500, "INTERNAL: the response could not be written");
       else res.destroy();
     }
   });

@@ -3,5 +3,5 @@
  * and the host side of it, is runtime/host/capabilities.ts; this list stands apart only so that
  * the isolate's bundle takes the names without the host code.
  */
-export const GRANTS = ["log", "setTimer", "clearTimer", "call", "settle"] as const;
+export const GRANTS = ["log", "setTimer", "clearTimer", "call", "settle", "host"] as const;
 export type Grant = (typeof GRANTS)[number];

@@ -81,13 +81,15 @@ const FIRE_ERRORS_KEPT = 3;
 /**
  * Run when the isolate is prepared, before the module (and its name) is known: attach() names it.
  * Receives the host's grants (runtime/host/capabilities.ts) in GRANTS order, then the most live
- * timers a module may have (MAX_TIMERS, module-limits.ts). References arrive as separate
- * arguments because isolated-vm transfers them only at the top level.
+ * timers a module may have (MAX_TIMERS, module-limits.ts), then the host app's capabilities'
+ * names as JSON (hostShape). References arrive as separate arguments because isolated-vm
+ * transfers them only at the top level.
  */
 function boot(...received: unknown[]) {
   let moduleName = "(not attached)";
   const grants = received.slice(0, GRANTS.length) as HostRef[];
   const maxTimers = Number(received[GRANTS.length]);
+  const hostNames = JSON.parse(String(received[GRANTS.length + 1] ?? "{}")) as Record<string, string[]>;
   const host = Object.fromEntries(GRANTS.map((name, i) => [name, grants[i]!])) as Host;
   const g = globalThis as Record<string, unknown>;
   delete g["__fixpoint_boot"];
@@ -142,9 +144,39 @@ function boot(...received: unknown[]) {
   };
   for (const [name, value] of Object.entries(globals)) Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
 
+  // ctx.host: exactly the capabilities the node grants. Asking for any other name is a coded
+  // error at once (not `undefined` and a TypeError a line later), which names what is granted.
+  const granted = Object.keys(hostNames);
+  const guarded = <T extends object>(target: T, what: (key: string) => string): T =>
+    new Proxy(target, {
+      get(t, key, receiver) {
+        // "then" and "toJSON": `await ctx.host` and JSON.stringify(ctx) probe them, and must not
+        // throw; everything an object has (toString, a symbol) stays as it is.
+        if (typeof key !== "string" || key === "then" || key === "toJSON" || key in t) return Reflect.get(t, key, receiver) as unknown;
+        throw coded("CAPABILITY_NOT_GRANTED", `module ${moduleName} asked for ${what(key)}, which this node does not grant (it grants ${granted.length === 0 ? "none" : granted.map((c) => `${c}: ${hostNames[c]!.join(", ")}`).join("; ")}); the host app grants capabilities with startNode({ capabilities })`, "CapabilityNotGranted");
+      },
+    });
+  const callHost = async (capability: string, fn: string, args: unknown[]): Promise<unknown> => {
+    const outcome = (await host.host.apply(undefined, [capability, fn, args], { arguments: { copy: true }, result: { promise: true, copy: true } })) as CallOutcome;
+    if (outcome.ok) return outcome.value;
+    throw coded(outcome.error.code, outcome.error.message);
+  };
+  const hostApi = guarded(
+    Object.freeze(
+      Object.fromEntries(
+        granted.map((capability) => [
+          capability,
+          guarded(Object.freeze(Object.fromEntries(hostNames[capability]!.map((fn) => [fn, (...args: unknown[]) => callHost(capability, fn, args)]))), (fn) => `host capability "${capability}.${fn}"`),
+        ]),
+      ),
+    ),
+    (capability) => `host capability "${capability}"`,
+  );
+
   let definition: AnyDefinition | null = null;
   let version = "0";
   const ctx: ModuleContext<unknown> = {
+    host: hostApi as ModuleContext<unknown>["host"],
     state: undefined,
     module: moduleName,
     call: async (module: string, fn: string, ...args: unknown[]) => {
