@@ -5,8 +5,8 @@
  * imported in-process with `--in-process`.
  */
 import { ChannelServer } from "../loader/channel/index.js";
-import { generateKeyPair } from "../loader/crypto/index.js";
-import { FixpointError } from "../loader/errors.js";
+import { generateKeyPair } from "../loader/protocol/crypto/index.js";
+import { FixpointError } from "../loader/protocol/errors.js";
 import { PlainServer } from "./plain.js";
 
 export interface Servers {

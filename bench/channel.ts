@@ -16,8 +16,8 @@ import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
-import { connect, type ClientConnection } from "../loader/channel/index.js";
-import { generateKeyPair } from "../loader/crypto/index.js";
+import { connect, type ClientConnection } from "../devtool/client/index.js";
+import { generateKeyPair } from "../loader/protocol/crypto/index.js";
 import { PlainClient } from "./plain.js";
 import { startServers } from "./channel-server.js";
 

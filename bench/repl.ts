@@ -12,7 +12,8 @@
  */
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
-import { connect, generateKeyPair, type ClientConnection } from "../loader/index.js";
+import { connect, type ClientConnection } from "../devtool/client/index.js";
+import { generateKeyPair } from "../loader/index.js";
 import { startFixpointNode, stopAll } from "./devloop/processes.js";
 import { tempDir } from "../test/helpers/processes.js";
 

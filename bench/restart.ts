@@ -20,7 +20,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
-import { signBundle, type ClientConnection } from "../loader/index.js";
+import { signBundle, type ClientConnection } from "../devtool/client/index.js";
 import { buildModule } from "../devtool/build/build.js";
 import { writeSource } from "./devloop/app.js";
 import { createContext, dial } from "./devloop/bench-context.js";

@@ -7,8 +7,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FixpointError, authorizeKey, formatIdentity, initDataDir, isErrorCode, generateKeyPair, parsePublicKey, readIdentityFile, type KeyPair } from "../loader/index.js";
-import { packageRoot } from "../loader/version.js";
+import { FixpointError, LOADER_NODE_FLAGS, formatIdentity, isErrorCode, generateKeyPair, parsePublicKey, readIdentityFile, type KeyPair } from "../loader/index.js";
+import { authorizeKey, initDataDir } from "./node-admin.js";
+import { packageRoot } from "../loader/protocol/version.js";
 import { onLogLines } from "./nodes/log-lines.js";
 
 export interface LocalNode {
@@ -79,7 +80,7 @@ export async function startLocalNode(options: LocalNodeOptions): Promise<LocalNo
   const identity = ensureNode(options.stateDir, options.cluster);
   const dataDir = join(options.stateDir, "node");
   const nodeKey = parsePublicKey(readFileSync(join(dataDir, "node.pub"), "utf8"), join(dataDir, "node.pub"));
-  const child = spawn(process.execPath, [loaderScript(), "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", options.http, "--log-format", "json"], {
+  const child = spawn(process.execPath, [...LOADER_NODE_FLAGS, loaderScript(), "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", options.http, "--log-format", "json"], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";

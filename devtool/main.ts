@@ -2,7 +2,9 @@
  * The `devtool` CLI: one entry; each command's module is loaded only when it runs (so
  * `devtool status` never loads esbuild), a usage error prints the command's help.
  */
-import { VERSION, closest, reportError, onOutputClosed, shapeError } from "../loader/index.js";
+import { VERSION } from "../loader/index.js";
+import { closest, shapeError } from "./ui/args.js";
+import { reportError, onOutputClosed } from "./ui/output.js";
 import { outputHasClosed } from "./ui/shutdown.js";
 
 interface Command {

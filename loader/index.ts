@@ -2,10 +2,6 @@
  * The loader's public surface, imported by the devtool and the tests. Nothing here imports
  * runtime/ or devtool/ (test/loader/layering.test.ts checks).
  */
-export * from "./errors.js";
-export * from "./log.js";
-export * from "./version.js";
-export * from "./crypto/index.js";
 export * from "./protocol/index.js";
 export * from "./channel/index.js";
 export * from "./trust/index.js";
@@ -13,5 +9,3 @@ export * from "./bundle/index.js";
 export * from "./store/index.js";
 export * from "./release/index.js";
 export * from "./node/index.js";
-export { closest, parseCommandLine, requireOption, shapeError, stringOption, type OptionSpec, type Parsed } from "./cli/args.js";
-export { reportError, onOutputClosed, styleFor, type Style } from "./cli/output.js";

@@ -5,9 +5,9 @@
  * the loader restarts it on the last good code and state.
  */
 import type { Socket } from "node:net";
-import { FixpointError, toFixpointError } from "../loader/errors.js";
+import { FixpointError, toFixpointError } from "../loader/protocol/errors.js";
 import type { RuntimeBoot, RuntimeMessage, RuntimeRequest, RuntimeResults, StateSnapshot } from "../loader/protocol/runtime-ipc.js";
-import type { ErrorData } from "../loader/errors.js";
+import type { ErrorData } from "../loader/protocol/errors.js";
 import { ModuleTable } from "./swap/module-table.js";
 import { createHttpServer, drainHttp, serveSocket } from "./http/server.js";
 import { DEFAULT_ISOLATE_LIMITS } from "./host/module-isolate.js";

@@ -5,7 +5,7 @@ import { build } from "esbuild";
 import { BOOTSTRAP_ENTRY, BOOTSTRAP_FILE, ISOLATE_SCRIPT_OPTIONS } from "../runtime/isolate/script-build.js";
 
 await build({
-  entryPoints: { loader: "loader/main.ts", devtool: "devtool/main.ts", runtime: "runtime/main.ts" },
+  entryPoints: { loader: "devtool/loader-cli/main.ts", devtool: "devtool/main.ts", runtime: "runtime/main.ts" },
   outdir: "dist",
   bundle: true,
   platform: "node",

@@ -20,7 +20,7 @@ const FILES = ["loader", "runtime", "devtool", "scripts"].flatMap((dir) => sourc
 
 const FACTS: { fact: string; home: string; copy: RegExp; homeHasIt?: false }[] = [
   { fact: "the module-name pattern (MODULE_NAME)", home: "loader/protocol/messages.ts", copy: /\[a-z\]\[a-z0-9-\]/ },
-  { fact: "the log levels (LOG_LEVELS)", home: "loader/log.ts", copy: /"debug",\s*"info",\s*"warn",\s*"error"/ },
+  { fact: "the log levels (LOG_LEVELS)", home: "loader/protocol/log.ts", copy: /"debug",\s*"info",\s*"warn",\s*"error"/ },
   // Its home says `HEARTBEAT_MISSES = 3`; a copy multiplies an interval by a number.
   { fact: "the heartbeat's miss count (HEARTBEAT_MISSES)", home: "loader/protocol/limits.ts", copy: /heartbeat\w*\s*\*\s*\d|\d\s*\*\s*\w*heartbeat/i, homeHasIt: false },
   { fact: "the esbuild options for isolate code (ISOLATE_SCRIPT_OPTIONS)", home: "runtime/isolate/script-build.js", copy: /platform:\s*"neutral"|format:\s*"iife"/ },

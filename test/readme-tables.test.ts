@@ -1,23 +1,23 @@
 /**
  * The README's limits table and its table of rights are checked against the constants and the
- * policy they describe (issue 13), as test/loader/errors.test.ts does for error codes: a number
+ * policy they describe (issue 13), as test/loader/protocol/errors.test.ts does for error codes: a number
  * changed in code and not in the README, or a row lost, fails here.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { isErrorCode } from "../loader/errors.js";
+import { isErrorCode } from "../loader/protocol/errors.js";
 import * as limits from "../loader/protocol/limits.js";
 import { MAX_COMPLETE_SOURCE, MAX_EVAL_SOURCE, REQUEST_TYPES, ROLES, MODES, bundleSchema, releaseSchema } from "../loader/protocol/messages.js";
 import { DEFAULT_RUNTIME_LIMITS } from "../loader/protocol/runtime-ipc.js";
-import { MAX_RELEASE_MODULES, MAX_RELEASE_NOTES } from "../loader/release/release.js";
+import { MAX_RELEASE_MODULES, MAX_RELEASE_NOTES } from "../loader/protocol/release-manifest.js";
 import { POLICY } from "../loader/trust/policy.js";
 import { MAX_TIMERS } from "../runtime/host/module-limits.js";
 import { ROOT } from "./helpers/processes.js";
 
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-const loaderCli = readFileSync(join(ROOT, "loader/cli/commands.ts"), "utf8");
+const loaderCli = readFileSync(join(ROOT, "devtool/loader-cli/commands.ts"), "utf8");
 
 /** The rows of the first table after `heading`, as arrays of trimmed cells (header and rule left out). */
 function tableAfter(heading: string): string[][] {

@@ -1,7 +1,8 @@
 /** What the dev-loop benchmark's sections share: a scratch folder, the developer identity, the goals. */
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, formatIdentity, formatPublicKeyLine, generateKeyPair, writeFileAtomic, type ClientConnection, type KeyPair } from "../../loader/index.js";
+import { connect, type ClientConnection } from "../../devtool/client/index.js";
+import { formatIdentity, formatPublicKeyLine, generateKeyPair, writeFileAtomic, type KeyPair } from "../../loader/index.js";
 import { ROOT, type FixpointNode } from "./processes.js";
 
 export interface GoalRow {

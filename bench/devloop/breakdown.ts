@@ -7,7 +7,8 @@
  */
 import { mkdirSync, watch } from "node:fs";
 import { join } from "node:path";
-import { signBundle, type ClientConnection, type KeyPair } from "../../loader/index.js";
+import { signBundle, type ClientConnection } from "../../devtool/client/index.js";
+import { type KeyPair } from "../../loader/index.js";
 import { ModuleBuilder } from "../../devtool/build/build.js";
 import { moduleSource, writeSource } from "./app.js";
 import { percentile, sleep } from "./measure.js";

@@ -8,7 +8,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { signBundle, type ClientConnection, type KeyPair, type WireBundle } from "../../loader/index.js";
+import { signBundle, type ClientConnection } from "../../devtool/client/index.js";
+import { type KeyPair, type WireBundle } from "../../loader/index.js";
 import { buildModule } from "../../devtool/build/build.js";
 import { moduleSource, writePlainApp, writeSource } from "./app.js";
 import { dial, type BenchContext } from "./bench-context.js";

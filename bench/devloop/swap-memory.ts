@@ -15,7 +15,8 @@
  */
 import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { ClientConnection, WireBundle } from "../../loader/index.js";
+import type { ClientConnection } from "../../devtool/client/index.js";
+import type { WireBundle } from "../../loader/index.js";
 import { createContext, dial } from "./bench-context.js";
 import { CpuMeter, cpuText, mib, table } from "./measure.js";
 import { bundleMaker, push, settledRss } from "./memory.js";

@@ -6,7 +6,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { signBundle, signRelease, type ClientConnection, type ReleaseManifest, type ResultOf, type WireBundle, type WireRelease } from "../../loader/index.js";
+import { signBundle, signRelease, type ClientConnection } from "../../devtool/client/index.js";
+import { type ReleaseManifest, type ResultOf, type WireBundle, type WireRelease } from "../../loader/index.js";
 import { buildModule } from "../../devtool/build/build.js";
 import { dial, type BenchContext } from "../devloop/bench-context.js";
 import { startFixpointNode, type FixpointNode } from "../devloop/processes.js";

@@ -5,7 +5,7 @@
  * node: check the others are ready, upgrade this one, wait for its commit. The clients pick a
  * node per request and retry nothing: a node being restarted holds their connections.
  */
-import type { ClientConnection } from "../../loader/index.js";
+import type { ClientConnection } from "../../devtool/client/index.js";
 import { dial, type BenchContext } from "../devloop/bench-context.js";
 import { mib, sleep, table } from "../devloop/measure.js";
 import { MODULES, itemsFor } from "./app.js";

@@ -7,7 +7,7 @@ import { builtinModules } from "node:module";
 import { basename, extname, join, relative, resolve } from "node:path";
 import { build, context, type BuildContext, type BuildOptions, type BuildResult, type Message } from "esbuild";
 import { FixpointError, MODULE_NAME, MODULE_NAME_RULE } from "../../loader/index.js";
-import { packageRoot } from "../../loader/version.js";
+import { packageRoot } from "../../loader/protocol/version.js";
 import { ISOLATE_SCRIPT_OPTIONS } from "../../runtime/isolate/script-build.js";
 
 export const MODULE_API = join(packageRoot(), "runtime/api.ts");

@@ -1,4 +1,6 @@
-import { FixpointError, MODULE_NAME, MODULE_NAME_RULE, parseCommandLine, shapeError, styleFor, toFixpointError, type Data } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, MODULE_NAME_RULE, toFixpointError, type Data } from "../../loader/index.js";
+import { parseCommandLine, shapeError } from "../ui/args.js";
+import { styleFor } from "../ui/output.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, DEADLINE_HELP, DEADLINE_OPTION, contextFrom, deadlineFrom, exitStatusOf, fanOut, pastDeadline, printFailures } from "./common.js";
 
 export const HELP = `Usage: devtool call MODULE FUNCTION [ARG...] [--node NAME|HOST:PORT] [--json] [options]

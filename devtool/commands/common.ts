@@ -1,5 +1,8 @@
 /** What several devtool commands share: the connection flags and fan-out to nodes. */
-import { FixpointError, styleFor, toFixpointError, type ClientConnection, type KeyPair, type OptionSpec, type Parsed } from "../../loader/index.js";
+import { FixpointError, toFixpointError, type KeyPair } from "../../loader/index.js";
+import { styleFor } from "../ui/output.js";
+import { type ClientConnection } from "../client/index.js";
+import { type OptionSpec, type Parsed } from "../ui/args.js";
 import { loadProjectConfig, type ProjectConfig } from "../config/project.js";
 import { identityPath, knownNodesPath, loadIdentity } from "../home.js";
 import { pinnedMessage, connectTarget, resolveTargets, type Target } from "../nodes/targets.js";

@@ -1,6 +1,8 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
-import { entryOfLine, FixpointError, isLogEntry, MODULE_NAME, parseCommandLine, parseHostPort, styleFor, toFixpointError, type LogEntry } from "../../loader/index.js";
+import { entryOfLine, FixpointError, isLogEntry, MODULE_NAME, parseHostPort, toFixpointError, type LogEntry } from "../../loader/index.js";
+import { parseCommandLine } from "../ui/args.js";
+import { styleFor } from "../ui/output.js";
 import { checkListedModules, loadProjectConfig } from "../config/project.js";
 import { knownNodesPath, loadIdentity } from "../home.js";
 import { startLocalNode, type LocalNode } from "../local-node.js";

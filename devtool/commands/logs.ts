@@ -1,4 +1,7 @@
-import { FixpointError, isLogEntry, LOG_LEVELS, MODULE_NAME, MODULE_NAME_RULE, parseCommandLine, styleFor, toFixpointError, type ClientConnection, type Data, type LogEntry, type LogLevel, type Style } from "../../loader/index.js";
+import { FixpointError, isLogEntry, LOG_LEVELS, MODULE_NAME, MODULE_NAME_RULE, toFixpointError, type Data, type LogEntry, type LogLevel } from "../../loader/index.js";
+import { parseCommandLine } from "../ui/args.js";
+import { styleFor, type Style } from "../ui/output.js";
+import { type ClientConnection } from "../client/index.js";
 import { knownNodesPath } from "../home.js";
 import { NodeSessions } from "../nodes/sessions.js";
 import { pinnedMessage, connectTarget, type PinOptions, type Target } from "../nodes/targets.js";

@@ -1,4 +1,6 @@
-import { FixpointError, MODES, parseCommandLine, shapeError, styleFor, type Mode } from "../../loader/index.js";
+import { FixpointError, MODES, type Mode } from "../../loader/index.js";
+import { parseCommandLine, shapeError } from "../ui/args.js";
+import { styleFor } from "../ui/output.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, fanOut, printFailures } from "./common.js";
 
 export const HELP = `Usage: devtool mode [--node NAME|HOST:PORT] dev|production [options]

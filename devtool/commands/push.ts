@@ -1,6 +1,9 @@
 import { existsSync } from "node:fs";
 import { relative, resolve } from "node:path";
-import { FixpointError, parseCommandLine, shapeError, signBundle, styleFor, type ResultOf, type Style } from "../../loader/index.js";
+import { FixpointError, type ResultOf } from "../../loader/index.js";
+import { parseCommandLine, shapeError } from "../ui/args.js";
+import { signBundle } from "../client/index.js";
+import { styleFor, type Style } from "../ui/output.js";
 import { buildModule } from "../build/build.js";
 import { checkListedModules } from "../config/project.js";
 import { knownNodesPath } from "../home.js";

@@ -1,18 +1,7 @@
 import { relative } from "node:path";
-import {
-  FixpointError,
-  PUBLIC_KEY_BYTES,
-  decodeBase64Exact,
-  decodeManifest,
-  fingerprint,
-  parseCommandLine,
-  shapeError,
-  stringOption,
-  styleFor,
-  toFixpointError,
-  type KeyPair,
-  type Parsed,
-} from "../../loader/index.js";
+import { FixpointError, PUBLIC_KEY_BYTES, decodeBase64Exact, decodeManifest, fingerprint, toFixpointError, type KeyPair } from "../../loader/index.js";
+import { parseCommandLine, shapeError, stringOption, type Parsed } from "../ui/args.js";
+import { styleFor } from "../ui/output.js";
 import { loadProjectConfig, type ProjectConfig } from "../config/project.js";
 import { identityPath, loadIdentity } from "../home.js";
 import { createRelease, releasesOf, type ProjectRelease } from "../release/index.js";

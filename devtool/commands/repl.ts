@@ -1,4 +1,6 @@
-import { FixpointError, MODULE_NAME, MODULE_NAME_RULE, parseCommandLine, stringOption, styleFor } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, MODULE_NAME_RULE } from "../../loader/index.js";
+import { parseCommandLine, stringOption } from "../ui/args.js";
+import { styleFor } from "../ui/output.js";
 import { knownNodesPath } from "../home.js";
 import { pinnedMessage } from "../nodes/targets.js";
 import { runBatch } from "../repl/batch.js";
@@ -14,16 +16,28 @@ export const HELP = `Usage: devtool repl [--node NAME|HOST:PORT] [--module M] [-
 A REPL into a running node: the code you type runs on the node, never here — in a scratch
 context of this session's own (its own isolate, with the node's memory and CPU limits), or with
 --module (or .use M) inside that module's live isolate, where its state, functions and ctx are
-in scope. Multi-line input, top-level await, _ for the last result, Tab completion asked of the
-node, history per node in ~/.fixpoint/repl_history/, .help for the dot-commands. Ctrl-C abandons
-the input or stops waiting for an evaluation; Ctrl-D leaves.
+in scope. On a terminal it is node's own REPL (node:repl) with a remote evaluator: multi-line
+input, top-level await, _ for the last result, Tab completion asked of the node, history per
+node in ~/.fixpoint/repl_history/ with Ctrl-R to search it, and the dot-commands:
+
+  .editor       enter several lines at once; Ctrl-D sends them, Ctrl-C cancels
+  .load FILE    send a local file's code to the node as one input
+  .save FILE    write this session's inputs to a local file
+  .break        abandon the unfinished input
+  .clear        a fresh scratch context on the node (the session's variables are gone;
+                a module's own state is kept)
+  .modules      the node's modules, .use M to evaluate in one, .use to come back
+  .help, .exit
+
+Ctrl-C abandons the input or stops waiting for an evaluation; Ctrl-D leaves. If the node
+restarts, the REPL says so and the next input reconnects (to a fresh scratch context).
 
 In dev mode it needs a key with the dev or admin role; in production, admin, and the node
 appends every evaluation to its audit log before running it.
 
 Without a terminal (--eval, or input from a pipe) it evaluates each input in order, prints the
 results that are not undefined, and exits 0, or non-zero if anything failed: 1 with EVAL_THREW
-when code threw, or the coded error's status.
+when code threw, or the coded error's status. Piped input may use .use, .modules, .clear, .exit.
 
 Options:
   --module M             evaluate inside module M (default: the session's scratch context)

@@ -1,5 +1,8 @@
 /** What `upgrade` and `rollback` share: connecting to every target, running the rollout, printing it. */
-import { FixpointError, styleFor, toFixpointError, type ClientConnection, type Parsed, type Style } from "../../loader/index.js";
+import { FixpointError, toFixpointError } from "../../loader/index.js";
+import { styleFor, type Style } from "../ui/output.js";
+import { type ClientConnection } from "../client/index.js";
+import { type Parsed } from "../ui/args.js";
 import { knownNodesPath } from "../home.js";
 import { connectTarget, pinnedMessage } from "../nodes/targets.js";
 import { runRollout, type NodeFate, type RolloutEvent, type RolloutOptions, type RolloutReport } from "../release/index.js";

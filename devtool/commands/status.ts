@@ -1,4 +1,6 @@
-import { fingerprint, parseCommandLine, styleFor, type ResultOf, type Style } from "../../loader/index.js";
+import { fingerprint, type ResultOf } from "../../loader/index.js";
+import { parseCommandLine } from "../ui/args.js";
+import { styleFor, type Style } from "../ui/output.js";
 import { addressText } from "../nodes/targets.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, contextFrom, exitStatusOf, fanOut, printFailures } from "./common.js";
 

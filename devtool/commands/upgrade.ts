@@ -1,4 +1,5 @@
-import { FixpointError, parseCommandLine, stringOption } from "../../loader/index.js";
+import { FixpointError } from "../../loader/index.js";
+import { parseCommandLine, stringOption } from "../ui/args.js";
 import { releasesOf } from "../release/index.js";
 import { deadlineFrom } from "./common.js";
 import { ROLLING_CONNECTION_HELP, ROLLING_OPTIONS, rollingContext, runRolling } from "./rolling.js";

@@ -3,7 +3,8 @@
  * dev, logs --follow): one connection per node, opened on first use and reopened after it
  * drops, so an edit costs a round trip, not a handshake.
  */
-import { fingerprint, toFixpointError, type ClientConnection, type KeyPair } from "../../loader/index.js";
+import { fingerprint, toFixpointError, type KeyPair } from "../../loader/index.js";
+import { type ClientConnection } from "../client/index.js";
 import { eachNode, type NodeOutcome } from "./fan-out.js";
 import { addressText, connectTarget, type PinOptions, type Target } from "./targets.js";
 

@@ -7,16 +7,8 @@
  * one on first contact and prints its fingerprint. A key that differs from its pin is a hard
  * error naming both fingerprints, and nothing is sent.
  */
-import {
-  DEFAULT_PORT,
-  FixpointError,
-  connect,
-  fingerprint,
-  parseHostPort,
-  type ClientConnection,
-  type HostPort,
-  type KeyPair,
-} from "../../loader/index.js";
+import { DEFAULT_PORT, FixpointError, fingerprint, parseHostPort, type HostPort, type KeyPair } from "../../loader/index.js";
+import { connect, type ClientConnection } from "../client/index.js";
 import type { ProjectConfig } from "../config/project.js";
 import { readKnownNodes, rememberNode } from "./known-nodes.js";
 

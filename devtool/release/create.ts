@@ -8,8 +8,10 @@
  * folder, can verify it alone), and it costs one signature per module.
  */
 import { relative } from "node:path";
-import { FixpointError, signBundle, type KeyPair, type WireBundle } from "../../loader/index.js";
-import { MAX_RELEASE_NOTES, signRelease } from "../../loader/index.js";
+import { FixpointError, type KeyPair, type WireBundle } from "../../loader/index.js";
+import { signBundle } from "../client/index.js";
+import { MAX_RELEASE_NOTES } from "../../loader/index.js";
+import { signRelease } from "../client/index.js";
 import { buildModule } from "../build/build.js";
 import { checkListedModules, type ProjectConfig } from "../config/project.js";
 import type { ProjectReleases, ProjectRelease } from "./project-releases.js";

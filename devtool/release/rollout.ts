@@ -18,7 +18,8 @@
  * Library code: it reports through `onEvent` and returns what happened on each node; the CLI
  * prints.
  */
-import { FixpointError, authorize, toFixpointError, type ClientConnection, type ResultOf, type WireBundle } from "../../loader/index.js";
+import { FixpointError, authorize, toFixpointError, type ResultOf, type WireBundle } from "../../loader/index.js";
+import { type ClientConnection } from "../client/index.js";
 import type { ReleaseManifest, WireRelease } from "../../loader/index.js";
 
 export interface RolloutNode {

@@ -4,7 +4,8 @@
  * stderr, console output where it belongs as it arrives. The exit status says whether anything
  * failed: a coded error's own status, or EVAL_THREW (1) when code threw.
  */
-import { FixpointError, styleFor, toFixpointError } from "../../loader/index.js";
+import { FixpointError, toFixpointError } from "../../loader/index.js";
+import { styleFor } from "../ui/output.js";
 import type { ReplClient } from "./client.js";
 import { runDotCommand } from "./dot-commands.js";
 import type { Group } from "./input.js";

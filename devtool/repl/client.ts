@@ -5,7 +5,8 @@
  * connection drops, the next input opens a new one and the caller is told the scratch
  * variables are gone; an input is never sent twice.
  */
-import { toFixpointError, type ClientConnection, type Data, type KeyPair, type ResultOf } from "../../loader/index.js";
+import { toFixpointError, type Data, type KeyPair, type ResultOf } from "../../loader/index.js";
+import { type ClientConnection } from "../client/index.js";
 import { connectTarget, type PinOptions, type Target } from "../nodes/targets.js";
 import { pastDeadline } from "../commands/common.js";
 
@@ -71,6 +72,15 @@ export class ReplClient {
   /** The node's modules, for `.modules` and `.use`. */
   modules(): Promise<ResultOf<"status">["modules"]> {
     return this.request(async (conn) => (await conn.request("status", {}, { timeoutMs: 10_000 })).modules);
+  }
+
+  /**
+   * Starts a fresh session (`.clear`): the connection is closed, so the node disposes this
+   * session's scratch context, and the next input opens a new one. Not reported as a loss.
+   */
+  reset(): void {
+    this.lost = false;
+    this.close();
   }
 
   close(): void {

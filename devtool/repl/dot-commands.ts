@@ -1,20 +1,22 @@
 /**
- * The REPL's dot-commands, run by the devtool (they never reach the node as code):
- * .help, .modules, .use [M], .exit.
+ * The REPL's own dot-commands, run by the devtool (they never reach the node as code):
+ * .help, .modules, .use [M], .clear, .exit. Piped input runs them here; on a terminal
+ * node:repl runs them beside its own (.editor, .load, .save, .break: see interactive.ts).
  */
-import { FixpointError, MODULE_NAME, MODULE_NAME_RULE, type Style } from "../../loader/index.js";
+import { FixpointError, MODULE_NAME, MODULE_NAME_RULE } from "../../loader/index.js";
+import { type Style } from "../ui/output.js";
 import type { ReplClient } from "./client.js";
-
-export const DOT_COMMANDS = [".help", ".modules", ".use", ".exit"] as const;
 
 export const DOT_HELP = `.help       this text
 .modules    the node's modules, with versions and whether they run
 .use M      evaluate inside module M's isolate (its state, functions and ctx in scope)
 .use        back to this session's scratch context
+.clear      a fresh scratch context on the node (earlier variables are gone; a module keeps its state)
 .exit       leave (or Ctrl-D)
 
-Ctrl-C abandons the current input, or stops waiting for a running evaluation.
-Tab completes globals and names in scope, asked of the node. _ is the last result.
+On a terminal there are also node's .editor, .load FILE, .save FILE and .break, and Ctrl-R
+searches the history. Ctrl-C abandons the current input, or stops waiting for a running
+evaluation. Tab completes globals and names in scope, asked of the node. _ is the last result.
 `;
 
 export type DotOutcome = { kind: "print"; text: string } | { kind: "exit" } | { kind: "switched" };
@@ -27,6 +29,10 @@ export async function runDotCommand(line: string, client: ReplClient, style: Sty
       return { kind: "print", text: DOT_HELP.trimEnd() };
     case ".exit":
       return { kind: "exit" };
+    case ".clear":
+      // The node disposes a session's scratch context when its connection closes.
+      client.reset();
+      return { kind: "switched" };
     case ".modules": {
       const modules = await client.modules();
       if (modules.length === 0) return { kind: "print", text: style.dim("(no modules on this node)") };

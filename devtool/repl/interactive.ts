@@ -1,35 +1,63 @@
 /**
- * The interactive REPL on a terminal, on node's readline: prompt, multi-line continuation,
- * tab completion asked of the node, history per node, dot-commands, and the keys node's REPL
- * users expect:
+ * The interactive REPL on a terminal, built on node's own `node:repl` (issue 12): its line
+ * editor, multi-line input, `.editor`, `.load`, `.save`, `.break`, reverse history search
+ * (Ctrl-R) and Ctrl-C/Ctrl-D behave exactly as in `node`. What is ours:
  *
- *   Ctrl-C   with input: abandons it; during an evaluation: stops waiting for it (the node
- *            goes on until the code ends or hits its limits); on an empty line: once warns,
- *            twice leaves
- *   Ctrl-D   leaves
+ *   evaluator   asynchronous, remote: each complete input is sent to the node; input that only
+ *               ends too soon is `repl.Recoverable`, so node:repl asks for the next line
+ *   completer   asked of the node (dot-commands and `.use` names here)
+ *   history     per node, appended as lines are entered (History), so that two sessions on one
+ *               node both keep theirs; node's setupHistory rewrites the whole file instead
+ *   commands    .modules, .use [M], .clear (a fresh scratch context on the node), .help
  *
- * Lines are handled one at a time, in order, even when typed during an evaluation.
+ * While an evaluation runs, keys are held and replayed after it, as node's REPL does with its
+ * own evaluator, so inputs run one at a time in the order typed; Ctrl-C then stops waiting for
+ * the evaluation (the node goes on until the code ends or hits its limits).
  */
-import { createInterface, type Interface } from "node:readline";
-import { styleFor, toFixpointError, type Style } from "../../loader/index.js";
+import { Recoverable, start, type REPLServer } from "node:repl";
+import { inspect } from "node:util";
+import { styleFor, type Style } from "../ui/output.js";
+import { toFixpointError } from "../../loader/index.js";
 import type { ReplClient } from "./client.js";
-import { DOT_COMMANDS, runDotCommand } from "./dot-commands.js";
+import { runDotCommand } from "./dot-commands.js";
 import { History, HISTORY_SIZE } from "./history.js";
 import { isUnfinished } from "./input.js";
 import { colorsOn, renderError, renderOutput, renderResult } from "./render.js";
 
-type Completer = (line: string, callback: (err: Error | null, result: [string[], string]) => void) => void;
+type Key = { name?: string; ctrl?: boolean; meta?: boolean; shift?: boolean } | undefined;
+
+/**
+ * The parts of REPLServer (and its readline Interface) that node's typings leave out but that
+ * node:repl itself relies on: `history` (newest first) is readline's, `_ttyWrite` is the key
+ * handler node:repl wraps for its own pausing and editor mode (we wrap it once more, outside),
+ * `editorMode` is set by `.editor` and `.load`.
+ */
+interface ServerInternals {
+  history?: string[];
+  historySize: number;
+  _ttyWrite(data: string | undefined, key: Key): void;
+  editorMode: boolean;
+  line: string;
+}
+
+/** What the evaluator hands node:repl's writer: text already rendered, printed as it is. */
+class Rendered {
+  constructor(readonly text: string) {}
+}
+
+const CLEAR_HELP = "Break, and start a fresh scratch context on the node (a module's own state is kept)";
 
 export class InteractiveRepl {
   private readonly style: Style;
   private readonly colors: boolean;
-  private readonly rl: Interface;
-  private buffer = "";
-  private evaluating: { abandon: () => void } | null = null;
-  private warnedExit = false;
-  private queue: Promise<void> = Promise.resolve();
-  private done!: () => void;
-  private readonly finished = new Promise<void>((resolve) => (this.done = resolve));
+  private readonly terminal: boolean;
+  private server: REPLServer | null = null;
+  /** Set while an evaluation or a dot-command that asks the node is under way. */
+  private busy: { abandon?: () => void } | null = null;
+  /** Keys typed while busy, replayed in order after it. */
+  private readonly held: Array<[string | undefined, Key]> = [];
+  /** Set by Ctrl-D in editor mode: that input is sent as it is, finished or not, as node does. */
+  private editorSubmit = false;
 
   constructor(
     private readonly client: ReplClient,
@@ -37,145 +65,193 @@ export class InteractiveRepl {
   ) {
     this.style = styleFor(process.stdout);
     this.colors = colorsOn(process.stdout);
-    this.rl = createInterface({
-      input: process.stdin,
-      output: process.stdout,
-      terminal: process.stdin.isTTY === true && process.stdout.isTTY === true,
-      history: history.load(),
-      historySize: HISTORY_SIZE,
-      removeHistoryDuplicates: true,
-      completer: this.completer,
-      tabSize: 2,
-    });
+    this.terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
   }
 
   /** Prints output from the node's code, above the prompt when one is showing. */
   output(level: string, text: string): void {
     const line = renderOutput(this.style, level, text);
-    if (this.evaluating !== null) {
+    if (this.server === null || this.busy !== null || !this.terminal) {
       process.stdout.write(line + "\n");
       return;
     }
     process.stdout.write(`\r\x1b[2K${line}\n`);
-    this.rl.prompt(true);
+    this.server.prompt(true);
   }
 
-  /** Runs until .exit, Ctrl-D or a second Ctrl-C. */
+  /** Runs until .exit, Ctrl-D or a second Ctrl-C on an empty line; the exit status is 0. */
   async run(): Promise<number> {
     process.stdout.write(this.style.dim(`Fixpoint REPL on ${this.client.label}: code runs on the node. .help for commands, Ctrl-D to leave.\n`));
-    this.rl.on("line", (line) => {
-      this.history.add(line);
-      this.queue = this.queue.then(() => this.onLine(line));
+    const server = start({
+      prompt: this.promptText(),
+      input: process.stdin,
+      output: process.stdout,
+      terminal: this.terminal,
+      useColors: this.colors,
+      // Previews would evaluate in a local context that has nothing of the node's.
+      preview: false,
+      eval: (code, _context, _file, callback) => this.evaluate(code, callback),
+      writer: (value: unknown) => (value instanceof Rendered ? value.text : inspect(value, { colors: this.colors })),
+      completer: (line: string, callback: (err: Error | null, result: [string[], string]) => void) => this.complete(line, callback),
     });
-    this.rl.on("SIGINT", () => this.onInterrupt());
-    this.rl.on("close", () => {
-      process.stdout.write("\n");
-      this.done();
-    });
-    this.setPrompt();
-    this.rl.prompt();
-    await this.finished;
-    this.evaluating?.abandon();
+    this.server = server;
+    const internals = server as unknown as ServerInternals;
+    // node:repl passes readline no history size of its own choosing but 30.
+    internals.historySize = HISTORY_SIZE;
+    // Seed node:repl's history (readline's array, newest first) with this node's saved lines.
+    if (Array.isArray(internals.history)) internals.history.splice(0, internals.history.length, ...this.history.load().slice(0, HISTORY_SIZE));
+    server.on("line", (line) => this.history.add(line));
+    this.holdKeysWhileBusy(server, internals);
+    this.defineCommands(server);
+    const exited = new Promise<void>((resolve) => server.on("exit", () => resolve()));
+    await exited;
+    this.busy?.abandon?.();
+    process.stdout.write("\n");
     return 0;
   }
 
-  private setPrompt(): void {
-    if (this.buffer !== "") {
-      this.rl.setPrompt("... ");
+  private promptText(): string {
+    const where = this.client.module === null ? this.client.label : `${this.client.label}:${this.client.module}`;
+    return `${this.style.bold(where)}> `;
+  }
+
+  /** node:repl's evaluator: Recoverable for input that ends too soon, else the node's answer. */
+  private evaluate(code: string, callback: (err: Error | null, result?: unknown) => void): void {
+    // node:repl hands over the buffered lines with a newline after the last.
+    const source = code.replace(/\n$/, "");
+    const submitted = this.editorSubmit;
+    this.editorSubmit = false;
+    if (source.trim() === "") {
+      callback(null);
       return;
     }
-    const where = this.client.module === null ? this.client.label : `${this.client.label}:${this.client.module}`;
-    this.rl.setPrompt(`${this.style.bold(where)}> `);
-  }
-
-  private async onLine(line: string): Promise<void> {
-    this.warnedExit = false;
-    if (this.buffer === "" && /^\s*\.[a-z]/.test(line)) {
-      await this.dotCommand(line);
-    } else {
-      this.buffer = this.buffer === "" ? line : `${this.buffer}\n${line}`;
-      if (this.buffer.trim() === "") this.buffer = "";
-      else if (!isUnfinished(this.buffer)) {
-        const source = this.buffer;
-        this.buffer = "";
-        await this.evaluate(source);
-      }
+    if (!submitted && isUnfinished(source)) {
+      callback(new Recoverable(new SyntaxError("Unexpected end of input")));
+      return;
     }
-    this.setPrompt();
-    this.rl.prompt();
+    let settled = false;
+    const settle = (text: string) => {
+      if (settled) return;
+      settled = true;
+      this.busy = null;
+      callback(null, new Rendered(text));
+      if (this.terminal) this.replayHeld();
+      else this.server?.resume();
+    };
+    if (!this.terminal) this.server?.pause();
+    this.busy = {
+      abandon: () => settle(this.style.yellow("(interrupted: stopped waiting; the node goes on with it until it ends or hits its CPU or time limit, and its result will not be shown)")),
+    };
+    this.client.evaluate(source, this.colors).then(
+      (result) => settle(this.reconnectNote() + renderResult(this.style, source, result)),
+      (err: unknown) => settle(this.reconnectNote() + renderError(this.style, toFixpointError(err))),
+    );
   }
 
-  private async dotCommand(line: string): Promise<void> {
-    try {
-      const outcome = await runDotCommand(line, this.client, this.style);
-      if (outcome.kind === "exit") this.rl.close();
-      else if (outcome.kind === "print") process.stdout.write(outcome.text + "\n");
-    } catch (err) {
-      process.stdout.write(renderError(this.style, toFixpointError(err)) + "\n");
-    }
+  private reconnectNote(): string {
+    return this.client.takeReconnected() ? this.style.yellow("(reconnected: the scratch variables of the lost connection are gone)") + "\n" : "";
   }
 
-  private async evaluate(source: string): Promise<void> {
-    const abandoned = new Promise<"abandoned">((resolve) => (this.evaluating = { abandon: () => resolve("abandoned") }));
-    try {
-      const outcome = await Promise.race([this.client.evaluate(source, this.colors), abandoned]);
-      if (this.client.takeReconnected()) process.stdout.write(this.style.yellow("(reconnected: the scratch variables of the lost connection are gone)\n"));
-      if (outcome === "abandoned") {
-        process.stdout.write(this.style.yellow("(interrupted: stopped waiting; the node goes on with it until it ends or hits its CPU or time limit, and its result will not be shown)\n"));
+  /**
+   * Wraps the key handler outside node:repl's own wrapper: while busy, Ctrl-C abandons the wait
+   * and other keys are held; Ctrl-D in editor mode marks the input as submitted whole. Without a
+   * terminal there are no keys: input is paused while busy instead.
+   */
+  private holdKeysWhileBusy(server: REPLServer, internals: ServerInternals): void {
+    const inner = internals._ttyWrite.bind(server);
+    internals._ttyWrite = (data, key) => {
+      if (this.busy !== null) {
+        if (key?.ctrl === true && key.name === "c") this.busy.abandon?.();
+        else this.held.push([data, key]);
         return;
       }
-      process.stdout.write(renderResult(this.style, source, outcome) + "\n");
-    } catch (err) {
-      process.stdout.write(renderError(this.style, toFixpointError(err)) + "\n");
-    } finally {
-      this.evaluating = null;
+      if (internals.editorMode && key?.ctrl === true && key.name === "d") this.editorSubmit = true;
+      inner(data, key);
+    };
+    // A prompt shown while an answer is awaited would be overwritten by it; node:repl shows the
+    // prompt again once the evaluator has answered.
+    const displayPrompt = server.displayPrompt.bind(server);
+    server.displayPrompt = (preserveCursor?: boolean) => {
+      if (this.busy === null) displayPrompt(preserveCursor);
+    };
+  }
+
+  private replayHeld(): void {
+    const internals = this.server as unknown as ServerInternals;
+    while (this.busy === null && this.held.length > 0) {
+      const [data, key] = this.held.shift()!;
+      internals._ttyWrite(data, key);
     }
   }
 
-  private onInterrupt(): void {
-    if (this.evaluating !== null) {
-      this.evaluating.abandon();
-      return;
-    }
-    const typed = this.rl.line;
-    if (this.buffer !== "" || typed !== "") {
-      this.buffer = "";
-      this.warnedExit = false;
-      // Clear what is typed on the line, as node's REPL does, then a fresh prompt.
-      this.rl.write(null, { ctrl: true, name: "e" });
-      this.rl.write(null, { ctrl: true, name: "u" });
-      process.stdout.write("\n");
-      this.setPrompt();
-      this.rl.prompt();
-      return;
-    }
-    if (this.warnedExit) {
-      this.rl.close();
-      return;
-    }
-    this.warnedExit = true;
-    process.stdout.write("\n(To exit, press Ctrl+C again or Ctrl+D or type .exit)\n");
-    this.rl.prompt();
+  private defineCommands(server: REPLServer): void {
+    const dot = (line: string) =>
+      this.whileBusy(async () => {
+        const outcome = await runDotCommand(line, this.client, this.style);
+        if (outcome.kind === "print") process.stdout.write(outcome.text + "\n");
+        if (outcome.kind === "switched") server.setPrompt(this.promptText());
+      });
+    server.defineCommand("modules", { help: "The node's modules, with versions and whether they run", action: () => dot(".modules") });
+    server.defineCommand("use", {
+      help: "Evaluate inside module M's isolate (.use M: its state, functions and ctx in scope); .use alone: back to the scratch context",
+      action: (rest) => dot(`.use ${rest}`),
+    });
+    server.defineCommand("clear", {
+      help: CLEAR_HELP,
+      action: () => {
+        server.clearBufferedCommand();
+        this.client.reset();
+        process.stdout.write("Clearing context...\n");
+        server.displayPrompt();
+      },
+    });
+    server.defineCommand("help", {
+      help: "Print this help message",
+      action: () => {
+        const names = Object.keys(server.commands).sort();
+        const width = Math.max(...names.map((n) => n.length));
+        for (const name of names) process.stdout.write(`.${name.padEnd(width + 3)}${server.commands[name]?.help ?? ""}\n`);
+        process.stdout.write(
+          "\nCode runs on the node: in this session's scratch context, or with .use M inside module M.\n" +
+            "Tab completes names asked of the node; _ is the last result; Ctrl-R searches the history.\n" +
+            "Press Ctrl+C to abort current expression (or stop waiting for an evaluation), Ctrl+D to exit the REPL\n",
+        );
+        server.displayPrompt();
+      },
+    });
   }
 
-  private readonly completer: Completer = (line, callback) => {
-    if (this.buffer === "" && /^\s*\.\w*$/.test(line)) {
+  /** Runs a dot-command that asks the node, holding keys meanwhile, then shows the prompt. */
+  private whileBusy(work: () => Promise<void>): void {
+    this.busy = {};
+    work()
+      .catch((err: unknown) => void process.stdout.write(renderError(this.style, toFixpointError(err)) + "\n"))
+      .finally(() => {
+        this.busy = null;
+        this.server?.displayPrompt();
+        this.replayHeld();
+      });
+  }
+
+  private complete(line: string, callback: (err: Error | null, result: [string[], string]) => void): void {
+    const server = this.server;
+    if (server !== null && /^\s*\.\w*$/.test(line)) {
       const word = line.trim();
-      callback(null, [DOT_COMMANDS.filter((c) => c.startsWith(word)), word]);
+      callback(null, [Object.keys(server.commands).map((c) => `.${c}`).filter((c) => c.startsWith(word)).sort(), word]);
       return;
     }
     const use = /^\s*\.use\s+([a-z0-9-]*)$/.exec(line);
     if (use !== null) {
+      const prefix = use[1]!;
       this.client.modules().then(
-        (modules) => callback(null, [modules.filter((m) => m.running && m.name.startsWith(use[1]!)).map((m) => m.name), use[1]!]),
-        () => callback(null, [[], use[1]!]),
+        (modules) => callback(null, [modules.filter((m) => m.running && m.name.startsWith(prefix)).map((m) => m.name), prefix]),
+        () => callback(null, [[], prefix]),
       );
       return;
     }
-    // Completion of what is typed on this line, with earlier lines of the input before it.
     this.client.complete(line).then(
       (result) => callback(null, [result.candidates, result.prefix]),
       () => callback(null, [[], ""]),
     );
-  };
+  }
 }

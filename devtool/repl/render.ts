@@ -1,5 +1,6 @@
 /** How the REPL shows what came back: results, throws with their position, coded errors, console output. */
-import type { FixpointError, ResultOf, Style } from "../../loader/index.js";
+import type { FixpointError, ResultOf } from "../../loader/index.js";
+import type { Style } from "../ui/output.js";
 
 /** Whether `stream` gets colours: a terminal, without NO_COLOR, not TERM=dumb (as styleFor decides). */
 export function colorsOn(stream: NodeJS.WriteStream): boolean {

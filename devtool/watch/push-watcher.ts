@@ -14,7 +14,8 @@
 import { watch, statSync, type FSWatcher } from "node:fs";
 import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
-import { signBundle, toFixpointError, type KeyPair, type ResultOf } from "../../loader/index.js";
+import { signBundle } from "../client/index.js";
+import { toFixpointError, type KeyPair, type ResultOf } from "../../loader/index.js";
 import { ModuleBuilder } from "../build/build.js";
 import type { NodeSessions } from "../nodes/sessions.js";
 import type { NodeOutcome } from "../nodes/fan-out.js";

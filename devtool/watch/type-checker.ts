@@ -20,8 +20,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { setPriority, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { packageRoot } from "../../loader/version.js";
-import { styleFor, type Style } from "../../loader/index.js";
+import { packageRoot } from "../../loader/protocol/version.js";
+import { styleFor, type Style } from "../ui/output.js";
 import { MODULE_API } from "../build/build.js";
 
 export interface TypeReport {

@@ -1,3 +1,1 @@
-export * from "./manifest.js";
 export * from "./verify.js";
-export * from "./sign.js";

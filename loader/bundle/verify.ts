@@ -3,12 +3,12 @@
  * signature by its signer, signer trusted for the role, payloads matching their digests.
  * Run on receipt and again whenever a bundle is read back from disk.
  */
-import { FixpointError } from "../errors.js";
-import { PUBLIC_KEY_BYTES, verifyDetached } from "../crypto/ed25519.js";
-import { decodeBase64Exact } from "../crypto/keys.js";
-import { fingerprint } from "../crypto/fingerprint.js";
+import { FixpointError } from "../protocol/errors.js";
+import { PUBLIC_KEY_BYTES, verifyDetached } from "../protocol/crypto/ed25519.js";
+import { decodeBase64Exact } from "../protocol/crypto/keys.js";
+import { fingerprint } from "../protocol/crypto/fingerprint.js";
 import type { Role, WireBundle } from "../protocol/messages.js";
-import { decodeManifest, sha256Hex, type Manifest } from "./manifest.js";
+import { decodeManifest, payloadMismatch, type Manifest } from "../protocol/bundle-manifest.js";
 
 export interface VerifiedBundle {
   manifest: Manifest;
@@ -32,11 +32,7 @@ export function verifyBundle(bundle: WireBundle, rolesOfSigner: (key: Uint8Array
       `bundle ${manifest.name} is signed by ${fingerprint(signer)}, which ${roles === null ? "this node does not trust" : `lacks the ${role} role here`}; authorize that key with --roles ${role}`,
     );
   }
-  if (bundle.code.length !== manifest.size || sha256Hex(bundle.code) !== manifest.digest) {
-    throw new FixpointError("BUNDLE_DIGEST_MISMATCH", `bundle ${manifest.name}: the code does not match the manifest's digest ${manifest.digest.slice(0, 12)}; it was altered after signing`);
-  }
-  if (bundle.sourceMap.length !== manifest.sourceMapSize || sha256Hex(bundle.sourceMap) !== manifest.sourceMapDigest) {
-    throw new FixpointError("BUNDLE_DIGEST_MISMATCH", `bundle ${manifest.name}: the source map does not match the manifest's digest; it was altered after signing`);
-  }
+  const altered = payloadMismatch(bundle, manifest);
+  if (altered !== null) throw new FixpointError("BUNDLE_DIGEST_MISMATCH", `bundle ${manifest.name}: the ${altered} does not match the manifest's digest ${manifest.digest.slice(0, 12)}; it was altered after signing`);
   return { manifest, bundle };
 }

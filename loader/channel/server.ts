@@ -18,9 +18,9 @@
  * that request with a code instead of closing the connection.
  */
 import { createServer, type Server, type Socket } from "node:net";
-import { FixpointError, toFixpointError, type ErrorData } from "../errors.js";
-import type { KeyPair } from "../crypto/ed25519.js";
-import { fingerprint } from "../crypto/fingerprint.js";
+import { FixpointError, toFixpointError, type ErrorData } from "../protocol/errors.js";
+import type { KeyPair } from "../protocol/crypto/ed25519.js";
+import { fingerprint } from "../protocol/crypto/fingerprint.js";
 import { encodeFrame } from "../protocol/framing.js";
 import { encodeReject, respondToClientHello } from "../protocol/handshake.js";
 import {
@@ -49,9 +49,9 @@ import {
   type Welcome,
 } from "../protocol/messages.js";
 import type { Data } from "../protocol/schema.js";
-import { silentLogger, type Logger } from "../log.js";
-import { Connection, type ConnectionOptions } from "./connection.js";
-import { HandshakeIO } from "./handshake-io.js";
+import { silentLogger, type Logger } from "../protocol/log.js";
+import { Connection, type ConnectionOptions } from "../protocol/channel/connection.js";
+import { HandshakeIO } from "../protocol/channel/handshake-io.js";
 
 /** Who is on the other end of a connection, once authenticated. */
 export interface Session {

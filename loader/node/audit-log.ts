@@ -11,7 +11,7 @@
  */
 import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { FixpointError } from "../errors.js";
+import { FixpointError } from "../protocol/errors.js";
 
 export interface AuditedEval {
   /** Fingerprint of the key that asked. */

@@ -33,10 +33,10 @@
  * code migrates if the node restarts first. A state is accepted only for the code that is current; a failed export
  * keeps the last one. After `kill -9`, at most the last `snapshotMs` is lost.
  */
-import { FixpointError, toFixpointError, type ErrorData } from "../errors.js";
-import type { Logger } from "../log.js";
+import { FixpointError, toFixpointError, type ErrorData } from "../protocol/errors.js";
+import type { Logger } from "../protocol/log.js";
 import type { VerifiedBundle } from "../bundle/verify.js";
-import type { Manifest } from "../bundle/manifest.js";
+import type { Manifest } from "../protocol/bundle-manifest.js";
 import type { BundleStore } from "../store/bundle-store.js";
 import type { StateStore, SavedState, StateBytes } from "../store/state-store.js";
 import type { RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";

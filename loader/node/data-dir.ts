@@ -12,15 +12,11 @@
  *   └── store/          bundles by digest, the current-module table (bundle-store.ts) and
  *                       each module's saved state (state-store.ts)
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { FixpointError } from "../errors.js";
-import { generateKeyPair, type KeyPair } from "../crypto/ed25519.js";
-import { formatIdentity, formatPublicKeyLine, readIdentityFile } from "../crypto/keys.js";
-import { TRUST_FILE_HEADER } from "../trust/trust-file.js";
-import { BundleStore } from "../store/bundle-store.js";
-import { writeFileAtomic } from "../store/atomic.js";
-import { DEFAULT_PORT, NAME, type NodeConfig } from "./config.js";
+import { FixpointError } from "../protocol/errors.js";
+import type { KeyPair } from "../protocol/crypto/ed25519.js";
+import { readIdentityFile } from "../protocol/crypto/keys.js";
 
 export interface DataDirPaths {
   dir: string;
@@ -36,38 +32,6 @@ export interface DataDirPaths {
 export function dataDirPaths(dir: string): DataDirPaths {
   const abs = resolve(dir);
   return { dir: abs, config: join(abs, "config.json"), key: join(abs, "node.key"), pub: join(abs, "node.pub"), trust: join(abs, "trust"), store: join(abs, "store"), audit: join(abs, "audit.log"), lock: join(abs, "node.lock") };
-}
-
-export interface InitOptions {
-  name?: string;
-  cluster?: string;
-  listen?: string;
-}
-
-/** Creates a node. Refuses (NODE_EXISTS) if DIR already holds one or is a non-empty directory. */
-export function initDataDir(dir: string, options: InitOptions = {}): { paths: DataDirPaths; identity: KeyPair; config: NodeConfig } {
-  const paths = dataDirPaths(dir);
-  if (existsSync(paths.config) || existsSync(paths.key)) {
-    throw new FixpointError("NODE_EXISTS", `${paths.dir} already holds a node; use it with \`loader start --data ${dir}\` or pick another --data directory`);
-  }
-  if (existsSync(paths.dir) && readdirSync(paths.dir).length > 0) {
-    throw new FixpointError("NODE_EXISTS", `${paths.dir} is not empty; pick an empty or new --data directory`);
-  }
-  const name = options.name ?? "node-1";
-  const cluster = options.cluster ?? "default";
-  for (const [flag, value] of [["--name", name], ["--cluster", cluster]] as const) {
-    if (!NAME.test(value)) throw new FixpointError("USAGE", `${flag} must be 1-63 letters, digits, ".", "_" or "-", got "${value}"`);
-  }
-  const config: NodeConfig = { name, cluster, listen: options.listen ?? `127.0.0.1:${DEFAULT_PORT}`, mode: "dev" };
-  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-  const identity = generateKeyPair();
-  writeFileAtomic(paths.key, formatIdentity(identity), 0o600);
-  writeFileAtomic(paths.pub, formatPublicKeyLine(identity.publicKey, `node ${name}`) + "\n");
-  writeFileAtomic(paths.trust, TRUST_FILE_HEADER);
-  BundleStore.init(paths.store);
-  // config.json last: its presence is what marks a complete node.
-  writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + "\n");
-  return { paths, identity, config };
 }
 
 export function readNodeIdentity(paths: DataDirPaths): KeyPair {

@@ -2,11 +2,11 @@
  * A running node: its identity, trust, store and channel server, and the handlers for each
  * request type. Every request is authorized (trust/policy.ts) before its handler runs.
  */
-import { FixpointError } from "../errors.js";
-import { VERSION } from "../version.js";
-import type { KeyPair } from "../crypto/ed25519.js";
-import { fingerprint } from "../crypto/fingerprint.js";
-import { logEntry, type Logger } from "../log.js";
+import { FixpointError } from "../protocol/errors.js";
+import { VERSION } from "../protocol/version.js";
+import type { KeyPair } from "../protocol/crypto/ed25519.js";
+import { fingerprint } from "../protocol/crypto/fingerprint.js";
+import { logEntry, type Logger } from "../protocol/log.js";
 import { ChannelServer, type ServerLimits, type Session } from "../channel/server.js";
 import { PROTOCOL_VERSIONS } from "../protocol/limits.js";
 import type { Mode, Request, RequestOf, ResultOf } from "../protocol/messages.js";
@@ -15,18 +15,17 @@ import { authorize } from "../trust/policy.js";
 import { verifyBundle } from "../bundle/verify.js";
 import { BundleStore } from "../store/bundle-store.js";
 import { StateStore } from "../store/state-store.js";
-import { readNodeConfig, parseHostPort, type NodeConfig } from "./config.js";
+import { readNodeConfig, parseHostPort, type NodeConfig } from "../protocol/node-config.js";
 import { dataDirPaths, lockDataDir, readNodeIdentity, type DataDirPaths } from "./data-dir.js";
 import { TrustCache } from "./trust-cache.js";
 import { CodeServer } from "./code-server.js";
-import { Readiness } from "./readiness.js";
+import { HttpFront, Readiness } from "./http-front.js";
 import { ReleaseStore } from "../release/release-store.js";
 import { GuardedRestart } from "../release/guarded-restart.js";
 import { verifyRelease, verifyReleaseBundle } from "../release/release.js";
 import { writeFileAtomicAsync } from "../store/atomic.js";
 import { RuntimeSupervisor, type RuntimeEntry } from "../supervisor/runtime-supervisor.js";
 import type { RuntimeLimits, RuntimeModuleStatus } from "../protocol/runtime-ipc.js";
-import { HttpFront } from "./http-front.js";
 import { AuditLog } from "./audit-log.js";
 import { ReplGateway } from "./repl-gateway.js";
 
@@ -360,7 +359,7 @@ export class LoaderNode {
     const checked = request.bundles.map((b) => ({ bundle: b, manifest: verifyReleaseBundle(b, manifest) }));
     const stored: string[] = [];
     try {
-      for (const { bundle, manifest: m } of checked) if (await this.store.storeVouched(bundle, m)) stored.push(m.digest);
+      for (const { bundle, manifest: m } of checked) if (await this.store.storeBundle({ bundle, manifest: m })) stored.push(m.digest);
       await this.releases.hold(request.release, manifest);
     } catch (err) {
       // Refused whole: what this stage wrote goes again (what runs or another release names stays).

@@ -6,8 +6,8 @@
  *
  * Rights are decided before this (trust/policy.ts); this file only runs what was allowed.
  */
-import { FixpointError, toFixpointError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { FixpointError, toFixpointError } from "../protocol/errors.js";
+import type { Logger } from "../protocol/log.js";
 import type { Session } from "../channel/server.js";
 import type { Mode, RequestOf, ResultOf } from "../protocol/messages.js";
 import type { RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";

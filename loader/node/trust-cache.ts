@@ -4,10 +4,10 @@
  * edit makes it malformed, the node keeps the last good version and logs the error with its line.
  */
 import { statSync } from "node:fs";
-import { toFixpointError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { toFixpointError } from "../protocol/errors.js";
+import type { Logger } from "../protocol/log.js";
 import type { Role } from "../protocol/messages.js";
-import { readTrustFile, rolesOf, type TrustEntry } from "../trust/trust-file.js";
+import { readTrustFile, rolesOf, type TrustEntry } from "../protocol/trust-file.js";
 
 export class TrustCache {
   private entries: TrustEntry[];

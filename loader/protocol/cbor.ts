@@ -17,7 +17,7 @@
 import { isUtf8 } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import { Decoder, Encoder } from "cbor-x";
-import { FixpointError } from "../errors.js";
+import { FixpointError } from "./errors.js";
 import { MAX_CBOR_DEPTH, MAX_CBOR_ITEMS } from "./limits.js";
 
 const encoder = new Encoder({

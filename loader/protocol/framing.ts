@@ -29,7 +29,7 @@
  *   body        `length` bytes        some missing and length >= streamFrom → start, part(buffered) → streaming
  *   streaming   `length` bytes        part(each chunk's share); the last → end → header
  */
-import { FixpointError } from "../errors.js";
+import { FixpointError } from "./errors.js";
 import { FRAME_HEADER_BYTES } from "./limits.js";
 
 const EMPTY = Buffer.alloc(0);

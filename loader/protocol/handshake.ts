@@ -27,10 +27,10 @@
  * exist is answered with a plaintext `reject` and the connection is closed.
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { FixpointError } from "../errors.js";
-import { Opener, Sealer } from "../crypto/aead.js";
-import { signDetached, verifyDetached, type KeyPair } from "../crypto/ed25519.js";
-import { generateEphemeral, sharedSecret, type EphemeralKey } from "../crypto/x25519.js";
+import { FixpointError } from "./errors.js";
+import { Opener, Sealer } from "./crypto/aead.js";
+import { signDetached, verifyDetached, type KeyPair } from "./crypto/ed25519.js";
+import { generateEphemeral, sharedSecret, type EphemeralKey } from "./crypto/x25519.js";
 import { decodeCbor, encodeCbor } from "./cbor.js";
 import { PROTOCOL_MAGIC, PROTOCOL_VERSIONS } from "./limits.js";
 import { array, bytes, literal, object, string, uint, validate, type Infer } from "./schema.js";

@@ -27,7 +27,7 @@
  * other deviation — a missing or extra field, a wrong type, a value out of range — is
  * MESSAGE_INVALID. Either closes the connection after a `goodbye` naming the error.
  */
-import { FixpointError, isErrorCode, type ErrorData } from "../errors.js";
+import { FixpointError, isErrorCode, type ErrorData } from "./errors.js";
 import { checkEncodable, decodeCbor, decodeCborSequence, encodeCbor, encodeCborParts } from "./cbor.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "./limits.js";
 import { array, bool, bytes, data, literal, number, object, oneOf, string, uint, check, type Infer, type Schema } from "./schema.js";

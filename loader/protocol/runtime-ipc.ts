@@ -16,8 +16,8 @@
  * Both ends are ours and run the same build, but the runtime executes module code, so the
  * loader still checks every message it gets against these shapes (`isRuntimeMessage`).
  */
-import type { ErrorData } from "../errors.js";
-import type { LogLevel } from "../log.js";
+import type { ErrorData } from "./errors.js";
+import type { LogLevel } from "./log.js";
 import type { Mode } from "./messages.js";
 
 /** The limits every module isolate runs with: the node's (`loader start --module-*`), or a module's own. */

@@ -9,7 +9,7 @@
  * words a person editing the file reads (`config.json: "listen" must be "HOST:PORT"`), and
  * `described` says what a field must be where the type alone would not.
  */
-import { FixpointError, type ErrorCode } from "../errors.js";
+import { FixpointError, type ErrorCode } from "./errors.js";
 
 export type Schema =
   | { readonly kind: "uint"; readonly max: number }

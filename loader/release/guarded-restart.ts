@@ -46,8 +46,8 @@
  * "after-commit": right after the commit point), so the tests can check that claim against a
  * real process at every step.
  */
-import { FixpointError, toFixpointError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { FixpointError, toFixpointError } from "../protocol/errors.js";
+import type { Logger } from "../protocol/log.js";
 import type { VerifiedBundle } from "../bundle/verify.js";
 import type { BundleStore } from "../store/bundle-store.js";
 import type { CodeServer } from "../node/code-server.js";

@@ -16,12 +16,13 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { FixpointError } from "../errors.js";
+import { FixpointError } from "../protocol/errors.js";
 import { decodeCbor, encodeCbor } from "../protocol/cbor.js";
 import { MODULE_NAME, releaseSchema, type Role } from "../protocol/messages.js";
 import { nullable, object, record, string, uint, validate } from "../protocol/schema.js";
 import { writeFileAtomicAsync } from "../store/atomic.js";
-import { verifyRelease, type ReleaseManifest, type WireRelease } from "./release.js";
+import type { ReleaseManifest, WireRelease } from "../protocol/release-manifest.js";
+import { verifyRelease } from "./release.js";
 
 export interface Pointer {
   format: 1;

@@ -1,118 +1,14 @@
 /**
- * The release format: a signed, numbered manifest of module digests for one cluster, what a
- * node in production runs (DESIGN.md, "Bundles, releases, modes").
- *
- *   manifest    the signed bytes below
- *   signature   Ed25519 over the manifest bytes, by `signer` (64 bytes, detached)
- *
- * The manifest's bytes are canonical, so that a signature means one thing:
- *
- *   "fixpoint-release/1\n" + JSON with exactly these keys in this order:
- *   {"cluster","number","modules","notes","createdAt","signer"}
- *
- * `modules` is [{"name","digest"}] sorted by name, `digest` the lowercase hex SHA-256 of the
- * module's code. The signature covers every module's digest, so a release vouches for its
- * bundles' code by itself: a bundle carried in a release is accepted when its code hashes to the
- * digest the release names, whoever signed the bundle (its own signature is not needed and not
- * checked, so a CI key with only the `release` role can publish). A bundle's source map is
- * checked against the digest in the bundle's manifest, which the release does not cover: it
- * changes what error locations say, never what runs.
+ * Checks a release as a node receives it (its format is loader/protocol/release-manifest.ts):
+ * canonical bytes, signature, signer's role, cluster, and each bundle it carries.
  */
-import { FixpointError } from "../errors.js";
-import { PUBLIC_KEY_BYTES, signDetached, verifyDetached, type KeyPair } from "../crypto/ed25519.js";
-import { decodeBase64Exact, encodePublicKey } from "../crypto/keys.js";
-import { fingerprint } from "../crypto/fingerprint.js";
-import { DIGEST, MODULE_NAME, type Role, type WireBundle } from "../protocol/messages.js";
-import { decodeManifest, isUtcTime, sha256Hex, type Manifest } from "../bundle/manifest.js";
-
-export const RELEASE_PREFIX = "fixpoint-release/1\n";
-/** Most modules in one release. */
-export const MAX_RELEASE_MODULES = 256;
-/** Longest release notes, characters. */
-export const MAX_RELEASE_NOTES = 4096;
-
-export interface ReleaseManifest {
-  cluster: string;
-  /** 1, 2, 3…: a node refuses one at or below its current release unless told to roll back. */
-  number: number;
-  modules: { name: string; digest: string }[];
-  notes: string;
-  createdAt: string;
-  /** Base64 Ed25519 public key. */
-  signer: string;
-}
-
-/** A release as it travels and as a node keeps it. */
-export interface WireRelease {
-  manifest: Uint8Array;
-  signature: Uint8Array;
-}
-
-const KEYS = ["cluster", "number", "modules", "notes", "createdAt", "signer"] as const satisfies readonly (keyof ReleaseManifest)[];
-const CLUSTER = /^[A-Za-z0-9._-]{1,63}$/;
-
-function invalid(why: string): FixpointError {
-  return new FixpointError("RELEASE_INVALID", `release manifest: ${why}; create the release again with \`devtool release create\``);
-}
-
-export function encodeReleaseManifest(m: ReleaseManifest): Buffer {
-  const ordered: Record<string, unknown> = {};
-  for (const key of KEYS) ordered[key] = key === "modules" ? m.modules.map((x) => ({ name: x.name, digest: x.digest })) : m[key];
-  return Buffer.from(RELEASE_PREFIX + JSON.stringify(ordered), "utf8");
-}
-
-/** Parses canonical release manifest bytes. Throws RELEASE_INVALID. */
-export function decodeReleaseManifest(bytes: Uint8Array): ReleaseManifest {
-  const text = Buffer.from(bytes).toString("utf8");
-  if (!text.startsWith(RELEASE_PREFIX)) throw invalid("wrong format header (expected fixpoint-release/1)");
-  let value: unknown;
-  try {
-    value = JSON.parse(text.slice(RELEASE_PREFIX.length));
-  } catch {
-    throw invalid("not JSON");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalid("not an object");
-  const r = value as Record<string, unknown>;
-  const keys = Object.keys(r);
-  if (keys.length !== KEYS.length || keys.some((k, i) => k !== KEYS[i])) throw invalid(`keys must be exactly ${KEYS.join(", ")} in that order`);
-  const { cluster, number, modules, notes, createdAt, signer } = r;
-  if (typeof cluster !== "string" || !CLUSTER.test(cluster)) throw invalid("cluster must be 1-63 letters, digits, '.', '_' or '-'");
-  if (typeof number !== "number" || !Number.isSafeInteger(number) || number < 1) throw invalid("number must be a positive integer");
-  if (!Array.isArray(modules) || modules.length === 0 || modules.length > MAX_RELEASE_MODULES) throw invalid(`modules must list 1 to ${MAX_RELEASE_MODULES} modules`);
-  const list: { name: string; digest: string }[] = [];
-  for (const m of modules as unknown[]) {
-    const entry = (m ?? {}) as Record<string, unknown>;
-    if (typeof m !== "object" || m === null || Object.keys(entry).join(",") !== "name,digest") throw invalid("each module must be exactly {name, digest}");
-    if (typeof entry["name"] !== "string" || !MODULE_NAME.test(entry["name"])) throw invalid(`module name must match ${String(MODULE_NAME)}`);
-    if (typeof entry["digest"] !== "string" || !DIGEST.test(entry["digest"])) throw invalid("module digest must be lowercase hex SHA-256");
-    if (list.length > 0 && list[list.length - 1]!.name >= entry["name"]) throw invalid("modules must be sorted by name, each once");
-    list.push({ name: entry["name"], digest: entry["digest"] });
-  }
-  if (typeof notes !== "string" || notes.length > MAX_RELEASE_NOTES) throw invalid(`notes must be text of at most ${MAX_RELEASE_NOTES} characters`);
-  if (typeof createdAt !== "string" || !isUtcTime(createdAt)) throw invalid("createdAt must be an ISO-8601 UTC time");
-  if (typeof signer !== "string" || decodeBase64Exact(signer, PUBLIC_KEY_BYTES) === null) throw invalid("signer must be a base64 Ed25519 public key");
-  const manifest: ReleaseManifest = { cluster, number, modules: list, notes, createdAt, signer };
-  if (!encodeReleaseManifest(manifest).equals(Buffer.from(bytes))) throw invalid("not in canonical form");
-  return manifest;
-}
-
-/** Signs a release of `modules` (name → digest) for `cluster`. */
-export function signRelease(
-  fields: { cluster: string; number: number; modules: { name: string; digest: string }[]; notes?: string; createdAt?: Date },
-  signer: KeyPair,
-): { manifest: ReleaseManifest; release: WireRelease } {
-  const manifest: ReleaseManifest = {
-    cluster: fields.cluster,
-    number: fields.number,
-    modules: [...fields.modules].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((m) => ({ name: m.name, digest: m.digest })),
-    notes: fields.notes ?? "",
-    createdAt: (fields.createdAt ?? new Date()).toISOString(),
-    signer: encodePublicKey(signer.publicKey),
-  };
-  const bytes = encodeReleaseManifest(manifest);
-  decodeReleaseManifest(bytes); // what we sign must be what a node accepts
-  return { manifest, release: { manifest: bytes, signature: signDetached(bytes, signer) } };
-}
+import { FixpointError } from "../protocol/errors.js";
+import { PUBLIC_KEY_BYTES, verifyDetached } from "../protocol/crypto/ed25519.js";
+import { decodeBase64Exact } from "../protocol/crypto/keys.js";
+import { fingerprint } from "../protocol/crypto/fingerprint.js";
+import type { Role, WireBundle } from "../protocol/messages.js";
+import { decodeManifest, payloadMismatch, type Manifest } from "../protocol/bundle-manifest.js";
+import { decodeReleaseManifest, type ReleaseManifest, type WireRelease } from "../protocol/release-manifest.js";
 
 /**
  * Checks a release end to end: canonical manifest, signature by its signer, signer trusted
@@ -153,11 +49,8 @@ export function verifyReleaseBundle(bundle: WireBundle, release: ReleaseManifest
   if (entry === undefined || entry.digest !== manifest.digest) {
     throw new FixpointError("RELEASE_BUNDLE_INVALID", `bundle ${manifest.name} ${manifest.digest.slice(0, 12)} is not part of release ${release.number}`);
   }
-  if (bundle.code.length !== manifest.size || sha256Hex(bundle.code) !== entry.digest) {
-    throw new FixpointError("RELEASE_BUNDLE_INVALID", `bundle ${manifest.name}: its code does not match the digest release ${release.number} names; it was altered`);
-  }
-  if (bundle.sourceMap.length !== manifest.sourceMapSize || sha256Hex(bundle.sourceMap) !== manifest.sourceMapDigest) {
-    throw new FixpointError("RELEASE_BUNDLE_INVALID", `bundle ${manifest.name}: its source map does not match its manifest; it was altered`);
-  }
+  // The manifest's digest is the release's (checked above), so this checks the code against it.
+  const altered = payloadMismatch(bundle, manifest);
+  if (altered !== null) throw new FixpointError("RELEASE_BUNDLE_INVALID", `bundle ${manifest.name}: its ${altered} does not match the digest release ${release.number} vouches for; it was altered`);
   return manifest;
 }

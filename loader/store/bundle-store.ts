@@ -10,15 +10,15 @@
  * Every read re-verifies digest and signature: a file that fails is reported (STORE_CORRUPT),
  * left out, and never loaded.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FixpointError, toFixpointError } from "../errors.js";
+import { FixpointError, toFixpointError } from "../protocol/errors.js";
 import { decodeCbor, encodeCbor } from "../protocol/cbor.js";
 import { bundleSchema, DIGEST, MODULE_NAME, type Role, type WireBundle } from "../protocol/messages.js";
 import { check } from "../protocol/schema.js";
 import { verifyBundle, type VerifiedBundle } from "../bundle/verify.js";
-import { decodeManifest, sha256Hex, type Manifest } from "../bundle/manifest.js";
+import { decodeManifest, payloadMismatch } from "../protocol/bundle-manifest.js";
 import { writeFileAtomic, writeFileAtomicAsync } from "./atomic.js";
 
 export interface ModuleEntry {
@@ -98,17 +98,6 @@ export class BundleStore {
 
   has(digest: string): boolean {
     return existsSync(this.bundleFile(digest));
-  }
-
-  /**
-   * Stores a verified bundle (if new) and makes it the module's current version.
-   * Same bytes twice: nothing is written (`stored` and `changed` false). A stored copy that
-   * no longer verifies (corrupted on disk, signer since revoked) is replaced, so pushing the
-   * module again repairs it (`stored` true).
-   */
-  async put(verified: VerifiedBundle): Promise<{ stored: boolean; changed: boolean }> {
-    const stored = await this.storeBundle(verified);
-    return { stored, changed: await this.setCurrent(verified.manifest.name, verified.manifest.digest) };
   }
 
   /**
@@ -221,19 +210,6 @@ export class BundleStore {
     }
   }
 
-  /** Manifests of the current modules that verify from disk; the rest are reported in `problems`. */
-  verifiedModules(role: Role = "dev"): { entry: ModuleEntry; manifest: Manifest }[] {
-    const out: { entry: ModuleEntry; manifest: Manifest }[] = [];
-    for (const entry of this.modules()) {
-      try {
-        out.push({ entry, manifest: this.load(entry.digest, role).manifest });
-      } catch {
-        // recorded in problems
-      }
-    }
-    return out;
-  }
-
   /**
    * Makes the table exactly `modules` (a committed release), in one write. Every bundle must be
    * stored already.
@@ -251,30 +227,18 @@ export class BundleStore {
     }
   }
 
-  /** Stores a bundle a release vouches for (already checked against it), unless an intact copy is there. */
-  async storeVouched(bundle: WireBundle, manifest: Manifest): Promise<boolean> {
-    return this.storeBundle({ manifest, bundle });
-  }
-
   /** Removes a stored bundle nothing refers to (a push that did not become current). */
   discard(digest: string): void {
     if ([...this.table.values()].some((e) => e.digest === digest)) return;
     rmSync(this.bundleFile(digest), { force: true });
   }
 
-  /** Digests of every bundle file present (for diagnostics and garbage collection later). */
-  digests(): string[] {
-    return readdirSync(this.bundlesDir)
-      .filter((f) => f.endsWith(".bundle") && DIGEST.test(f.slice(0, -7)))
-      .map((f) => f.slice(0, -7));
-  }
 }
 
 /** A bundle checked against its own manifest's digests only (its release vouches for the code). */
 function verifyByDigest(bundle: WireBundle): VerifiedBundle {
   const manifest = decodeManifest(bundle.manifest);
-  if (bundle.code.length !== manifest.size || sha256Hex(bundle.code) !== manifest.digest || bundle.sourceMap.length !== manifest.sourceMapSize || sha256Hex(bundle.sourceMap) !== manifest.sourceMapDigest) {
-    throw new FixpointError("BUNDLE_DIGEST_MISMATCH", `bundle ${manifest.name}: its bytes do not match its manifest's digests`);
-  }
+  const altered = payloadMismatch(bundle, manifest);
+  if (altered !== null) throw new FixpointError("BUNDLE_DIGEST_MISMATCH", `bundle ${manifest.name}: its ${altered} does not match its manifest's digest`);
   return { manifest, bundle };
 }

@@ -27,7 +27,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { FixpointError } from "../errors.js";
+import { FixpointError } from "../protocol/errors.js";
 import { decodeCbor, encodeCbor } from "../protocol/cbor.js";
 import { DIGEST, MODULE_NAME } from "../protocol/messages.js";
 import { object, string, uint, validate } from "../protocol/schema.js";

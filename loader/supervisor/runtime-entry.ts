@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { packageRoot } from "../version.js";
+import { packageRoot } from "../protocol/version.js";
 import type { RuntimeEntry } from "./runtime-supervisor.js";
 
 // Not --max-semi-space-size: capping the runtime's young generation took a third off its RSS

@@ -30,8 +30,8 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
-import { FixpointError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { FixpointError } from "../protocol/errors.js";
+import type { Logger } from "../protocol/log.js";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES } from "../protocol/limits.js";
 import {
   isRuntimeMessage,

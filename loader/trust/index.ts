@@ -1,2 +1,2 @@
-export * from "./trust-file.js";
+
 export * from "./policy.js";

@@ -4,7 +4,7 @@
  * and nothing else happens. A request type missing here is refused in every mode, so adding
  * a message without deciding its rights fails closed.
  */
-import { FixpointError } from "../errors.js";
+import { FixpointError } from "../protocol/errors.js";
 import type { Mode, RequestType, Role } from "../protocol/messages.js";
 
 const ANY: readonly Role[] = ["observe", "dev", "release", "admin"];

@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { packageRoot } from "../../loader/version.js";
+import { packageRoot } from "../../loader/protocol/version.js";
 import { BOOTSTRAP_ENTRY, BOOTSTRAP_FILE, ISOLATE_SCRIPT_OPTIONS } from "../isolate/script-build.js";
 
 let cached: string | undefined;

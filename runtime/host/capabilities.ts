@@ -16,8 +16,8 @@
  * store, outbound fetch) is a decision made in this file (the names' order is kept in
  * runtime/isolate/grants.ts, which the isolate's bundle imports).
  */
-import { FixpointError, toFixpointError } from "../../loader/errors.js";
-import { LOG_LEVELS, type LogLevel } from "../../loader/log.js";
+import { FixpointError, toFixpointError } from "../../loader/protocol/errors.js";
+import { LOG_LEVELS, type LogLevel } from "../../loader/protocol/log.js";
 import { GRANTS, type Grant } from "../isolate/grants.js";
 import type { CallOutcome } from "../isolate/harness.js";
 import type { IsolateHooks } from "./module-isolate.js";

@@ -25,7 +25,7 @@
  * runtime process with it (loader/supervisor/runtime-entry.ts), and `npm test` runs with it.
  */
 import { createRequire } from "node:module";
-import { FixpointError } from "../../loader/errors.js";
+import { FixpointError } from "../../loader/protocol/errors.js";
 import type IsolatedVM from "./isolated-vm.cjs";
 
 export type { IsolatedVM };

@@ -17,9 +17,9 @@
  * isolated-vm's errors carry no codes; `toModuleError` maps them to ours in one place.
  */
 import { ivm, type IsolatedVM } from "./ivm.js";
-import { FixpointError, type ErrorCode } from "../../loader/errors.js";
+import { FixpointError, type ErrorCode } from "../../loader/protocol/errors.js";
 import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runtime-ipc.js";
-import type { LogLevel } from "../../loader/log.js";
+import type { LogLevel } from "../../loader/protocol/log.js";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES } from "../../loader/protocol/limits.js";
 import type { Fired, Harness, Invoked, ThrownData, WireRequest, WireResponse } from "../isolate/harness.js";
 import { bootstrapSource } from "./bootstrap.js";

@@ -5,7 +5,7 @@
  * flags against the same bounds. The memory limit is fixed when an isolate is made, so a
  * module that asks for another one gets an isolate of its own rather than the prepared spare.
  */
-import { FixpointError } from "../../loader/errors.js";
+import { FixpointError } from "../../loader/protocol/errors.js";
 import { DEFAULT_RUNTIME_LIMITS, ISOLATE_LIMIT_BOUNDS, type IsolateLimits } from "../../loader/protocol/runtime-ipc.js";
 
 export type { IsolateLimits };

@@ -1,18 +1,10 @@
 /**
  * Maps positions in a built module back to its TypeScript source, from the source map esbuild
- * wrote (version 3, VLQ "mappings"). Decoded once per module version, lazily, on the first
- * error that needs it.
+ * wrote (version 3). The decoding is node's own (`SourceMap` from node:module, issue 12: it
+ * replaced a hand-written VLQ decoder; bench/sourcemap.ts measures the two). Decoded once per
+ * module version, lazily, on the first error that needs it.
  */
-
-interface Segment {
-  /** 0-based generated column. */
-  column: number;
-  source: number;
-  /** 0-based. */
-  line: number;
-  /** 0-based. */
-  sourceColumn: number;
-}
+import { SourceMap as NodeSourceMap } from "node:module";
 
 export interface OriginalPosition {
   file: string;
@@ -28,79 +20,50 @@ const isFrame = (line: string) => /^\s+at /.test(line);
 /** A frame in the runtime's own code or Node's, which only isolated-vm's boundary should have let in. */
 const HOST_FRAME = /(?:file:\/\/|node:internal|\(node:|\(\/)/;
 
-const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const DIGIT = new Map([...BASE64].map((c, i) => [c, i]));
+type RawMap = { version?: unknown; sources?: unknown; mappings?: unknown; sourceRoot?: unknown; names?: unknown; sourcesContent?: unknown };
 
 export class SourceMap {
-  private lines: Segment[][] | null = null;
-  private readonly sources: string[];
+  /** node's decoded map; null when the map is unusable (errors then keep bundle positions). */
+  private decoded: NodeSourceMap | null | undefined = undefined;
+  private readonly root: string;
 
-  constructor(private readonly raw: { sources?: unknown; mappings?: unknown; sourceRoot?: unknown }) {
-    const root = typeof raw.sourceRoot === "string" ? raw.sourceRoot : "";
-    this.sources = Array.isArray(raw.sources) ? raw.sources.map((s) => root + String(s)) : [];
+  constructor(private readonly raw: RawMap) {
+    this.root = typeof raw.sourceRoot === "string" ? raw.sourceRoot : "";
   }
 
   /** Parses map JSON; a map that is not JSON maps nothing (errors still show bundle positions). */
   static parse(text: string): SourceMap {
     try {
-      return new SourceMap(JSON.parse(text) as Record<string, unknown>);
+      return new SourceMap(JSON.parse(text) as RawMap);
     } catch {
       return new SourceMap({});
     }
   }
 
-  private decode(): Segment[][] {
-    const mappings = typeof this.raw.mappings === "string" ? this.raw.mappings : "";
-    const lines: Segment[][] = [];
-    let source = 0;
-    let line = 0;
-    let sourceColumn = 0;
-    for (const lineText of mappings.split(";")) {
-      const segments: Segment[] = [];
-      let column = 0;
-      for (const segmentText of lineText.split(",")) {
-        if (segmentText === "") continue;
-        const fields: number[] = [];
-        let value = 0;
-        let shift = 0;
-        for (const ch of segmentText) {
-          const digit = DIGIT.get(ch);
-          if (digit === undefined) return lines; // malformed: keep what decoded so far
-          value += (digit & 31) << shift;
-          if (digit & 32) {
-            shift += 5;
-          } else {
-            fields.push(value & 1 ? -(value >>> 1) : value >>> 1);
-            value = 0;
-            shift = 0;
-          }
-        }
-        column += fields[0] ?? 0;
-        if (fields.length >= 4) {
-          source += fields[1]!;
-          line += fields[2]!;
-          sourceColumn += fields[3]!;
-          segments.push({ column, source, line, sourceColumn });
-        }
-      }
-      lines.push(segments);
+  private decode(): NodeSourceMap | null {
+    const raw = this.raw;
+    // node's decoder assumes a well-formed map (it reads `sources.length` unchecked).
+    if (typeof raw.mappings !== "string" || !Array.isArray(raw.sources)) return null;
+    try {
+      return new NodeSourceMap({ ...raw, version: 3, names: Array.isArray(raw.names) ? raw.names : [] } as ConstructorParameters<typeof NodeSourceMap>[0]);
+    } catch {
+      return null;
     }
-    return lines;
   }
 
-  /** The source position of a 1-based line and column in the built script, or null. */
+  /**
+   * The source position of a 1-based line and column in the built script, or null: when the
+   * map has nothing for that line at or before that column, or the mapping there is an
+   * unmapped one (esbuild's own wrapper code).
+   */
   lookup(line: number, column: number): OriginalPosition | null {
-    this.lines ??= this.decode();
-    const segments = this.lines[line - 1];
-    if (segments === undefined || segments.length === 0) return null;
-    let best: Segment | undefined;
-    for (const s of segments) {
-      if (s.column > column - 1) break;
-      best = s;
-    }
-    best ??= segments[0]!;
-    const file = this.sources[best.source];
-    return file === undefined ? null : { file, line: best.line + 1, column: best.sourceColumn + 1 };
+    if (this.decoded === undefined) this.decoded = this.decode();
+    const entry = this.decoded?.findEntry(line - 1, column - 1);
+    // findEntry falls back to the last mapping of an earlier line; that is not this frame's.
+    if (entry === undefined || !("originalSource" in entry) || entry.generatedLine !== line - 1) return null;
+    const { originalSource, originalLine, originalColumn } = entry as { originalSource?: string; originalLine?: number; originalColumn?: number };
+    if (typeof originalSource !== "string" || originalLine === undefined || originalColumn === undefined) return null;
+    return { file: this.root + originalSource, line: originalLine + 1, column: originalColumn + 1 };
   }
 
   /**

@@ -9,7 +9,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { FixpointError, toFixpointError } from "../../loader/errors.js";
+import { FixpointError, toFixpointError } from "../../loader/protocol/errors.js";
 import { MODULE_NAME } from "../../loader/protocol/messages.js";
 import type { WireRequest } from "../isolate/harness.js";
 import type { ModuleTable } from "../swap/module-table.js";

@@ -8,9 +8,9 @@
  * disposes it even mid-evaluation. One that hits the memory limit is gone: the next input
  * starts a fresh one. A timeout stops only that input; the session keeps its variables.
  */
-import { FixpointError, toFixpointError } from "../../loader/errors.js";
+import { FixpointError, toFixpointError } from "../../loader/protocol/errors.js";
 import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runtime-ipc.js";
-import type { LogLevel } from "../../loader/log.js";
+import type { LogLevel } from "../../loader/protocol/log.js";
 import { MODULE_MARK } from "../api.js";
 import { SCRATCH_MARK } from "../isolate/repl.js";
 import { ModuleIsolate, type IsolateLimits } from "../host/module-isolate.js";

@@ -18,7 +18,7 @@
  * decides the order of a module's changes (and coalesces bursts of saves); a load that arrives
  * while another of the same module runs simply waits for it, in arrival order.
  */
-import { FixpointError } from "../../loader/errors.js";
+import { FixpointError } from "../../loader/protocol/errors.js";
 import { DEFAULT_RUNTIME_LIMITS, type LoadResult, type RuntimeModuleStatus, type StateBytes } from "../../loader/protocol/runtime-ipc.js";
 import type { WireRequest, WireResponse } from "../isolate/harness.js";
 import { DEFAULT_ISOLATE_LIMITS, ModuleIsolate, type IsolateHooks, type IsolateLimits, type ModuleShape, type WarmIsolate } from "../host/module-isolate.js";

@@ -7,7 +7,7 @@
  * isolate and huge once flattened, so only a real copy says what a snapshot would hold.
  */
 import { deserialize, serialize } from "node:v8";
-import { FixpointError } from "../../loader/errors.js";
+import { FixpointError } from "../../loader/protocol/errors.js";
 
 export function stateToBytes(module: string, state: unknown, maxBytes: number): Uint8Array {
   let bytes: Buffer;

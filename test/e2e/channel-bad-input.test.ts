@@ -5,19 +5,8 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  FixpointError,
-  MAX_CBOR_DEPTH,
-  MAX_RECORD_MESSAGES,
-  decodeNodeMessages,
-  decodeCbor,
-  encodeCbor,
-  encodeFrame,
-  encodeMessage,
-  generateKeyPair,
-  hasCode,
-  signBundle,
-} from "../../loader/index.js";
+import { FixpointError, MAX_CBOR_DEPTH, MAX_RECORD_MESSAGES, decodeNodeMessages, decodeCbor, encodeCbor, encodeFrame, encodeMessage, generateKeyPair, hasCode } from "../../loader/index.js";
+import { signBundle } from "../../devtool/client/index.js";
 import { snapshotDir, startNode, type NodeProcess } from "../helpers/processes.js";
 import { RawSocket, rawSession } from "../helpers/raw-client.js";
 

@@ -10,7 +10,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, formatIdentity, generateKeyPair, type FixpointError } from "../../loader/index.js";
+import { connect } from "../../devtool/client/index.js";
+import { formatIdentity, generateKeyPair, type FixpointError } from "../../loader/index.js";
 import { spawnCli, tempDir } from "../helpers/processes.js";
 
 let http: HttpServer;

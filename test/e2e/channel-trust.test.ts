@@ -5,7 +5,8 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { fingerprint, formatPublicKeyLine, generateKeyPair, hasCode, type ClientConnection, type KeyPair } from "../../loader/index.js";
+import { fingerprint, formatPublicKeyLine, generateKeyPair, hasCode, type KeyPair } from "../../loader/index.js";
+import { type ClientConnection } from "../../devtool/client/index.js";
 import { runCli, startNode, type NodeProcess } from "../helpers/processes.js";
 
 let node: NodeProcess;

@@ -8,16 +8,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  FixpointError,
-  formatIdentity,
-  formatPublicKeyLine,
-  generateKeyPair,
-  signBundle,
-  type ClientConnection,
-  type ErrorCode,
-  type KeyPair,
-} from "../../loader/index.js";
+import { FixpointError, formatIdentity, formatPublicKeyLine, generateKeyPair, type ErrorCode, type KeyPair } from "../../loader/index.js";
+import { signBundle, type ClientConnection } from "../../devtool/client/index.js";
 import { buildSource, signedModule } from "../helpers/modules.js";
 import { runCli, snapshotDir, startNode, tempDir, type NodeProcess } from "../helpers/processes.js";
 import { isolatedVmPackageFor } from "../../runtime/host/ivm.js";

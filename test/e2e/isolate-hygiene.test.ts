@@ -6,7 +6,8 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { FixpointError, type ClientConnection, type ErrorCode, type KeyPair } from "../../loader/index.js";
+import { FixpointError, type ErrorCode, type KeyPair } from "../../loader/index.js";
+import { type ClientConnection } from "../../devtool/client/index.js";
 import { signedModule } from "../helpers/modules.js";
 import { startNode, type NodeProcess } from "../helpers/processes.js";
 

@@ -11,7 +11,8 @@ import { get } from "node:http";
 import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { generateKeyPair, hasCode, signRelease, UPGRADE_STEPS, type ClientConnection, type KeyPair } from "../../loader/index.js";
+import { generateKeyPair, hasCode, UPGRADE_STEPS, type KeyPair } from "../../loader/index.js";
+import { signRelease, type ClientConnection } from "../../devtool/client/index.js";
 import { signedModule } from "../helpers/modules.js";
 import { runCli, startNode, tempDir, type NodeProcess } from "../helpers/processes.js";
 

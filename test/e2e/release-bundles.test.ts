@@ -5,8 +5,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { generateKeyPair, signBundle } from "../../loader/index.js";
-import { signRelease } from "../../loader/release/release.js";
+import { generateKeyPair } from "../../loader/index.js";
+import { signBundle, signRelease } from "../../devtool/client/index.js";
 import { startNode } from "../helpers/processes.js";
 import { ALL_ROLES } from "../helpers/production.js";
 

@@ -2,12 +2,15 @@
  * `devtool repl` in a real terminal: tmux runs it on a pseudo-terminal against a real node, the
  * test types with send-keys and reads the screen with capture-pane. Covers what only a terminal
  * shows: multi-line continuation, Tab completion asked of the node, Ctrl-C (abandon the input,
- * stop waiting for an evaluation), Ctrl-D, colours, `.use`, and history across two sessions.
+ * stop waiting for an evaluation), Ctrl-D, colours, `.use`, history across two sessions, and
+ * what node:repl brings (issue 12): `.editor`, `.save`/`.load`, Ctrl-R, `.break`, `.clear`, and
+ * a session that goes on after its node restarts.
  * tmux runs on a server socket of this test's own (test/helpers/terminal.ts), killed at the end.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { formatIdentity } from "../../loader/index.js";
 import { signedModule } from "../helpers/modules.js";
@@ -15,6 +18,16 @@ import { ROOT, startNode, tempDir, type NodeProcess } from "../helpers/processes
 import { NO_TMUX, Terminal } from "../helpers/terminal.js";
 
 const term = new Terminal();
+after(() => term.close());
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Types `text` literally, then presses Enter. */
@@ -42,7 +55,6 @@ describe("devtool repl in a terminal", { skip: NO_TMUX }, () => {
     command = `env -u NO_COLOR FIXPOINT_HOME='${home}' TERM=xterm-256color sh -c "${repl}; echo REPL-EXITED-\\$?; sleep 60"`;
   });
   after(async () => {
-    term.close();
     assert.equal(await node.stop(), 0);
   });
 
@@ -113,5 +125,99 @@ describe("devtool repl in a terminal", { skip: NO_TMUX }, () => {
     await term.waitFor("two", /> 'back in scratch'\n'back in scratch'$/m);
     term.keys("two", "C-d");
     await term.waitFor("two", /REPL-EXITED-0/);
+  });
+
+  test(".editor takes a multi-line function whole, evaluated on Ctrl-D", async () => {
+    await open("editor");
+    await typeLine("editor", ".editor");
+    await term.waitFor("editor", /Entering editor mode \(Ctrl\+D to finish, Ctrl\+C to cancel\)/);
+    // In editor mode a line that would be complete on its own is not sent yet.
+    await typeLine("editor", "function triple(x) {");
+    await typeLine("editor", "return x * 3");
+    await typeLine("editor", "}");
+    await typeLine("editor", "triple(14)");
+    term.keys("editor", "C-d");
+    await term.waitFor("editor", /^42$/m);
+    await typeLine("editor", "triple(5)");
+    await term.waitFor("editor", /^15$/m);
+  });
+
+  test(".break abandons multi-line input, and the next input runs alone", async () => {
+    await typeLine("editor", "const never = [");
+    await term.waitFor("editor", /^\.\.\.$/m);
+    await typeLine("editor", "1, 2,");
+    await typeLine("editor", ".break");
+    await typeLine("editor", "typeof never");
+    await term.waitFor("editor", /^'undefined'$/m);
+  });
+
+  test(".save writes the session's inputs to a file, and .load runs a file on the node", async () => {
+    const saved = join(home, "session.js");
+    await typeLine("editor", "let kept = 20 + 1");
+    await typeLine("editor", `.save ${saved}`);
+    await term.waitFor("editor", new RegExp(`Session saved to: ${saved}`));
+    assert.match(readFileSync(saved, "utf8"), /^let kept = 20 \+ 1$/m);
+    const script = join(home, "script.js");
+    writeFileSync(script, "function double(x) {\n  return x * 2\n}\nconst loaded = double(kept)\n");
+    await typeLine("editor", `.load ${script}`);
+    await typeLine("editor", "loaded + 1000");
+    await term.waitFor("editor", /^1042$/m);
+  });
+
+  test(".clear starts a fresh scratch context on the node", async () => {
+    await typeLine("editor", "typeof kept");
+    await term.waitFor("editor", /^'number'$/m);
+    await typeLine("editor", ".clear");
+    await term.waitFor("editor", /^Clearing context\.\.\.$/m);
+    await typeLine("editor", "typeof kept + '!'");
+    await term.waitFor("editor", /^'undefined!'$/m);
+    assert.doesNotMatch(term.screen("editor"), /connection lost|reconnected/, "a fresh context on purpose is not a lost connection");
+  });
+
+  test(".help lists node's commands beside the REPL's own, and says what .clear means here", async () => {
+    await typeLine("editor", ".help");
+    const screen = await term.waitFor("editor", /Press Ctrl\+C to abort/);
+    for (const command of ["break", "clear", "editor", "exit", "help", "load", "modules", "save", "use"]) assert.match(screen, new RegExp(`^\\.${command} `, "m"));
+    assert.match(screen, /^\.clear +Break, and start a fresh scratch context on the node/m);
+  });
+
+  test("Ctrl-R finds an earlier line", async () => {
+    await typeLine("editor", "'needle ' + 'in history'");
+    await typeLine("editor", "'something else'");
+    term.keys("editor", "C-r");
+    term.type("editor", "needle");
+    await term.waitFor("editor", /bck-i-search: needle/);
+    term.keys("editor", "Enter");
+    await term.waitFor("editor", /^'needle in history'(.|\n)*^'needle in history'$/m);
+    term.keys("editor", "C-d");
+    await term.waitFor("editor", /REPL-EXITED-0/);
+  });
+
+});
+
+describe("devtool repl in a terminal across a restart of its node", { skip: NO_TMUX }, () => {
+  test("says the connection was lost, and the next input reconnects to the restarted node", { timeout: 90_000 }, async () => {
+    const port = await freePort();
+    const listen = ["--listen", `127.0.0.1:${port}`];
+    let node = await startNode({ args: listen });
+    const home = tempDir("fixpoint-repl-restart-");
+    writeFileSync(join(home, "id_ed25519"), formatIdentity(node.dev), { mode: 0o600 });
+    const repl = `'${process.execPath}' '${join(ROOT, "dist/devtool.js")}' repl --node 127.0.0.1:${port} --identity '${join(home, "id_ed25519")}' --accept-new`;
+    term.open("restart", `env FIXPOINT_HOME='${home}' TERM=xterm-256color sh -c "${repl}; echo REPL-EXITED-\\$?; sleep 60"`);
+    try {
+      await term.waitFor("restart", /127\.0\.0\.1:\d+>$/m);
+      await typeLine("restart", "let before = 1");
+      assert.equal(await node.stop(), 0);
+      await term.waitFor("restart", /\(connection lost: [^)]*; the next input reconnects\)/);
+      node = await startNode({ dev: node.dev, dataDir: node.dataDir, args: listen });
+      await typeLine("restart", "typeof before");
+      await term.waitFor("restart", /\(reconnected: the scratch variables of the lost connection are gone\)\n'undefined'$/m);
+      await typeLine("restart", "6 * 7");
+      await term.waitFor("restart", /^42$/m);
+      term.keys("restart", "C-d");
+      await term.waitFor("restart", /REPL-EXITED-0/);
+    } finally {
+      await node.stop();
+    }
   });
 });

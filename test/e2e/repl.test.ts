@@ -7,7 +7,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { encodeCbor, formatIdentity, formatPublicKeyLine, generateKeyPair, hasCode, type ClientConnection, type KeyPair } from "../../loader/index.js";
+import { encodeCbor, formatIdentity, formatPublicKeyLine, generateKeyPair, hasCode, type KeyPair } from "../../loader/index.js";
+import { type ClientConnection } from "../../devtool/client/index.js";
 import { signedModule } from "../helpers/modules.js";
 import { runCli, startNode, tempDir, type NodeProcess } from "../helpers/processes.js";
 import { rawSession } from "../helpers/raw-client.js";
@@ -233,6 +234,13 @@ describe("the REPL on a node in dev mode", () => {
     const inModule = runCli("devtool", ["repl", ...args, "--module", "counter", "--eval", "state.hits >= 0"], { env });
     assert.equal(inModule.stdout, "true\n", inModule.stderr);
     assert.equal(inModule.status, 0);
+  });
+
+  test("piped .clear gives the session a fresh scratch context on the node", () => {
+    const { env, args } = devtoolHome(node, node.dev);
+    const piped = runCli("devtool", ["repl", ...args], { env, input: "let kept = 1\ntypeof kept\n.clear\ntypeof kept\n" });
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.equal(piped.stdout, "'number'\n'undefined'\n");
   });
 
   test("devtool repl refuses bad flags with USAGE (exit 2) before connecting", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FixpointError, type ErrorCode } from "../../loader/errors.js";
+import { FixpointError, type ErrorCode } from "../../loader/protocol/errors.js";
 import type { CliResult } from "./processes.js";
 
 /**

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { FixpointError, type ErrorCode } from "../../loader/errors.js";
+import { FixpointError, type ErrorCode } from "../../loader/protocol/errors.js";
 
 /** fast-check parameters for one property: fixed seed, FUZZ_RUNS cases (or `runs`). */
 export function fuzzParameters(seed: number, runs = 300): { seed: number; numRuns: number } {

@@ -3,7 +3,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { buildModule } from "../../devtool/build/build.js";
-import { signBundle, type KeyPair } from "../../loader/index.js";
+import { signBundle } from "../../devtool/client/index.js";
+import { type KeyPair } from "../../loader/index.js";
 import { tempDir } from "./processes.js";
 
 export interface TestModule {

@@ -7,22 +7,30 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { createHash } from "node:crypto";
-import {
-  connect,
-  formatPublicKeyLine,
-  generateKeyPair,
-  parsePublicKey,
-  type ClientConnection,
-  type ConnectOptions,
-  type KeyPair,
-  type Role,
-} from "../../loader/index.js";
+import { connect, type ClientConnection, type ConnectOptions } from "../../devtool/client/index.js";
+import { LOADER_NODE_FLAGS, formatPublicKeyLine, generateKeyPair, parsePublicKey, type KeyPair, type Role } from "../../loader/index.js";
 import { onLogLines } from "../../devtool/nodes/log-lines.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 const DIST = { loader: join(ROOT, "dist/loader.js"), devtool: join(ROOT, "dist/devtool.js") };
 
 const made: string[] = [];
+
+/**
+ * Processes this test file started and has not seen exit. A test that times out or throws
+ * before its cleanup would otherwise leave loaders running with no parent (and their runtimes),
+ * holding ports and CPU for every later test; they are killed when the test process exits.
+ */
+const live = new Set<ChildProcess>();
+function watch(child: ChildProcess): void {
+  if (live.size === 0 && !watching) {
+    watching = true;
+    process.on("exit", () => live.forEach((c) => c.kill("SIGKILL")));
+  }
+  live.add(child);
+  child.on("exit", () => live.delete(child));
+}
+let watching = false;
 
 /** A fresh directory under the system's temp dir, removed when the test process exits. */
 export function tempDir(prefix = "fixpoint-test-"): string {
@@ -112,10 +120,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<NodePro
     if (auth.status !== 0) throw new Error(`loader authorize failed: ${auth.stderr}`);
   }
   const nodeKey = parsePublicKey(readFileSync(join(dataDir, "node.pub"), "utf8"), "node.pub");
-  const child = spawn(process.execPath, [DIST.loader, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--log-format", "json", ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...LOADER_NODE_FLAGS, DIST.loader, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--log-format", "json", ...(options.args ?? [])], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...options.env },
   });
+  watch(child);
   const logs: Record<string, unknown>[] = [];
   const waiters: { event: string; resolve: (line: Record<string, unknown>) => void }[] = [];
   let stderrText = "";
@@ -194,6 +203,7 @@ export function spawnCli(cli: "loader" | "devtool", args: string[], options: { e
     cwd: options.cwd ?? ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  watch(child);
   let stdout = "";
   let stderr = "";
   const waiters: (() => void)[] = [];

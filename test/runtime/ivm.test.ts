@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { ISOLATED_VM_FOR_NODE, SUPPORTED_NODE_MAJORS, isolatedVmPackageFor, ivm, loadIsolatedVm } from "../../runtime/host/ivm.js";
-import { hasCode } from "../../loader/errors.js";
+import { hasCode } from "../../loader/protocol/errors.js";
 import { ROOT } from "../helpers/processes.js";
 
 const require = createRequire(join(ROOT, "package.json"));

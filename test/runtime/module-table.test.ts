@@ -158,7 +158,7 @@ export default defineModule({ version: "1", state: {}, functions: { spin: () => 
   });
 
   test("a module's own limits replace the node's: a shorter CPU limit, a smaller heap", async () => {
-    const table = new ModuleTable({ log: () => {}, onModuleDead: () => {} }, { limits: { cpuMs: 1000, memoryMb: 128, asyncMs: 3000 } });
+    const table = new ModuleTable({ log: () => {}, onModuleDead: () => {} }, { limits: { cpuMs: 5000, memoryMb: 128, asyncMs: 6000 } });
     const source = (limits: string) => `import { defineModule } from "fixpoint";
 export default defineModule({ state: {}, ${limits} functions: {
   spin: () => { const end = Date.now() + 150; while (Date.now() < end) {} return "spun"; },

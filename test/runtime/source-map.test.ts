@@ -1,6 +1,6 @@
 /**
  * A module's stack as its developer sees it (SourceMap.ownStack): its own frames mapped to its
- * TypeScript, nothing of the node's.
+ * TypeScript, nothing of the node's. The decoding is node:module's SourceMap (issue 12).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -30,4 +30,19 @@ test("keeps the message and the module's frames, mapped; drops the harness, the 
 test("without a usable map keeps the bundle's frames, still without the node's", () => {
   const own = SourceMap.parse("not json").ownStack(["Error: boom", "    at f (fixpoint:///shape.js:4:7)", "    at httpNow (fixpoint:bootstrap.js:1:1)", ...hostPart].join("\n"), "fixpoint:///shape.js");
   assert.deepEqual(own, { stack: "Error: boom\n    at f (fixpoint:///shape.js:4:7)", location: null });
+});
+
+test("a position on a line the map has nothing for is not placed, rather than given an earlier line's mapping", () => {
+  // Line 1 maps to a.ts:1:1, line 2 has no mappings, line 3 starts at column 4.
+  const map = SourceMap.parse(JSON.stringify({ version: 3, sources: ["a.ts"], names: [], mappings: "AAAA;;IACA" }));
+  assert.deepEqual(map.lookup(1, 9), { file: "a.ts", line: 1, column: 1 });
+  assert.equal(map.lookup(2, 1), null);
+  assert.equal(map.lookup(3, 2), null, "before the line's first mapping");
+  assert.deepEqual(map.lookup(3, 7), { file: "a.ts", line: 2, column: 1 });
+});
+
+test("a map with the wrong shape maps nothing and throws nothing", () => {
+  for (const raw of [{}, { mappings: 7, sources: ["a.ts"] }, { mappings: "AAAA" }, { mappings: "AAAA", sources: "a.ts" }]) {
+    assert.equal(SourceMap.parse(JSON.stringify(raw)).lookup(1, 1), null, JSON.stringify(raw));
+  }
 });

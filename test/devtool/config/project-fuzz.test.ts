@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { parseProjectConfig, type ProjectConfig } from "../../../devtool/config/project.js";
-import { encodePublicKey } from "../../../loader/crypto/keys.js";
-import { FixpointError } from "../../../loader/errors.js";
+import { encodePublicKey } from "../../../loader/protocol/crypto/keys.js";
+import { FixpointError } from "../../../loader/protocol/errors.js";
 import { codedOrValid, fuzzParameters, garbage, hostileJson, mutated, mutatedTree } from "../../helpers/fuzz.js";
 
 const fuzz = fuzzParameters(2727);

@@ -3,9 +3,9 @@ import { configRejects } from "../../helpers/expect-code.js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { keyPairFromSeed } from "../../../loader/crypto/ed25519.js";
-import { encodePublicKey, formatPublicKeyLine } from "../../../loader/crypto/keys.js";
-import { FixpointError } from "../../../loader/errors.js";
+import { keyPairFromSeed } from "../../../loader/protocol/crypto/ed25519.js";
+import { encodePublicKey, formatPublicKeyLine } from "../../../loader/protocol/crypto/keys.js";
+import { FixpointError } from "../../../loader/protocol/errors.js";
 import { findProjectFile, loadProjectConfig, parseProjectConfig } from "../../../devtool/config/project.js";
 import { tempDir } from "../../helpers/processes.js";
 

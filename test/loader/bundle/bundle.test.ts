@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { keyPairFromSeed, signDetached, type KeyPair } from "../../../loader/crypto/ed25519.js";
-import { encodePublicKey } from "../../../loader/crypto/keys.js";
-import { FixpointError, type ErrorCode } from "../../../loader/errors.js";
-import { decodeManifest, encodeManifest, MANIFEST_PREFIX, sha256Hex, type Manifest } from "../../../loader/bundle/manifest.js";
-import { signBundle } from "../../../loader/bundle/sign.js";
+import { keyPairFromSeed, signDetached, type KeyPair } from "../../../loader/protocol/crypto/ed25519.js";
+import { encodePublicKey } from "../../../loader/protocol/crypto/keys.js";
+import { FixpointError, type ErrorCode } from "../../../loader/protocol/errors.js";
+import { decodeManifest, encodeManifest, MANIFEST_PREFIX, sha256Hex, type Manifest } from "../../../loader/protocol/bundle-manifest.js";
+import { signBundle } from "../../../devtool/client/sign.js";
 import { verifyBundle } from "../../../loader/bundle/verify.js";
 import type { Role, WireBundle } from "../../../loader/protocol/messages.js";
 

@@ -1,5 +1,5 @@
 /**
- * Seeded fuzzing of the bundle manifest (loader/bundle/manifest.ts decodeManifest, and
+ * Seeded fuzzing of the bundle manifest (loader/protocol/bundle-manifest.ts decodeManifest, and
  * verifyBundle around it; issue 13): garbage, valid manifests with bytes flipped, cut or
  * inserted, valid manifest objects with a field replaced, removed or added, and signed bundles
  * with any part damaged. decodeManifest throws BUNDLE_INVALID or returns a manifest whose
@@ -10,11 +10,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { MANIFEST_PREFIX, decodeManifest, encodeManifest, type Manifest } from "../../../loader/bundle/manifest.js";
-import { signBundle } from "../../../loader/bundle/sign.js";
+import { MANIFEST_PREFIX, decodeManifest, encodeManifest, type Manifest } from "../../../loader/protocol/bundle-manifest.js";
+import { signBundle } from "../../../devtool/client/sign.js";
 import { verifyBundle } from "../../../loader/bundle/verify.js";
-import { keyPairFromSeed } from "../../../loader/crypto/ed25519.js";
-import { decodeBase64Exact, encodePublicKey } from "../../../loader/crypto/keys.js";
+import { keyPairFromSeed } from "../../../loader/protocol/crypto/ed25519.js";
+import { decodeBase64Exact, encodePublicKey } from "../../../loader/protocol/crypto/keys.js";
 import { DIGEST, MODULE_NAME, type WireBundle } from "../../../loader/protocol/messages.js";
 import { codedOrValid, fuzzParameters, garbage, hostileJson, mutate, mutated, mutatedTree, mutation, utcTime } from "../../helpers/fuzz.js";
 

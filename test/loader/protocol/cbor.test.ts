@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { FixpointError } from "../../../loader/errors.js";
+import { FixpointError } from "../../../loader/protocol/errors.js";
 import { checkWellFormed, decodeCbor, decodeCborSequence, encodeCbor } from "../../../loader/protocol/cbor.js";
 import { MAX_CBOR_DEPTH, MAX_CBOR_ITEMS } from "../../../loader/protocol/limits.js";
 import { throwsCode } from "../../helpers/expect-code.js";

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { FrameReader, encodeFrame, frameHeader, type FrameSink } from "../../../loader/protocol/framing.js";
-import { AEAD_TAG_BYTES, Opener, Sealer } from "../../../loader/crypto/aead.js";
+import { AEAD_TAG_BYTES, Opener, Sealer } from "../../../loader/protocol/crypto/aead.js";
 
 const fuzz = { seed: 1313, numRuns: Number(process.env["FUZZ_RUNS"] ?? 300) };
 

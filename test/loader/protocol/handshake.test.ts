@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { createHash, createHmac, hkdfSync } from "node:crypto";
 import { describe, test } from "node:test";
-import { Opener, Sealer } from "../../../loader/crypto/aead.js";
-import { keyPairFromSeed, signDetached, verifyDetached, type KeyPair } from "../../../loader/crypto/ed25519.js";
-import { generateEphemeral, sharedSecret, type EphemeralKey } from "../../../loader/crypto/x25519.js";
-import { FixpointError } from "../../../loader/errors.js";
+import { Opener, Sealer } from "../../../loader/protocol/crypto/aead.js";
+import { keyPairFromSeed, signDetached, verifyDetached, type KeyPair } from "../../../loader/protocol/crypto/ed25519.js";
+import { generateEphemeral, sharedSecret, type EphemeralKey } from "../../../loader/protocol/crypto/x25519.js";
+import { FixpointError } from "../../../loader/protocol/errors.js";
 import { decodeCbor, encodeCbor } from "../../../loader/protocol/cbor.js";
 import { encodeReject, respondToClientHello, startClientHandshake, type SessionKeys } from "../../../loader/protocol/handshake.js";
 import { MAX_HANDSHAKE_FRAME_BYTES, PROTOCOL_MAGIC, PROTOCOL_VERSIONS } from "../../../loader/protocol/limits.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { FixpointError } from "../../../loader/errors.js";
+import { FixpointError } from "../../../loader/protocol/errors.js";
 import { encodeCbor } from "../../../loader/protocol/cbor.js";
 import {
   REQUEST_TYPES,

@@ -10,8 +10,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { keyPairFromSeed } from "../../../loader/crypto/ed25519.js";
-import { decodeBase64Exact, encodePublicKey } from "../../../loader/crypto/keys.js";
+import { keyPairFromSeed } from "../../../loader/protocol/crypto/ed25519.js";
+import { decodeBase64Exact, encodePublicKey } from "../../../loader/protocol/crypto/keys.js";
 import { DIGEST, MODULE_NAME, type Role } from "../../../loader/protocol/messages.js";
 import {
   MAX_RELEASE_MODULES,
@@ -19,11 +19,11 @@ import {
   RELEASE_PREFIX,
   decodeReleaseManifest,
   encodeReleaseManifest,
-  signRelease,
-  verifyRelease,
   type ReleaseManifest,
   type WireRelease,
-} from "../../../loader/release/release.js";
+} from "../../../loader/protocol/release-manifest.js";
+import { verifyRelease } from "../../../loader/release/release.js";
+import { signRelease } from "../../../devtool/client/sign.js";
 import { codedOrValid, fuzzParameters, garbage, hostileJson, mutate, mutated, mutatedTree, mutation, utcTime } from "../../helpers/fuzz.js";
 
 const fuzz = fuzzParameters(6161);

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, rmSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { keyPairFromSeed } from "../../../loader/crypto/ed25519.js";
-import { FixpointError } from "../../../loader/errors.js";
-import { signBundle } from "../../../loader/bundle/sign.js";
+import { keyPairFromSeed } from "../../../loader/protocol/crypto/ed25519.js";
+import { FixpointError } from "../../../loader/protocol/errors.js";
+import { signBundle } from "../../../devtool/client/sign.js";
 import { verifyBundle, type VerifiedBundle } from "../../../loader/bundle/verify.js";
 import type { Role } from "../../../loader/protocol/messages.js";
 import { writeFileAtomic } from "../../../loader/store/atomic.js";
@@ -33,6 +33,28 @@ function newStore(): { dir: string; store: BundleStore; trust: ReturnType<typeof
   BundleStore.init(dir);
   const trust = trustTable();
   return { dir, store: new BundleStore(dir, trust.rolesOf), trust };
+}
+
+/** A bundle stored and made current, as a push does it. */
+async function put(store: BundleStore, verified: VerifiedBundle): Promise<{ stored: boolean; changed: boolean }> {
+  const stored = await store.storeBundle(verified);
+  return { stored, changed: await store.setCurrent(verified.manifest.name, verified.manifest.digest) };
+}
+
+/** The current modules whose stored bundle loads (verified again); the rest are in store.problems. */
+function verifiedModules(store: BundleStore): { manifest: { name: string } }[] {
+  return store.modules().flatMap((e) => {
+    try {
+      return [store.load(e.digest)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Digests of the bundle files in a store directory. */
+function digests(dir: string): string[] {
+  return readdirSync(join(dir, "bundles")).filter((f) => f.endsWith(".bundle")).map((f) => f.slice(0, -".bundle".length));
 }
 
 function table(dir: string): unknown {
@@ -69,11 +91,11 @@ describe("BundleStore", () => {
   test("put stores the bundle under its digest and makes it the module's current version in modules.json", async () => {
     const { dir, store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    assert.deepEqual(await store.put(v1), { stored: true, changed: true });
+    assert.deepEqual(await put(store, v1), { stored: true, changed: true });
     const digest = v1.manifest.digest;
     assert.ok(existsSync(join(dir, "bundles", `${digest}.bundle`)));
     assert.equal(store.has(digest), true);
-    assert.deepEqual(store.digests(), [digest]);
+    assert.deepEqual(digests(dir), [digest]);
     const { modules } = table(dir) as { modules: Record<string, { digest: string; storedAt: string }> };
     assert.deepEqual(Object.keys(modules), ["counter"]);
     assert.equal(modules["counter"]!.digest, digest);
@@ -82,43 +104,43 @@ describe("BundleStore", () => {
   });
 
   test("a new version of a module replaces it in the table and keeps the old bundle file", async () => {
-    const { store, trust } = newStore();
+    const { dir, store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
     const v2 = bundle("counter", "var a = 2;", trust.rolesOf);
-    await store.put(v1);
-    assert.deepEqual(await store.put(v2), { stored: true, changed: true });
+    await put(store, v1);
+    assert.deepEqual(await put(store, v2), { stored: true, changed: true });
     assert.deepEqual(store.modules().map((m) => m.digest), [v2.manifest.digest]);
-    assert.deepEqual(store.digests().sort(), [v1.manifest.digest, v2.manifest.digest].sort());
+    assert.deepEqual(digests(dir).sort(), [v1.manifest.digest, v2.manifest.digest].sort());
     // Going back to v1 stores nothing new but changes the table.
-    assert.deepEqual(await store.put(v1), { stored: false, changed: true });
+    assert.deepEqual(await put(store, v1), { stored: false, changed: true });
     assert.deepEqual(store.modules().map((m) => m.digest), [v1.manifest.digest]);
   });
 
   test("putting the same bytes twice stores nothing and changes no file", async () => {
     const { dir, store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    await store.put(v1);
+    await put(store, v1);
     const before = snapshotDir(dir);
     const mtime = statSync(join(dir, "modules.json")).mtimeMs;
-    assert.deepEqual(await store.put(v1), { stored: false, changed: false });
+    assert.deepEqual(await put(store, v1), { stored: false, changed: false });
     assert.deepEqual(snapshotDir(dir), before);
     assert.equal(statSync(join(dir, "modules.json")).mtimeMs, mtime);
   });
 
   test("a new store on the same directory sees the modules put before, in name order", async () => {
     const { dir, store, trust } = newStore();
-    await store.put(bundle("zeta", "var z;", trust.rolesOf));
-    await store.put(bundle("alpha", "var a;", trust.rolesOf));
+    await put(store, bundle("zeta", "var z;", trust.rolesOf));
+    await put(store, bundle("alpha", "var a;", trust.rolesOf));
     const reopened = new BundleStore(dir, trust.rolesOf);
     assert.deepEqual(reopened.modules().map((m) => m.name), ["alpha", "zeta"]);
-    assert.deepEqual(reopened.verifiedModules().map((m) => m.manifest.name), ["alpha", "zeta"]);
+    assert.deepEqual(verifiedModules(reopened).map((m) => m.manifest.name), ["alpha", "zeta"]);
     assert.deepEqual(reopened.problems, []);
   });
 
   test("load reads a bundle back and re-verifies it", async () => {
     const { store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    await store.put(v1);
+    await put(store, v1);
     const loaded = store.load(v1.manifest.digest);
     assert.deepEqual(loaded.manifest, v1.manifest);
     assert.deepEqual(Buffer.from(loaded.bundle.code), Buffer.from(v1.bundle.code));
@@ -136,8 +158,8 @@ describe("BundleStore", () => {
     const { dir, store, trust } = newStore();
     const good = bundle("good", "var good = 1;", trust.rolesOf);
     const bad = bundle("bad", "var bad = 'a payload long enough to find';", trust.rolesOf);
-    await store.put(good);
-    await store.put(bad);
+    await put(store, good);
+    await put(store, bad);
     // Flip one byte inside the stored code.
     const file = join(dir, "bundles", `${bad.manifest.digest}.bundle`);
     const bytes = readFileSync(file);
@@ -153,19 +175,19 @@ describe("BundleStore", () => {
     assert.equal(store.problems[0]!.error.code, "STORE_CORRUPT");
 
     const reopened = new BundleStore(dir, trust.rolesOf);
-    assert.deepEqual(reopened.verifiedModules().map((m) => m.manifest.name), ["good"]);
+    assert.deepEqual(verifiedModules(reopened).map((m) => m.manifest.name), ["good"]);
     assert.deepEqual(reopened.problems.map((p) => [p.file, p.error.code]), [[file, "STORE_CORRUPT"]]);
   });
 
   test("putting a bundle again repairs its corrupted stored copy", async () => {
     const { dir, store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    await store.put(v1);
+    await put(store, v1);
     const file = join(dir, "bundles", `${v1.manifest.digest}.bundle`);
     const good = readFileSync(file);
     writeFileSync(file, good.subarray(0, good.length - 1));
     assert.throws(() => store.load(v1.manifest.digest));
-    assert.deepEqual(await store.put(v1), { stored: true, changed: false });
+    assert.deepEqual(await put(store, v1), { stored: true, changed: false });
     assert.deepEqual(readFileSync(file), good);
     assert.deepEqual(store.load(v1.manifest.digest).manifest, v1.manifest);
   });
@@ -173,28 +195,28 @@ describe("BundleStore", () => {
   test("the same code signed again later is not stored again: the first verified copy stays", async () => {
     const { dir, store, trust } = newStore();
     const first = bundle("counter", "var a = 1;", trust.rolesOf);
-    await store.put(first);
+    await put(store, first);
     const before = snapshotDir(dir);
     const { bundle: resigned } = signBundle("counter", first.bundle.code, first.bundle.sourceMap, dev, new Date("2026-01-01T00:00:00.000Z"));
-    assert.deepEqual(await store.put(verifyBundle(resigned, trust.rolesOf, "dev")), { stored: false, changed: false });
+    assert.deepEqual(await put(store, verifyBundle(resigned, trust.rolesOf, "dev")), { stored: false, changed: false });
     assert.deepEqual(snapshotDir(dir), before);
   });
 
   test("a bundle file that is not CBOR at all is STORE_CORRUPT", async () => {
     const { dir, store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    await store.put(v1);
+    await put(store, v1);
     writeFileSync(join(dir, "bundles", `${v1.manifest.digest}.bundle`), "not a bundle");
     throwsStoreCorrupt(() => store.load(v1.manifest.digest), "");
-    assert.deepEqual(store.verifiedModules(), []);
+    assert.deepEqual(verifiedModules(store), []);
   });
 
   test("a valid bundle stored under another bundle's digest is STORE_CORRUPT", async () => {
     const { dir, store, trust } = newStore();
     const a = bundle("a", "var a;", trust.rolesOf);
     const b = bundle("b", "var b;", trust.rolesOf);
-    await store.put(a);
-    await store.put(b);
+    await put(store, a);
+    await put(store, b);
     writeFileSync(join(dir, "bundles", `${a.manifest.digest}.bundle`), readFileSync(join(dir, "bundles", `${b.manifest.digest}.bundle`)));
     throwsStoreCorrupt(() => store.load(a.manifest.digest), "BUNDLE_DIGEST_MISMATCH");
   });
@@ -202,10 +224,10 @@ describe("BundleStore", () => {
   test("a stored bundle whose signer was removed from the trust file is STORE_CORRUPT and not loaded", async () => {
     const { store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    await store.put(v1);
+    await put(store, v1);
     trust.revoke();
     throwsStoreCorrupt(() => store.load(v1.manifest.digest), "BUNDLE_SIGNER_UNTRUSTED");
-    assert.deepEqual(store.verifiedModules(), []);
+    assert.deepEqual(verifiedModules(store), []);
     assert.equal(store.problems.length, 2);
     // The table still names it: revoking trust hides the module, it does not delete it.
     assert.deepEqual(store.modules().map((m) => m.name), ["counter"]);
@@ -222,7 +244,7 @@ describe("BundleStore", () => {
   test("a malformed entry in modules.json is reported and skipped, the others kept", async () => {
     const { dir, store, trust } = newStore();
     const v1 = bundle("counter", "var a = 1;", trust.rolesOf);
-    await store.put(v1);
+    await put(store, v1);
     const { modules } = table(dir) as { modules: Record<string, unknown> };
     writeFileSync(join(dir, "modules.json"), JSON.stringify({ modules: { ...modules, "Bad Name": { digest: "x", storedAt: "" } } }));
     const reopened = new BundleStore(dir, trust.rolesOf);
@@ -234,7 +256,7 @@ describe("BundleStore", () => {
   test("puts of several modules at once all reach modules.json, whatever order their writes finish in", async () => {
     const { dir, store, trust } = newStore();
     const names = ["a", "b", "c", "d", "e", "f"];
-    await Promise.all(names.map((n) => store.put(bundle(n, `var ${n};`, trust.rolesOf))));
+    await Promise.all(names.map((n) => put(store, bundle(n, `var ${n};`, trust.rolesOf))));
     const { modules } = table(dir) as { modules: Record<string, { digest: string }> };
     assert.deepEqual(Object.keys(modules), names);
     assert.deepEqual(new BundleStore(dir, trust.rolesOf).modules().map((m) => m.digest), store.modules().map((m) => m.digest));
@@ -243,7 +265,7 @@ describe("BundleStore", () => {
   test("a table that cannot be written is STORE_WRITE_FAILED: the module keeps its previous version and no file changes", async () => {
     const { dir, store, trust } = newStore();
     const v1 = bundle("counter", "var v = 1;", trust.rolesOf);
-    await store.put(v1);
+    await put(store, v1);
     const v2 = bundle("counter", "var v = 2;", trust.rolesOf);
     await store.storeBundle(v2);
     // A directory where the table goes: the rename over it fails, even for root.
@@ -257,8 +279,8 @@ describe("BundleStore", () => {
 
   test("puts leave no temporary files behind", async () => {
     const { dir, store, trust } = newStore();
-    for (let i = 0; i < 5; i++) await store.put(bundle(`m${i}`, `var x = ${i};`, trust.rolesOf));
-    await store.put(bundle("m0", "var x = 'again';", trust.rolesOf));
+    for (let i = 0; i < 5; i++) await put(store, bundle(`m${i}`, `var x = ${i};`, trust.rolesOf));
+    await put(store, bundle("m0", "var x = 'again';", trust.rolesOf));
     assert.deepEqual(allNames(dir).filter((n) => n.includes(".tmp-")), []);
   });
 });

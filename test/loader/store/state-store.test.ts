@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { serialize } from "node:v8";
 import { StateStore, STATE_FORMAT, decodeState, encodeState, type SavedState } from "../../../loader/store/state-store.js";
-import { hasCode } from "../../../loader/errors.js";
+import { hasCode } from "../../../loader/protocol/errors.js";
 import { tempDir } from "../../helpers/processes.js";
 
 const DIGEST = "a".repeat(64);

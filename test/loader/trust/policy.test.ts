@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { FixpointError } from "../../../loader/errors.js";
+import { FixpointError } from "../../../loader/protocol/errors.js";
 import { MODES, REQUEST_TYPES, ROLES, type Mode, type RequestType, type Role } from "../../../loader/protocol/messages.js";
 import { authorize, POLICY } from "../../../loader/trust/policy.js";
 
