@@ -14,7 +14,7 @@
  * own evaluator, so inputs run one at a time in the order typed; Ctrl-C then stops waiting for
  * the evaluation (the node goes on until the code ends or hits its limits).
  */
-import { Recoverable, start, type REPLServer } from "node:repl";
+import { Recoverable, start, type REPLServer, type ReplOptions } from "node:repl";
 import { inspect } from "node:util";
 import { styleFor, type Style } from "../ui/output.js";
 import { toFixpointError } from "../../loader/index.js";
@@ -34,7 +34,6 @@ type Key = { name?: string; ctrl?: boolean; meta?: boolean; shift?: boolean } | 
  */
 interface ServerInternals {
   history?: string[];
-  historySize: number;
   _ttyWrite(data: string | undefined, key: Key): void;
   editorMode: boolean;
   line: string;
@@ -82,7 +81,11 @@ export class InteractiveRepl {
   /** Runs until .exit, Ctrl-D or a second Ctrl-C on an empty line; the exit status is 0. */
   async run(): Promise<number> {
     process.stdout.write(this.style.dim(`Fixpoint REPL on ${this.client.label}: code runs on the node. .help for commands, Ctrl-D to leave.\n`));
-    const server = start({
+    // readline keeps 30 lines unless told otherwise. node:repl hands its `historySize` option on
+    // to readline on every line (20 to 26), though node's typings leave it out; setting it on the
+    // server afterwards throws from Node 24 on, where it is a getter only.
+    const options: ReplOptions & { historySize: number } = {
+      historySize: HISTORY_SIZE,
       prompt: this.promptText(),
       input: process.stdin,
       output: process.stdout,
@@ -93,11 +96,10 @@ export class InteractiveRepl {
       eval: (code, _context, _file, callback) => this.evaluate(code, callback),
       writer: (value: unknown) => (value instanceof Rendered ? value.text : inspect(value, { colors: this.colors })),
       completer: (line: string, callback: (err: Error | null, result: [string[], string]) => void) => this.complete(line, callback),
-    });
+    };
+    const server = start(options);
     this.server = server;
     const internals = server as unknown as ServerInternals;
-    // node:repl passes readline no history size of its own choosing but 30.
-    internals.historySize = HISTORY_SIZE;
     // Seed node:repl's history (readline's array, newest first) with this node's saved lines.
     if (Array.isArray(internals.history)) internals.history.splice(0, internals.history.length, ...this.history.load().slice(0, HISTORY_SIZE));
     server.on("line", (line) => this.history.add(line));

@@ -46,15 +46,17 @@ const DISALLOWED = /[\p{Cc}\p{Cn}\p{Co}\p{Cs}\p{Zl}\p{Zp}\p{Zs}\uFFFD]/u;
 const INVALID_LABEL = /^\p{M}|[\u200C\u200D]/u;
 
 /**
- * UTS #46 ToASCII, approximated: case-fold by toLowerCase and NFKC instead of the full
- * mapping table, punycode-encode non-ASCII labels, and check that "xn--" labels decode.
- * Bidi, joiner and hyphen rules are not checked (the standard passes CheckHyphens=false).
+ * The standard's domain parser (not strict), with UTS #46 ToASCII approximated: case-fold by
+ * toLowerCase and NFKC instead of the full mapping table, punycode-encode non-ASCII labels,
+ * and check that "xn--" labels decode. Bidi, joiner and hyphen rules are not checked (the
+ * standard passes CheckHyphens=false).
+ *
+ * An ASCII domain is only lower-cased, whatever ToASCII would say of its "xn--" labels
+ * (whatwg/url a8d5ca3, 2026: sites such as "xn--8i7caa.famitei.net" failed to load), as
+ * Node 24 and later do; Node 20 and 22 reject "http://xn--abc/".
  */
 function domainToASCII(domain: string): string | null {
-  if (!/[^\0-\x7f]/.test(domain)) {
-    const lower = domain.toLowerCase();
-    return lower.split(".").every(validPunycodeLabel) ? nonEmpty(lower) : null;
-  }
+  if (!/[^\0-\x7f]/.test(domain)) return nonEmpty(domain.toLowerCase());
   const mapped = domain.replace(IGNORED, "").toLowerCase().normalize("NFKC").replace(IDEOGRAPHIC_STOPS, ".");
   const labels: string[] = [];
   for (const label of mapped.split(".")) {

@@ -435,6 +435,13 @@ export function basicParse(
         } else if (c === "#") {
           url.fragment = "";
           state = "fragment";
+        } else if (c === " ") {
+          // A space right before the query or fragment is encoded, so that an opaque path
+          // never ends in a bare space and removing the query or fragment later keeps the
+          // URL parsing back to itself (whatwg/url 6c78200, 2025, which replaced stripping
+          // such spaces in the setters).
+          const next = points[pointer + 1];
+          url.path = (url.path as string) + (next === "?" || next === "#" ? "%20" : " ");
         } else if (c !== undefined) {
           url.path = (url.path as string) + percentEncode(c, C0_CONTROL_SET);
         }

@@ -78,9 +78,3 @@ export function serializeUrl(url: UrlRecord): string {
   if (url.fragment !== null) out += "#" + url.fragment;
   return out;
 }
-
-/** After the query and fragment of "data:x  ?q" are removed, its opaque path loses trailing spaces. */
-export function stripTrailingSpacesFromOpaquePath(url: UrlRecord): void {
-  if (typeof url.path !== "string" || url.fragment !== null || url.query !== null) return;
-  url.path = url.path.replace(/ +$/, "");
-}

@@ -12,7 +12,6 @@ import {
   cannotHaveCredentialsOrPort,
   serializePath,
   serializeUrl,
-  stripTrailingSpacesFromOpaquePath,
 } from "./url-record.js";
 import { URLSearchParams, linkSearchParams, resetSearchParams } from "./url-search-params.js";
 import { requireArguments, toUSVString } from "./webidl.js";
@@ -82,7 +81,6 @@ export class URL {
     this.#searchParams = new URLSearchParams();
     linkSearchParams(this.#searchParams, record.query, (serialized) => {
       this.#url.query = serialized === "" ? null : serialized;
-      if (serialized === "") stripTrailingSpacesFromOpaquePath(this.#url);
     });
   }
 
@@ -193,7 +191,6 @@ export class URL {
     const text = toUSVString(value);
     if (text === "") {
       this.#url.query = null;
-      stripTrailingSpacesFromOpaquePath(this.#url);
     } else {
       this.#edit(text.startsWith("?") ? text.slice(1) : text, "query", (url) => {
         url.query = "";
@@ -215,7 +212,6 @@ export class URL {
     const text = toUSVString(value);
     if (text === "") {
       this.#url.fragment = null;
-      stripTrailingSpacesFromOpaquePath(this.#url);
       return;
     }
     this.#edit(text.startsWith("#") ? text.slice(1) : text, "fragment", (url) => {

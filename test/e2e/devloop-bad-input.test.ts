@@ -12,6 +12,7 @@ import { FixpointError, formatIdentity, formatPublicKeyLine, generateKeyPair, ty
 import { signBundle, type ClientConnection } from "../../devtool/client/index.js";
 import { buildSource, signedModule } from "../helpers/modules.js";
 import { runCli, snapshotDir, startNode, tempDir, type NodeProcess } from "../helpers/processes.js";
+import { isolatedVmPackageFor } from "../../runtime/host/ivm.js";
 
 /**
  * A counter whose functions misbehave on request. `atLoad` is top-level code run when the
@@ -384,15 +385,21 @@ describe("a node whose runtime runs out of memory or time", () => {
     t.diagnostic(`${err.code}; logged ${eventsSince(node, mark).join(", ")}`);
   });
 
-  test("a huge allocation that V8 cannot survive restarts the runtime at once, and every module comes back with its state", async () => {
+  test("a huge allocation that V8 cannot survive restarts the runtime long before --module-async-ms, and every module comes back with its state", async () => {
     await start("giant", 1);
     await sleep(1500); // beyond a periodic snapshot
     const mark = node.logs.length;
     const started = performance.now();
     const err = await failsWith(call(conn, "giant", "huge"), "RUNTIME_UNAVAILABLE");
     assert.match(err.message, /exited/);
-    // Not left hanging until --module-async-ms (30 s) on an isolate V8 has given up on.
-    assert.ok(performance.now() - started < 10_000, `failed after ${performance.now() - started} ms`);
+    // Not left hanging until --module-async-ms (30 s) on an isolate V8 has given up on. How soon
+    // depends on the line: on Node 20 and 22 (isolated-vm 5 and 6) V8 ends the process within
+    // about 2 s of the allocation; on Node 24 and 26 (isolated-vm 7, V8 13) it goes on
+    // collecting inside Array.prototype.fill, which no terminate reaches, until isolated-vm's
+    // timer (--module-cpu-ms, 5 s here) and its 5 s grace for the terminate run out and it
+    // reports a catastrophic error, on which the runtime exits (measured: 10.1-10.2 s).
+    const bound = isolatedVmPackageFor(process.versions.node) === "isolated-vm-7" ? 5_000 + 5_000 + 3_000 : 10_000;
+    assert.ok(performance.now() - started < bound, `failed after ${performance.now() - started} ms`);
     await waitForEvents(node, mark, ["runtime.exited", "runtime.up"]);
     const events = eventsSince(node, mark);
     assert.ok(events.indexOf("runtime.exited") < events.indexOf("runtime.up"), events.join(", "));

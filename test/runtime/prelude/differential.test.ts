@@ -8,11 +8,15 @@
  * the standard's answers in url.test.ts): port values that start with a non-digit, host
  * values that start with ":", host-less non-special URLs, a "%" right before a non-ASCII
  * character in a query, and opaque paths with trailing spaces edited through searchParams.
+ * On a Node that predates one of the standard's recent changes (Node 20 and 22, see
+ * url-standard.ts) they also leave out the inputs that could meet it; on Node 24 and later
+ * they leave out nothing for them.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { inNode, withIsolate } from "./harness.js";
+import { meetsChangeNodeLacks } from "./url-standard.js";
 
 const SEED = 20240601;
 const RUNS = 1000;
@@ -57,22 +61,29 @@ const COMPONENTS = "[u.href, u.origin, u.protocol, u.username, u.password, u.hos
 
 test("new URL(input, base) matches Node for generated inputs and bases", async () => {
   const bases = [undefined, "http://u:p@h:8/a/b?q#f", "file:///C:/x/y", "foo:/a/b", "foo://h/a/b/c", "https://h/"];
-  const inputs = sample(fc.tuple(urlText, fc.constantFrom(...bases), fc.boolean()), RUNS * 2).map(([text, base, absolute]) => [
-    (absolute ? "http://" : "") + text,
-    base,
-  ]);
+  const inputs = sample(fc.tuple(urlText.filter((text) => !meetsChangeNodeLacks(text)), fc.constantFrom(...bases), fc.boolean()), RUNS * 2).map(
+    ([text, base, absolute]) => [(absolute ? "http://" : "") + text, base],
+  );
   const check = `([input, base]) => { const u = base === undefined ? new URL(input) : new URL(input, base); return ${COMPONENTS}; }`;
   assert.deepEqual(await differences(check, inputs), []);
 });
+
+// A port that starts with a non-digit, set through port or host, leaves the port as it was;
+// Node 20 and 22 clear it (url.test.ts lists the case), Node 24 and later keep it.
+const nodeKeepsPort = ((u) => ((u.port = "+80"), u.port === "8"))(new URL("http://h:8/"));
 
 test("URL setters match Node for generated values", async () => {
   const urls = ["http://u:p@h:8/a/b?q#f", "https://h/", "file:///C:/x", "file://host/x", "foo://h/a", "mailto:x", "data:x  ?q#f", "ws://h:80/", "foo://u@h:1/"];
   const setters = ["protocol", "username", "password", "host", "hostname", "pathname", "search", "hash", "href"];
   const portValue = fc.tuple(fc.integer({ min: 0, max: 99999 }), urlText).map(([port, rest]) => `${port}${rest}`);
-  const edit = fc.oneof(
-    fc.tuple(fc.constantFrom(...urls), fc.constantFrom(...setters), urlText).filter(([, setter, value]) => !(setter.startsWith("host") && value.startsWith(":"))),
-    fc.tuple(fc.constantFrom(...urls), fc.constant("port"), portValue),
-  );
+  const edit = fc
+    .oneof(
+      fc
+        .tuple(fc.constantFrom(...urls), fc.constantFrom(...setters), urlText)
+        .filter(([, setter, value]) => !(setter.startsWith("host") && (value.startsWith(":") || (!nodeKeepsPort && /:[^0-9]/.test(value))))),
+      fc.tuple(fc.constantFrom(...urls), fc.constant("port"), portValue),
+    )
+    .filter(([url, , value]) => !meetsChangeNodeLacks(url) && !meetsChangeNodeLacks(value));
   const check = `([url, setter, value]) => { const u = new URL(url); try { u[setter] = value; } catch (e) { return e.name; } return ${COMPONENTS}; }`;
   assert.deepEqual(await differences(check, sample(edit, RUNS * 2)), []);
 });

@@ -3,7 +3,9 @@
  * WHATWG URL implementation) does.
  */
 import { test } from "node:test";
-import { type Case, THROWS, matchesExpected, matchesNode } from "./harness.js";
+import assert from "node:assert/strict";
+import { type Case, THROWS, matchesExpected, matchesNode, matchesStandard } from "./harness.js";
+import { URL_STANDARD_CHANGES, nodeFollows } from "./url-standard.js";
 
 const COMPONENTS = "[u.href, u.origin, u.protocol, u.username, u.password, u.host, u.hostname, u.port, u.pathname, u.search, u.hash]";
 
@@ -73,7 +75,7 @@ test("parses hosts and ports as Node does: default ports dropped, IPv6 shortened
     row("http://日本。jp/"),
     row("http://a\u00adb.com/"),
     row("http://xn--mnchen-3ya.de/"),
-    fails("http://xn--abc/"),
+    fails("http://é.xn--abc/"),
     fails("http://a\u2028b/"),
     row("http://☕.example/"),
     row("sc://ñ.com/"),
@@ -96,7 +98,6 @@ test("parses credentials, paths, queries and fragments as Node does, percent-enc
     row("http://a/%7e%7E"),
     row("http://a/é?é#é"),
     row("http://a/💩?💩#💩"),
-    row("http://a/^{}|`\"<>"),
     row("http://a/?^{}|`\"<>'"),
     row("foo://a/?'"),
     row("http://a/#^{}|`\"<> "),
@@ -129,7 +130,6 @@ test("parses schemes without authority as Node does: mailto, data, file, blob", 
     row("mailto:user@example.com"),
     row("MAILTO:User@Example.com?subject=hi there"),
     row("data:text/plain,hi there"),
-    row("data:text/plain,hi  ?q  #f"),
     row("javascript:alert(1)"),
     row("urn:isbn:0451450523"),
     row("foo:/a/b"),
@@ -247,11 +247,9 @@ test("setters edit a URL as Node's do, ignoring what the standard ignores", asyn
     set("http://a/?x", "search", ""),
     set("http://a/", "search", "#x"),
     set("http://a/", "search", "?"),
-    set("data:x  ?q", "search", ""),
     set("http://a/", "hash", "#a b"),
     set("http://a/#x", "hash", ""),
     set("http://a/", "hash", "x#y"),
-    set("data:x  #h", "hash", ""),
     set("http://a/", "href", "https://b/c"),
     ["an invalid href is a TypeError", "const u = new URL('http://a/'); u.href = 'nope'; return u.href;", THROWS],
   ]);
@@ -280,10 +278,6 @@ test("searchParams is a live view of the query, both ways", async (t) => {
     [
       "sort rewrites the query in the standard's encoding",
       "const u = new URL('http://a/?b=%7E&a=x%20y'); u.searchParams.sort(); return u.href;",
-    ],
-    [
-      "emptying the params of an opaque URL strips its trailing spaces",
-      "const u = new URL('data:x  ?q=1'); u.searchParams.delete('q'); return u.href;",
     ],
   ]);
 });
@@ -321,12 +315,44 @@ test("where Node 20's URL (Ada 2.9) departs from the URL Standard, follows the s
     ["a path against a mailto: base is invalid", "return new URL('x#y', 'mailto:x').href;", { error: "TypeError" }],
     // Host state: ":" with nothing before it is a failure, so nothing changes; Node empties the host.
     ["a host value starting with ':' leaves the host", "const u = new URL('foo://h:1/'); u.host = ':2'; return u.href;", { value: "foo://h:1/" }],
-    // URLSearchParams' update steps strip an opaque path's trailing spaces only when the
-    // query becomes empty; Node strips them on every update.
-    ["appending to the params of 'data:x  ?q' keeps the spaces", "const u = new URL('data:x  ?q'); u.searchParams.append('a', 'b'); return u.href;", { value: "data:x  ?q=&a=b" }],
     // Percent-decoding leaves a "%" that is not followed by two hex digits; Node garbles the next character.
     ["a '%' before an emoji in a query string", "return [...new URLSearchParams('%😀')];", { value: [["%😀", ""]] }],
   ]);
+});
+
+test("follows the URL Standard's changes of 2025 and 2026, as Node 24 does and Node 20 and 22 do not yet", async (t) => {
+  const parts = (input: string, base?: string) =>
+    `const u = new URL(${JSON.stringify(input)}${base === undefined ? "" : ", " + JSON.stringify(base)}); return [u.href, u.pathname, u.search, u.hash];`;
+  const edit = (url: string, step: string) => `const u = new URL(${JSON.stringify(url)}); ${step}; return [u.href, u.pathname, u.search, u.hash];`;
+  await matchesStandard(t, [
+    ["'^' in a path is percent-encoded, as '`', '{' and '}' are", parts('http://a/^{}|`"<>'), { value: ["http://a/%5E%7B%7D|%60%22%3C%3E", "/%5E%7B%7D|%60%22%3C%3E", "", ""] }, "caretInPath"],
+    ["'^' in a relative path is percent-encoded", parts("^x", "foo:/a/b"), { value: ["foo:/a/%5Ex", "/a/%5Ex", "", ""] }, "caretInPath"],
+    ["an opaque path's last space before '?' is encoded, the query's spaces all are", parts("data:text/plain,hi  ?q  #f"), { value: ["data:text/plain,hi %20?q%20%20#f", "text/plain,hi %20", "?q%20%20", "#f"] }, "opaquePathSpace"],
+    ["an opaque path's last space before '#' is encoded, the others stay", parts("data:a b  #x"), { value: ["data:a b %20#x", "a b %20", "", "#x"] }, "opaquePathSpace"],
+    ["a tab between the space and '?' is removed first, so the space is encoded", parts("foo:x \t?y"), { value: ["foo:x%20?y", "x%20", "?y", ""] }, "opaquePathSpace"],
+    ["emptying search leaves an opaque path as it is", edit("data:x  ?q", 'u.search = ""'), { value: ["data:x %20", "x %20", "", ""] }, "opaquePathSpace"],
+    ["emptying hash leaves an opaque path as it is", edit("data:x  #h", 'u.hash = ""'), { value: ["data:x %20", "x %20", "", ""] }, "opaquePathSpace"],
+    ["deleting the last param leaves an opaque path as it is", edit("data:x  ?q=1", 'u.searchParams.delete("q")'), { value: ["data:x %20", "x %20", "", ""] }, "opaquePathSpace"],
+    ["appending a param leaves an opaque path as it is", edit("data:x  ?q", 'u.searchParams.append("a", "b")'), { value: ["data:x %20?q=&a=b", "x %20", "?q=&a=b", ""] }, "opaquePathSpace"],
+    [
+      "an opaque URL without its query and fragment parses back to itself",
+      "const u = new URL('data:x  ?q#f'); u.search = ''; u.hash = ''; return [u.href, new URL(u.href).href];",
+      { value: ["data:x %20", "data:x %20"] },
+      "opaquePathSpace",
+    ],
+    ["an ASCII domain with an 'xn--' label that does not decode is kept", parts("http://xn--abc/"), { value: ["http://xn--abc/", "/", "", ""] }, "asciiDomain"],
+    ["an ASCII domain whose 'xn--' label decodes to mapped code points is lower-cased", parts("http://XN--8I7CAA.famitei.net/x"), { value: ["http://xn--8i7caa.famitei.net/x", "/x", "", ""] }, "asciiDomain"],
+    ["a bare 'xn--' label is kept", parts("http://xn--/"), { value: ["http://xn--/", "/", "", ""] }, "asciiDomain"],
+    ["a percent-encoded ASCII domain is decoded, then lower-cased", parts("http://xn--abc%41/"), { value: ["http://xn--abca/", "/", "", ""] }, "asciiDomain"],
+  ]);
+});
+
+test("Node 24 and later follow each of those changes, so there every generated input is compared with Node", () => {
+  const major = Number(process.versions.node.split(".")[0]);
+  if (major < 24) return;
+  for (const change of Object.keys(URL_STANDARD_CHANGES) as Array<keyof typeof URL_STANDARD_CHANGES>) {
+    assert.ok(nodeFollows[change], `Node ${process.versions.node}: ${URL_STANDARD_CHANGES[change]}`);
+  }
 });
 
 test("URLs parsed from the same text are independent: editing one changes no other, nor the next one parsed", async (t) => {
