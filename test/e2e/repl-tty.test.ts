@@ -17,6 +17,12 @@ import { signedModule } from "../helpers/modules.js";
 import { ROOT, startNode, tempDir, type NodeProcess } from "../helpers/processes.js";
 import { NO_TMUX, Terminal } from "../helpers/terminal.js";
 
+/**
+ * The prompt of a continued line: "..." up to Node 22, "|" from Node 24 on, whose REPL edits
+ * multi-line input as one block.
+ */
+const CONTINUED = /^(\.\.\.|\|) ?$/m;
+
 const term = new Terminal();
 after(() => term.close());
 
@@ -66,7 +72,7 @@ describe("devtool repl in a terminal", { skip: NO_TMUX }, () => {
   test("multi-line input continues until complete; results are coloured on a terminal", async () => {
     await open("one");
     await typeLine("one", "function twice(x) {");
-    await term.waitFor("one", /^\.\.\.$/m);
+    await term.waitFor("one", CONTINUED);
     await typeLine("one", "  return x * 2");
     await typeLine("one", "}");
     await typeLine("one", "twice(21)");
@@ -85,7 +91,7 @@ describe("devtool repl in a terminal", { skip: NO_TMUX }, () => {
 
   test("Ctrl-C abandons unfinished input, then interrupts a running evaluation", async () => {
     await typeLine("one", "abandoned(");
-    await term.waitFor("one", /^\.\.\.$/m);
+    await term.waitFor("one", CONTINUED);
     term.keys("one", "C-c");
     await sleep(200);
     await typeLine("one", "'fresh ' + 'input'");
@@ -144,7 +150,7 @@ describe("devtool repl in a terminal", { skip: NO_TMUX }, () => {
 
   test(".break abandons multi-line input, and the next input runs alone", async () => {
     await typeLine("editor", "const never = [");
-    await term.waitFor("editor", /^\.\.\.$/m);
+    await term.waitFor("editor", CONTINUED);
     await typeLine("editor", "1, 2,");
     await typeLine("editor", ".break");
     await typeLine("editor", "typeof never");
