@@ -38,7 +38,7 @@ await build({
 // devtool also bundles into every module), "./node" embedding a node, "./client" the client
 // library. No shebang: these are imported, not run.
 await build({
-  entryPoints: { api: "runtime/api.ts", node: "entries/node.ts", client: "devtool/client/index.ts" },
+  entryPoints: { api: "runtime/api.ts", node: "devtool/embed/index.ts", client: "devtool/client/index.ts" },
   outdir: "dist",
   bundle: true,
   platform: "node",

@@ -14,7 +14,6 @@ import {
   parsePublicKey,
   parseRoles,
   readTrustFile,
-  startNode,
   streamLogger,
   type Mode,
   type ServerLimits,
@@ -22,6 +21,7 @@ import {
 } from "../../loader/index.js";
 import { authorizeKey, initDataDir, revokeKey } from "../node-admin.js";
 import { DEFAULT_RUNTIME_LIMITS, ISOLATE_LIMIT_BOUNDS, type IsolateLimits, type RuntimeLimits } from "../../loader/protocol/runtime-ipc.js";
+import { startNode } from "../embed/start-node.js";
 import { parseCommandLine, requireOption, stringOption } from "../ui/args.js";
 
 export const HELP = {

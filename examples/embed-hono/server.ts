@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 // In your app: from "fixpoint/node" (this is that entry's source).
-import { createDataDir, startNode } from "../../entries/node.js";
+import { createDataDir, startNode } from "../../devtool/embed/index.js";
 import { capabilities } from "./capabilities.js";
 
 const dataDir = process.env["DATA"] ?? "./app-node";

@@ -23,19 +23,7 @@ import type { KeyPair } from "../protocol/crypto/ed25519.js";
 import { fingerprint } from "../protocol/crypto/fingerprint.js";
 import { encodeFrame } from "../protocol/framing.js";
 import { encodeReject, respondToClientHello } from "../protocol/handshake.js";
-import {
-  DEFAULT_DRAIN_TIMEOUT_MS,
-  DEFAULT_FRAME_TIMEOUT_MS,
-  DEFAULT_HANDSHAKE_TIMEOUT_MS,
-  DEFAULT_HEARTBEAT_INTERVAL_MS,
-  DEFAULT_IDLE_TIMEOUT_MS,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_FRAME_BYTES,
-  DEFAULT_MAX_PENDING_HANDSHAKES,
-  DEFAULT_MAX_QUEUED_BYTES,
-  MAX_IN_FLIGHT,
-  PROTOCOL_VERSIONS,
-} from "../protocol/limits.js";
+import { DEFAULT_SERVER_LIMITS, MAX_IN_FLIGHT, PROTOCOL_VERSIONS, type ServerLimits } from "../protocol/limits.js";
 import {
   checkNodeMessage,
   decodeClientMessages,
@@ -69,39 +57,6 @@ export interface Session {
   /** Called once when the connection is gone (state tied to it, like a REPL session, is dropped). */
   onClose(listener: () => void): void;
 }
-
-export interface ServerLimits {
-  /** Default DEFAULT_HANDSHAKE_TIMEOUT_MS. */
-  handshakeTimeoutMs: number;
-  /** Default DEFAULT_HEARTBEAT_INTERVAL_MS. */
-  heartbeatIntervalMs: number;
-  /** A connection with no request for this long is closed. Default DEFAULT_IDLE_TIMEOUT_MS. */
-  idleTimeoutMs: number;
-  /** Authenticated connections. Default DEFAULT_MAX_CONNECTIONS. */
-  maxConnections: number;
-  /** Connections still in the handshake. Default DEFAULT_MAX_PENDING_HANDSHAKES. */
-  maxPendingHandshakes: number;
-  /** Default DEFAULT_MAX_FRAME_BYTES. */
-  maxFrameBytes: number;
-  /** Longest a frame may take to arrive once started. Default DEFAULT_FRAME_TIMEOUT_MS. */
-  frameTimeoutMs: number;
-  /** Bytes queued toward one peer above which it is not read from. Default DEFAULT_MAX_QUEUED_BYTES. */
-  maxQueuedBytes: number;
-  /** Longest a peer over maxQueuedBytes may read nothing before it is closed. Default DEFAULT_DRAIN_TIMEOUT_MS. */
-  drainTimeoutMs: number;
-}
-
-export const DEFAULT_SERVER_LIMITS: ServerLimits = {
-  handshakeTimeoutMs: DEFAULT_HANDSHAKE_TIMEOUT_MS,
-  heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
-  idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
-  maxConnections: DEFAULT_MAX_CONNECTIONS,
-  maxPendingHandshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
-  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
-  frameTimeoutMs: DEFAULT_FRAME_TIMEOUT_MS,
-  maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
-  drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS,
-};
 
 export interface ServerOptions {
   identity: KeyPair;

@@ -1,3 +1,3 @@
 export * from "./data-dir.js";
 export * from "./node.js";
-export * from "./start-node.js";
+export { runtimeEntry } from "../supervisor/runtime-entry.js";

@@ -7,7 +7,8 @@ import { VERSION } from "../protocol/version.js";
 import type { KeyPair } from "../protocol/crypto/ed25519.js";
 import { fingerprint } from "../protocol/crypto/fingerprint.js";
 import { logEntry, type Logger } from "../protocol/log.js";
-import { ChannelServer, type ServerLimits, type Session } from "../channel/server.js";
+import { ChannelServer, type Session } from "../channel/server.js";
+import type { ServerLimits } from "../protocol/limits.js";
 import { PROTOCOL_VERSIONS } from "../protocol/limits.js";
 import type { Mode, Request, RequestOf, ResultOf } from "../protocol/messages.js";
 import type { Data } from "../protocol/schema.js";
@@ -301,7 +302,7 @@ export class LoaderNode {
     return this.status(await this.runningModules());
   }
 
-  /** The runtime that answers a host app's mounted HTTP handler (loader/node/host-http.ts). */
+  /** The runtime that answers a host app's mounted HTTP handler (devtool/embed/host-http.ts). */
   get runtimeProcess(): RuntimeSupervisor {
     if (this.runtime === null) throw new FixpointError("RUNTIME_UNAVAILABLE", "this node runs no modules (started without a runtime)");
     return this.runtime;

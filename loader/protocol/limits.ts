@@ -72,3 +72,37 @@ export const DEFAULT_MAX_PENDING_HANDSHAKES = 32;
 
 /** Most requests one connection may have in flight at the node. */
 export const MAX_IN_FLIGHT = 1024;
+
+/** The channel server's limits, each one a `loader start` flag and a row of the README's table. */
+export interface ServerLimits {
+  /** Default DEFAULT_HANDSHAKE_TIMEOUT_MS. */
+  handshakeTimeoutMs: number;
+  /** Default DEFAULT_HEARTBEAT_INTERVAL_MS. */
+  heartbeatIntervalMs: number;
+  /** A connection with no request for this long is closed. Default DEFAULT_IDLE_TIMEOUT_MS. */
+  idleTimeoutMs: number;
+  /** Authenticated connections. Default DEFAULT_MAX_CONNECTIONS. */
+  maxConnections: number;
+  /** Connections still in the handshake. Default DEFAULT_MAX_PENDING_HANDSHAKES. */
+  maxPendingHandshakes: number;
+  /** Default DEFAULT_MAX_FRAME_BYTES. */
+  maxFrameBytes: number;
+  /** Longest a frame may take to arrive once started. Default DEFAULT_FRAME_TIMEOUT_MS. */
+  frameTimeoutMs: number;
+  /** Bytes queued toward one peer above which it is not read from. Default DEFAULT_MAX_QUEUED_BYTES. */
+  maxQueuedBytes: number;
+  /** Longest a peer over maxQueuedBytes may read nothing before it is closed. Default DEFAULT_DRAIN_TIMEOUT_MS. */
+  drainTimeoutMs: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  handshakeTimeoutMs: DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
+  idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
+  maxConnections: DEFAULT_MAX_CONNECTIONS,
+  maxPendingHandshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  frameTimeoutMs: DEFAULT_FRAME_TIMEOUT_MS,
+  maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
+  drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS,
+};

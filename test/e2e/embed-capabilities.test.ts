@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { generateKeyPair, type Data } from "../../loader/index.js";
-import { startNode, type NodeHandle } from "../../loader/node/start-node.js";
+import { startNode, type NodeHandle } from "../../devtool/embed/start-node.js";
 import { createDataDir } from "../../devtool/node-admin.js";
 import { connect, type ClientConnection } from "../../devtool/client/index.js";
 import { signedModule } from "../helpers/modules.js";

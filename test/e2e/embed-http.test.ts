@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { generateKeyPair } from "../../loader/index.js";
-import { startNode, type NodeHandle } from "../../loader/node/start-node.js";
+import { startNode, type NodeHandle } from "../../devtool/embed/start-node.js";
 import { createDataDir } from "../../devtool/node-admin.js";
 import { connect, type ClientConnection } from "../../devtool/client/index.js";
 import { signedModule } from "../helpers/modules.js";

@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPair, type FixpointError } from "../../loader/index.js";
-import { startNode, type NodeEvents, type NodeHandle, type StartNodeOptions } from "../../loader/node/start-node.js";
+import { startNode, type NodeEvents, type NodeHandle, type StartNodeOptions } from "../../devtool/embed/start-node.js";
 import { createDataDir } from "../../devtool/node-admin.js";
 import { connect } from "../../devtool/client/index.js";
 import { signedModule } from "../helpers/modules.js";

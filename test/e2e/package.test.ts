@@ -106,7 +106,7 @@ test("the packed package installs into an empty project, type-checks against it,
   ok(packed, "npm pack");
   const tarball = join(work, packed.stdout.trim().split("\n").at(-1)!);
   const files = ok(run("tar", ["-tzf", tarball], work), "tar -t").split("\n").filter((f) => f !== "");
-  for (const needed of ["dist/loader.js", "dist/devtool.js", "dist/fixpoint.js", "dist/runtime.js", "dist/isolate-bootstrap.js", "dist/api.js", "dist/node.js", "dist/client.js", "dist/types/entries/node.d.ts", "dist/types/devtool/client/index.d.ts", "runtime/api.ts", "package.json"]) {
+  for (const needed of ["dist/loader.js", "dist/devtool.js", "dist/fixpoint.js", "dist/runtime.js", "dist/isolate-bootstrap.js", "dist/api.js", "dist/node.js", "dist/client.js", "dist/types/devtool/embed/index.d.ts", "dist/types/devtool/client/index.d.ts", "runtime/api.ts", "package.json"]) {
     assert.ok(files.includes(`package/${needed}`), `the tarball holds ${needed}`);
   }
   const shippedSources = files.filter((f) => /^package\/(test|bench|examples|scripts|loader|devtool|\.ci)\//.test(f) || (/\.ts$/.test(f) && !f.endsWith(".d.ts") && f !== "package/runtime/api.ts"));

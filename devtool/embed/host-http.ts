@@ -8,8 +8,8 @@
  * (the supervisor holds it), so a swap or a guarded restart fails none.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { FixpointError, toFixpointError } from "../protocol/errors.js";
-import { MAX_HTTP_BODY_BYTES, type HttpWireRequest, type HttpWireResponse } from "../protocol/runtime-ipc.js";
+import { FixpointError, toFixpointError } from "../../loader/protocol/errors.js";
+import { MAX_HTTP_BODY_BYTES, type HttpWireRequest, type HttpWireResponse } from "../../loader/protocol/runtime-ipc.js";
 
 type Answer = (path: string, request: HttpWireRequest) => Promise<HttpWireResponse>;
 

@@ -3,7 +3,8 @@
  * a host needs around it — a data directory, keys, trust, coded errors. `loader start` runs
  * the same startNode.
  */
-export * from "../loader/node/index.js";
+export * from "../../loader/node/index.js";
+export * from "./start-node.js";
 export {
   ERROR_CODES,
   EXIT,
@@ -23,6 +24,6 @@ export {
   type KeyPair,
   type Mode,
   type Role,
-} from "../loader/index.js";
-export { streamLogger, silentLogger, type Logger, type LogEntry, type LogLevel } from "../loader/index.js";
-export { authorizeKey, createDataDir, initDataDir, revokeKey } from "../devtool/node-admin.js";
+} from "../../loader/index.js";
+export { streamLogger, silentLogger, type Logger, type LogEntry, type LogLevel } from "../../loader/index.js";
+export { authorizeKey, createDataDir, initDataDir, revokeKey } from "../node-admin.js";

@@ -1,17 +1,17 @@
 /**
- * A node in a host app (issue 14): the handle startNode (loader/node/start-node.ts) gives the
+ * A node in a host app (issue 14): the handle startNode (devtool/embed/start-node.ts) gives the
  * host, its events, and the options it takes, checked with the
  * schema mechanism config.json goes through (node-config.ts), before anything starts: an
  * unknown key, a wrong type or a limit out of bounds is CONFIG_INVALID naming the option and
  * what it may be (`startNode options: "moduleLimits.cpuMs" must be an integer from 10 to 60000`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { FixpointError } from "./errors.js";
-import type { LogEntry } from "./log.js";
-import { MODES, MODULE_NAME, MODULE_NAME_RULE, type ResultOf } from "./messages.js";
-import { ISOLATE_LIMIT_BOUNDS, type RuntimeLimits } from "./runtime-ipc.js";
-import { parseHostPort } from "./node-config.js";
-import { data, described, object, oneOf, string, stringWhere, uint, validateFile, type Schema } from "./schema.js";
+import { FixpointError } from "../../loader/protocol/errors.js";
+import type { LogEntry } from "../../loader/protocol/log.js";
+import { MODES, MODULE_NAME, MODULE_NAME_RULE, type ResultOf } from "../../loader/protocol/messages.js";
+import { ISOLATE_LIMIT_BOUNDS, type RuntimeLimits } from "../../loader/protocol/runtime-ipc.js";
+import { parseHostPort } from "../../loader/protocol/node-config.js";
+import { data, described, object, oneOf, string, stringWhere, uint, validateFile, type Schema } from "../../loader/protocol/schema.js";
 
 /** Functions a host grants its node's modules, by capability name: `{ db: { query(sql) {…} } }`. */
 export type Capabilities = Record<string, Record<string, (...args: never[]) => unknown>>;

@@ -1,5 +1,6 @@
 /**
- * A node inside a host app (issue 14), and what `loader start` runs: one code path. The node's
+ * A node inside a host app (issue 14), and what `loader start` runs: one code path. The
+ * host-facing layer over the loader's LoaderNode, outside the fixed point (it is the host's API). The node's
  * modules still run in a runtime process it supervises; the host gets a small handle (its
  * addresses, status, stop, events), grants modules its own functions (`capabilities`), and may
  * mount the modules' HTTP handlers in its own server (host-http.ts).
@@ -13,17 +14,15 @@
  */
 import { EventEmitter } from "node:events";
 import { serialize } from "node:v8";
-import { runtimeEntry } from "../supervisor/runtime-entry.js";
-import { DEFAULT_RUNTIME_LIMITS, MAX_CAPABILITY_BYTES, type RuntimeLimits } from "../protocol/runtime-ipc.js";
-import { FixpointError } from "../protocol/errors.js";
-import type { Mode } from "../protocol/messages.js";
-import { logEntry, type Logger } from "../protocol/log.js";
-import { checkNodeOptions, type Capabilities, type NodeEvents, type NodeHandle } from "../protocol/node-options.js";
-import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../channel/server.js";
-import { LoaderNode } from "./node.js";
+import { DEFAULT_RUNTIME_LIMITS, MAX_CAPABILITY_BYTES, type RuntimeLimits } from "../../loader/protocol/runtime-ipc.js";
+import { FixpointError } from "../../loader/protocol/errors.js";
+import type { Mode } from "../../loader/protocol/messages.js";
+import { logEntry, type Logger } from "../../loader/protocol/log.js";
+import { checkNodeOptions, type Capabilities, type NodeEvents, type NodeHandle } from "./node-options.js";
+import { DEFAULT_SERVER_LIMITS, LoaderNode, runtimeEntry, type ServerLimits } from "../../loader/index.js";
 import { hostHttp } from "./host-http.js";
 
-export type { Capabilities, NodeEvents, NodeHandle } from "../protocol/node-options.js";
+export type { Capabilities, NodeEvents, NodeHandle } from "./node-options.js";
 
 export interface StartNodeOptions {
   /** The node's data directory, made with `createDataDir` (devtool/node-admin.ts) or `loader init`. */
