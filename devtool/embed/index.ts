@@ -3,7 +3,7 @@
  * a host needs around it — a data directory, keys, trust, coded errors. `loader start` runs
  * the same startNode.
  */
-export * from "../../loader/node/index.js";
+export { dataDirPaths, type DataDirPaths } from "../../loader/index.js";
 export * from "./start-node.js";
 export {
   ERROR_CODES,
