@@ -300,29 +300,42 @@ export async function start(args: string[]): Promise<number> {
   const logger = streamLogger((line) => process.stderr.write(line), format);
   // A failure while starting (issue 12.1: a busy --http port) stops whatever had started, so
   // nothing keeps this process alive: the error's code becomes the exit status.
-  const node = await startNode({
-    dataDir,
-    logger,
-    limits,
-    moduleLimits: runtimeLimits,
-    ...(http === undefined ? {} : { http }),
-    ...(httpRoot === undefined ? {} : { httpRoot }),
-    ...(listen === undefined ? {} : { listen }),
-    ...(mode === undefined ? {} : { mode }),
-    ...(ready === undefined ? {} : { ready }),
-  });
-  await new Promise<void>((resolve) => {
+  // The signal handlers first: a SIGTERM that lands between the node.started line and the end
+  // of startNode (a service manager, a test that read that line) must stop the node in order,
+  // not kill the process with the default action and lose what it would save.
+  let onTerm = () => {};
+  let onInt = () => {};
+  const signalled = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.log("info", "signal", { signal });
       process.off("SIGTERM", onTerm);
       process.off("SIGINT", onInt);
       resolve();
     };
-    const onTerm = () => stop("SIGTERM");
-    const onInt = () => stop("SIGINT");
+    onTerm = () => stop("SIGTERM");
+    onInt = () => stop("SIGINT");
     process.on("SIGTERM", onTerm);
     process.on("SIGINT", onInt);
   });
+  let node;
+  try {
+    node = await startNode({
+      dataDir,
+      logger,
+      limits,
+      moduleLimits: runtimeLimits,
+      ...(http === undefined ? {} : { http }),
+      ...(httpRoot === undefined ? {} : { httpRoot }),
+      ...(listen === undefined ? {} : { listen }),
+      ...(mode === undefined ? {} : { mode }),
+      ...(ready === undefined ? {} : { ready }),
+    });
+  } catch (err) {
+    process.off("SIGTERM", onTerm);
+    process.off("SIGINT", onInt);
+    throw err;
+  }
+  await signalled;
   await node.stop();
   return 0;
 }
