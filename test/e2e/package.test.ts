@@ -59,21 +59,6 @@ function buildNative(app: string): string[] {
   return notes;
 }
 
-const MODULE = `import { defineModule } from "fixpoint";
-
-export default defineModule({
-  version: "1",
-  state: { greeted: 0 },
-  functions: {
-    greet: (ctx, name: string) => {
-      ctx.state.greeted++;
-      return \`Hello, \${name}!\`;
-    },
-    greeted: (ctx) => ctx.state.greeted,
-  },
-});
-`;
-
 /** A program on both library entries: what it uses must exist at run time with these types. */
 const PROGRAM = `import { connectNode, FixpointError, type NodeClient, type NodeStatus } from "fixpoint/client";
 import { startNode, generateKeyPair, type StartNodeOptions } from "fixpoint/node";
@@ -123,7 +108,8 @@ test("the packed package installs into an empty project, type-checks against it,
   t.diagnostic(`npm install took ${(install.ms / 1000).toFixed(1)} s; native builds: ${notes.join("; ")}`);
 
   // The module, against "fixpoint" as installed: the isolate's globals, no Node.
-  writeFileSync(join(app, "greeter.ts"), MODULE);
+  // The repository's own example module, as a user would copy it into their project.
+  cpSync(join(ROOT, "examples/greeter.ts"), join(app, "greeter.ts"));
   writeFileSync(join(app, "tsconfig.module.json"), JSON.stringify({ compilerOptions: { ...STRICT, noEmit: true, lib: ["ES2022", "DOM"], types: [] }, files: ["greeter.ts"] }));
   ok(run(process.execPath, [TSC, "-p", "tsconfig.module.json"], app), "tsc (module)");
   writeFileSync(join(app, "wrong.ts"), `import { defineModule } from "fixpoint";\nexport default defineModule({ version: 1, state: {} });\n`);

@@ -22,15 +22,15 @@ const made: string[] = [];
  * holding ports and CPU for every later test; they are killed when the test process exits.
  */
 const live = new Set<ChildProcess>();
+let watching = false;
 function watch(child: ChildProcess): void {
-  if (live.size === 0 && !watching) {
+  if (!watching) {
     watching = true;
     process.on("exit", () => live.forEach((c) => c.kill("SIGKILL")));
   }
   live.add(child);
   child.on("exit", () => live.delete(child));
 }
-let watching = false;
 
 /** A fresh directory under the system's temp dir, removed when the test process exits. */
 export function tempDir(prefix = "fixpoint-test-"): string {
