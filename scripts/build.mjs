@@ -5,6 +5,7 @@
 // also the declarations of the public entries into dist/types (tsconfig.build.json): they
 // take tsc some seconds, which every test run need not pay.
 import { spawnSync } from "node:child_process";
+import { chmodSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import { build } from "esbuild";
@@ -22,6 +23,15 @@ await build({
   banner: { js: "#!/usr/bin/env node" },
   logLevel: "warning",
 });
+
+// The commands package.json's "bin" names must be executable files: `npx devtool` in this
+// repository runs dist/devtool.js itself, and npm links (and chmods) an installed package's bins
+// but not its own. esbuild writes a new file 0644 and keeps an existing file's mode, so a fresh
+// clone's build would otherwise leave them unrunnable. package.json is the one list of them.
+const root = join(import.meta.dirname, "..");
+for (const file of Object.values(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).bin ?? {})) {
+  chmodSync(join(root, file), 0o755);
+}
 
 // The script every module isolate runs first (web primitives + harness): built here so a
 // runtime process starts without running esbuild (~200 ms on every restart). Its options are
@@ -50,7 +60,6 @@ await build({
 });
 
 if (process.argv.includes("--types")) {
-  const root = join(import.meta.dirname, "..");
   const tsc = join(dirname(createRequire(join(root, "package.json")).resolve("typescript/package.json")), "bin", "tsc");
   const r = spawnSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
   if (r.status !== 0) process.exit(r.status ?? 1);

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, runCli, tempDir, type CliResult } from "../helpers/processes.js";
 import { dispatch } from "../../devtool/fixpoint-cli/dispatch.js";
@@ -19,6 +19,15 @@ function fixpoint(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
 test("package.json names the fixpoint bin beside loader and devtool", () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { bin: Record<string, string> };
   assert.deepEqual(pkg.bin, { loader: "dist/loader.js", devtool: "dist/devtool.js", fixpoint: "dist/fixpoint.js" });
+});
+
+test("the build leaves every bin an executable file, as `npx devtool` in the repository runs it directly", () => {
+  // npm test's pretest builds dist/; a fresh clone's build writes new files 0644
+  // unless the build sets the mode (CI on a fresh machine failed here once).
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { bin: Record<string, string> };
+  for (const file of Object.values(pkg.bin)) {
+    assert.equal(statSync(join(ROOT, file)).mode & 0o111, 0o111, `${file} is executable`);
+  }
 });
 
 test("dispatches `loader …` to the loader, any other word to the devtool, and answers --help and --version itself", () => {
