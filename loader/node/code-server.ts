@@ -39,8 +39,7 @@ import type { VerifiedBundle } from "../bundle/verify.js";
 import type { Manifest } from "../protocol/bundle-manifest.js";
 import type { BundleStore } from "../store/bundle-store.js";
 import type { StateStore, SavedState, StateBytes } from "../store/state-store.js";
-import type { RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";
-import type { LoadResult } from "../protocol/runtime-ipc.js";
+import type { LoadedOrUnchanged, RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";
 import type { MODULE_STATUSES, ResultOf } from "../protocol/messages.js";
 
 export type ModuleStatus = (typeof MODULE_STATUSES)[number];
@@ -288,7 +287,7 @@ export class CodeServer {
       (stored) => ({ stored }),
       (err: unknown) => ({ error: new FixpointError("STORE_WRITE_FAILED", `cannot store module ${manifest.name}: ${(err as Error).message}`, { cause: err }) }),
     );
-    let loaded: { value: LoadResult; generation: number } | null = null;
+    let loaded: { value: LoadedOrUnchanged; generation: number } | null = null;
     try {
       if (runtime !== null && !same) {
         // Where a version runs, a live swap hands its state over; where none does (a restarted
@@ -358,9 +357,15 @@ export class CodeServer {
 
   // ---- states ----------------------------------------------------------------------------------
 
-  /** A state the runtime handed back: kept if it belongs to the current code; the next snapshot saves it. */
+  /**
+   * A state the runtime handed back: kept if it belongs to the current code; the next snapshot
+   * saves it. The very state kept already (a restore the runtime took as it was sent) is not
+   * saved again.
+   */
   private accept(record: ModuleRecord, state: StateBytes): void {
     if (record.current === null || state.digest !== record.current.manifest.digest) return;
+    const latest = record.latest;
+    if (latest !== null && latest.bytes === state.bytes && latest.digest === state.digest && latest.version === state.version) return;
     record.latest = state;
     record.unsaved = true;
   }

@@ -93,6 +93,13 @@ export interface StateBytes {
   digest: string;
 }
 
+/** A load's state that is its `restore`'s bytes as they were sent, now of `version` and `digest`. */
+export interface StateKept {
+  kept: true;
+  version: string;
+  digest: string;
+}
+
 export type RuntimeRequest =
   | { type: "load"; id: number; name: string; digest: string; code: string; sourceMap: string; restore?: StateBytes }
   | { type: "call"; id: number; module: string; fn: string; args: unknown[] }
@@ -130,8 +137,12 @@ export interface ReplCompletion {
 }
 
 export type LoadResult =
-  /** `state`: the new version's state, copied and measured before it took over (what to save). */
-  | { status: "loaded"; name: string; digest: string; version: string; previousDigest: string | null; ms: number; state: StateBytes }
+  /**
+   * `state`: the new version's state, copied and measured before it took over (what to save);
+   * or `kept` when it is the `restore` sent, taken as it was (the same code, or code without a
+   * migrate hook; within the limit): the loader holds those bytes already, so they do not cross back.
+   */
+  | { status: "loaded"; name: string; digest: string; version: string; previousDigest: string | null; ms: number; state: StateBytes | StateKept }
   | { status: "unchanged"; name: string; digest: string };
 
 export interface RuntimeModuleStatus {

@@ -55,6 +55,9 @@ export interface RuntimeEntry {
   execArgv: string[];
 }
 
+/** A load's answer as the code server takes it: a kept state stands for the bytes that were sent. */
+export type LoadedOrUnchanged = Exclude<LoadResult, { status: "loaded" }> | (Omit<Extract<LoadResult, { status: "loaded" }>, "state"> & { state: StateBytes });
+
 /** A module as the loader knows it: what to load after a (re)start. */
 export interface ModuleSource {
   name: string;
@@ -449,8 +452,13 @@ export class RuntimeSupervisor {
   }
 
   /** Loads (or swaps in) a module version; for the code server only. */
-  load(source: ModuleSource & { restore?: StateBytes }): Promise<{ value: LoadResult; generation: number }> {
-    return this.sendTo("load", source, "started");
+  async load(source: ModuleSource & { restore?: StateBytes }): Promise<{ value: LoadedOrUnchanged; generation: number }> {
+    const { value, generation } = await this.sendTo("load", source, "started");
+    if (value.status !== "loaded" || !("kept" in value.state)) return { value: value as LoadedOrUnchanged, generation };
+    // The runtime took the restore as it was: its bytes are the ones sent (the same object, so
+    // the code server can tell it holds them already).
+    if (source.restore === undefined) throw new FixpointError("INTERNAL", `the runtime kept a state for module ${source.name} that it was not sent`);
+    return { value: { ...value, state: { bytes: source.restore.bytes, version: value.state.version, digest: value.state.digest } }, generation };
   }
 
   /** Stops a module in the runtime; for the code server only. */

@@ -48,6 +48,8 @@ export interface ModuleShape {
   functions: string[];
   http: boolean;
   health: boolean;
+  /** Whether it has a migrate hook: without one it takes a previous version's state as it is. */
+  migrate: boolean;
 }
 
 type HarnessMethod = keyof Harness;
@@ -274,6 +276,11 @@ export class ModuleIsolate {
    */
   get changedSinceExport(): boolean {
     return this.dirty;
+  }
+
+  /** The state was just set from saved bytes as they were: the saved copy stands for it. */
+  markExported(): void {
+    this.dirty = false;
   }
 
   /** For the call grant (capabilities.ts): the module's code resumes with an answer. */

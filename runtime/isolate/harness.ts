@@ -207,7 +207,7 @@ function boot(...received: unknown[]) {
     // The remote REPL (repl.ts): evaluation with the module's state and functions in scope.
     ...replEntries(() => (definition === null ? null : { ctx, functions: definition.functions ?? {}, scratch: (definition as Record<string, unknown>)[SCRATCH_MARK] === true })),
     /** Finds the definition the bundle exported; returns what the host shows in status. */
-    attach(name: string): { version: string; functions: string[]; http: boolean; health: boolean; limits: unknown } {
+    attach(name: string): { version: string; functions: string[]; http: boolean; health: boolean; migrate: boolean; limits: unknown } {
       moduleName = name;
       (ctx as { module: string }).module = name;
       const exported = g["__fixpoint_module"] as { default?: unknown } | undefined;
@@ -223,7 +223,7 @@ function boot(...received: unknown[]) {
       version = typeof candidate.version === "string" ? candidate.version : "0";
       // Limits are checked by the host (module-isolate.ts); only plain data crosses.
       const limits = candidate.limits === undefined ? undefined : JSON.parse(JSON.stringify(candidate.limits)) as unknown;
-      return { version, functions: Object.keys(candidate.functions ?? {}), http: typeof candidate.http === "function", health: typeof candidate.health === "function", limits };
+      return { version, functions: Object.keys(candidate.functions ?? {}), http: typeof candidate.http === "function", health: typeof candidate.health === "function", migrate: typeof candidate.migrate === "function", limits };
     },
     /** Sets the state: migrated from the previous version's, or the initial one. */
     init(previous: { state: unknown; version: string } | null, migrate: boolean): void {

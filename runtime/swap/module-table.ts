@@ -19,7 +19,7 @@
  * while another of the same module runs simply waits for it, in arrival order.
  */
 import { FixpointError } from "../../loader/protocol/errors.js";
-import { DEFAULT_RUNTIME_LIMITS, type LoadResult, type RuntimeModuleStatus, type StateBytes } from "../../loader/protocol/runtime-ipc.js";
+import { DEFAULT_RUNTIME_LIMITS, type LoadResult, type RuntimeModuleStatus, type StateBytes, type StateKept } from "../../loader/protocol/runtime-ipc.js";
 import type { WireRequest, WireResponse } from "../isolate/harness.js";
 import { DEFAULT_ISOLATE_LIMITS, ModuleIsolate, type IsolateHooks, type IsolateLimits, type ModuleShape, type WarmIsolate } from "../host/module-isolate.js";
 import { SPARE_DELAY_MS, SpareIsolate } from "./spare-isolate.js";
@@ -153,7 +153,7 @@ export class ModuleTable {
       warm ?? undefined,
     );
     owner.isolate = isolate;
-    let state: StateBytes;
+    let state: StateBytes | StateKept;
     try {
       slot.held = [];
       // From here the old version only finishes its calls in flight (see ModuleIsolate.pause).
@@ -161,17 +161,28 @@ export class ModuleTable {
       let previous: { state: unknown; version: string } | null = null;
       // A snapshot of this very code is its own state: no migration.
       let migrate = true;
+      // A restore that reaches the module as it was saved (the same code, or code without a
+      // migrate hook) is, within today's limit, its own measure: a copy back would give the bytes
+      // it came from. So a restarted runtime, a rollback or a release's restart (10 MB across
+      // 20 modules) skips copying each state out of its isolate and serializing it again.
+      let taken = false;
       if (old !== null) {
         await this.drain(old);
         previous = { state: await old.isolate.exportStateNow(), version: old.isolate.shape.version };
       } else if (request.restore !== undefined) {
         previous = { state: bytesToState(request.name, request.restore.bytes), version: request.restore.version };
         migrate = request.restore.digest !== request.digest;
+        taken = (!migrate || !isolate.shape.migrate) && request.restore.bytes.length <= this.maxStateBytes;
       }
       await isolate.init(previous, migrate);
-      // Measured by a real copy before the new version takes over: a state too large to save, or
-      // one that cannot be copied, is refused here while the old version still serves with its own.
-      state = { bytes: stateToBytes(request.name, await newState(isolate, request.name), this.maxStateBytes), version: isolate.shape.version, digest: request.digest };
+      if (taken) {
+        state = { kept: true, version: isolate.shape.version, digest: request.digest };
+        isolate.markExported();
+      } else {
+        // Measured by a real copy before the new version takes over: a state too large to save, or
+        // one that cannot be copied, is refused here while the old version still serves with its own.
+        state = { bytes: stateToBytes(request.name, await newState(isolate, request.name), this.maxStateBytes), version: isolate.shape.version, digest: request.digest };
+      }
     } catch (err) {
       isolate.dispose();
       old?.isolate.resume();

@@ -67,6 +67,30 @@ test("a node stopped with SIGTERM and started again has every module on its vers
   }
 });
 
+test("a node started again takes each saved state as it is: no module's state is written again until its code runs", async () => {
+  const node = await startNode();
+  let conn = await node.connect();
+  await push(conn, "counter", counter("c-v1"), node.dev);
+  for (let i = 0; i < 3; i++) await call(conn, "counter", "hit");
+  conn.close();
+  assert.equal(await node.stop(), 0);
+  const saves = () => readdirSync(join(node.dataDir, "store", "states", "counter")).sort();
+  const before = saves();
+
+  const again = await startNode({ dataDir: node.dataDir, dev: node.dev });
+  try {
+    conn = await again.connect();
+    // Three snapshot ticks with no code run: the restored bytes are the saved ones.
+    await sleep(3500);
+    assert.deepEqual(saves(), before, "a restore is not saved again");
+    assert.equal(await call(conn, "counter", "hit"), 4);
+    conn.close();
+  } finally {
+    assert.equal(await again.stop(), 0);
+  }
+  assert.notDeepEqual(saves(), before, "a change after the restore is saved (here by the stop)");
+});
+
 test("after kill -9 of the loader a node comes back with the state of its last snapshot", async () => {
   const node = await startNode();
   let conn = await node.connect();

@@ -3,10 +3,11 @@
  * the old one serving with its state, calls are never dropped during a swap, bursts coalesce.
  */
 import { describe, test } from "node:test";
-import { setFlagsFromString } from "node:v8";
+import { deserialize, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import assert from "node:assert/strict";
 import { hasCode, type FixpointError } from "../../loader/index.js";
+import type { StateBytes } from "../../loader/protocol/runtime-ipc.js";
 import { ModuleTable } from "../../runtime/swap/module-table.js";
 import { buildSource } from "../helpers/modules.js";
 
@@ -368,5 +369,73 @@ export default defineModule({ state: { n: 0 }, functions: {
     } finally {
       table.dispose();
     }
+  });
+
+  describe("a restore (a module started from its saved state, where no version of it runs)", () => {
+    async function saved(version: string): Promise<{ restore: StateBytes; module: Awaited<ReturnType<typeof buildSource>> }> {
+      const table = newTable();
+      try {
+        const m = await buildSource("counter", counter(version));
+        await table.load(m);
+        await table.call("counter", "hit", [41]);
+        return { restore: await table.exportState("counter"), module: m };
+      } finally {
+        table.dispose();
+      }
+    }
+
+    test("of the same code takes the saved bytes as they were: they stand for its state and are not copied back", async () => {
+      const { restore, module } = await saved("1");
+      const table = newTable();
+      try {
+        const outcome = await table.load({ ...module, restore });
+        assert.equal(outcome.status, "loaded");
+        assert.deepEqual(outcome.status === "loaded" && outcome.state, { kept: true, version: "1", digest: restore.digest });
+        // The saved copy is current: the next snapshot has nothing to take until code runs.
+        assert.equal(table.changedSinceExport("counter"), false);
+        assert.equal(await table.call("counter", "hits", []), 41);
+        assert.equal(table.changedSinceExport("counter"), true);
+      } finally {
+        table.dispose();
+      }
+    });
+
+    test("into new code without a migrate hook keeps the bytes too, now of the new version", async () => {
+      const { restore } = await saved("1");
+      const table = newTable();
+      try {
+        const m = await buildSource("counter", counter("2"));
+        const outcome = await table.load({ ...m, restore });
+        assert.deepEqual(outcome.status === "loaded" && outcome.state, { kept: true, version: "2", digest: m.digest });
+        assert.equal(await table.call("counter", "hits", []), 41);
+      } finally {
+        table.dispose();
+      }
+    });
+
+    test("into code with a migrate hook hands back the migrated state, copied and measured", async () => {
+      const { restore } = await saved("1");
+      const table = newTable();
+      try {
+        const m = await buildSource("counter", counter("2", `migrate: (old: { hits: number }) => ({ hits: old.hits * 2 }),`));
+        const outcome = await table.load({ ...m, restore });
+        assert.ok(outcome.status === "loaded" && "bytes" in outcome.state, "the state crosses back as bytes");
+        assert.deepEqual(deserialize(outcome.state.bytes), { hits: 82 });
+        assert.equal(outcome.state.version, "2");
+      } finally {
+        table.dispose();
+      }
+    });
+
+    test("of a state over today's limit (lowered since it was saved) is measured and refused with STATE_TOO_LARGE", async () => {
+      const { restore, module } = await saved("1");
+      const table = new ModuleTable({ log: () => {}, onModuleDead: () => {} }, { limits: { cpuMs: 200, memoryMb: 64, asyncMs: 2000 }, maxStateBytes: restore.bytes.length - 1 });
+      try {
+        await assert.rejects(table.load({ ...module, restore }), (e: FixpointError) => hasCode(e, "STATE_TOO_LARGE"));
+        assert.deepEqual(table.names(), []);
+      } finally {
+        table.dispose();
+      }
+    });
   });
 });
