@@ -128,6 +128,9 @@ async function answer(request: RuntimeRequest): Promise<unknown> {
     case "check":
       await table.check(request);
       return null;
+    case "prepare":
+      await table.prepare(request);
+      return null;
     case "drain":
       await drainHttp(http, request.timeoutMs);
       return null;

@@ -110,6 +110,11 @@ export type RuntimeRequest =
   | { type: "ping"; id: number }
   /** Whether this code would compile and start, in a scratch isolate (nothing running changes). */
   | { type: "check"; id: number; name: string; digest: string; code: string; sourceMap: string }
+  /**
+   * The same check, in a runtime process started ahead for a guarded restart, which keeps the
+   * started module for its load once it is adopted: only the state is left to do then.
+   */
+  | { type: "prepare"; id: number; name: string; digest: string; code: string; sourceMap: string }
   /** Before a guarded restart: finish HTTP requests in flight (at most timeoutMs), keep no connection alive. */
   | { type: "drain"; id: number; timeoutMs: number }
   | { type: "repl-eval"; id: number; session: string; module?: string; source: string; colors: boolean }
@@ -173,6 +178,7 @@ export interface RuntimeResults {
   ping: null;
   drain: null;
   check: null;
+  prepare: null;
   "repl-eval": ReplEvalResult;
   "repl-complete": ReplCompletion;
   /** Whether the session had a scratch isolate (now disposed). */

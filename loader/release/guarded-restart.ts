@@ -126,13 +126,12 @@ export class GuardedRestart {
       versions.push(verified);
     }
     if (missing.length > 0) throw new FixpointError("RELEASE_NOT_STAGED", `this node lacks ${missing.length} bundle(s) of release ${number}; stage the release again (\`devtool upgrade\` does)`);
-    // Every new module compiles and starts in a scratch isolate first: a release that cannot is
-    // refused while the node still serves, rather than rolled back after it went down.
-    const running = new Set(code.currentSet().map((m) => m.digest));
+    // Every module compiles and starts first, in the runtime process started ahead, which keeps
+    // it for the restart (then out of service, each only takes its state): a release whose code
+    // cannot start is refused while the node still serves, rather than rolled back after it went down.
     for (const v of versions) {
-      if (running.has(v.manifest.digest)) continue;
       try {
-        await runtime.check({ name: v.manifest.name, digest: v.manifest.digest, code: Buffer.from(v.bundle.code).toString("utf8"), sourceMap: Buffer.from(v.bundle.sourceMap).toString("utf8") });
+        await runtime.prepare({ name: v.manifest.name, digest: v.manifest.digest, code: Buffer.from(v.bundle.code).toString("utf8"), sourceMap: Buffer.from(v.bundle.sourceMap).toString("utf8") });
       } catch (err) {
         const e = toFixpointError(err);
         throw new FixpointError(e.code, `release ${number} was refused before the node went down: ${e.message}`, e.location === undefined ? {} : { location: e.location });

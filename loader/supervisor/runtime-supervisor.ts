@@ -471,6 +471,42 @@ export class RuntimeSupervisor {
     await this.send("check", source);
   }
 
+  /**
+   * The same check, made in the runtime process started ahead (prepareStandby), which keeps the
+   * module started for its load once restart() adopts it: then the restart, out of service,
+   * only gives each module its state. Without a usable process started ahead, a check here.
+   */
+  async prepare(source: ModuleSource): Promise<void> {
+    const standby = this.standby;
+    const pid = standby === null ? null : await standby.ready.catch(() => null);
+    if (standby === null || pid === null || !standby.child.connected || standby !== this.standby) return this.check(source);
+    const child = standby.child;
+    const id = this.nextId++;
+    await new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        child.off("message", onMessage);
+        child.off("exit", onExit);
+      };
+      const onMessage = (m: unknown): void => {
+        if (!isRuntimeMessage(m) || m.type !== "reply" || m.id !== id) return;
+        done();
+        if (m.ok) resolve();
+        else reject(FixpointError.fromData(m.error));
+      };
+      const onExit = (): void => {
+        done();
+        reject(new FixpointError("RUNTIME_UNAVAILABLE", "the runtime process started ahead exited while it prepared a module"));
+      };
+      child.on("message", onMessage);
+      child.once("exit", onExit);
+      child.send({ ...source, type: "prepare", id } satisfies RuntimeRequest, (err) => {
+        if (err === null || err === undefined) return;
+        done();
+        reject(new FixpointError("RUNTIME_UNAVAILABLE", `cannot reach the runtime process started ahead: ${err.message}`));
+      });
+    });
+  }
+
   /** Copies of the states that may have changed since the last export; for the code server only. */
   exportStates(): Promise<{ value: RuntimeResults["export"]; generation: number }> {
     return this.sendTo("export", {}, "started");

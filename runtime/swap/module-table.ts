@@ -25,11 +25,15 @@ import { DEFAULT_ISOLATE_LIMITS, ModuleIsolate, type IsolateHooks, type IsolateL
 import { SPARE_DELAY_MS, SpareIsolate } from "./spare-isolate.js";
 import { bytesToState, stateToBytes } from "./state-codec.js";
 
-export interface LoadRequest {
+/** A module's code, as the loader sends it. */
+export interface ModuleSource {
   name: string;
   digest: string;
   code: string;
   sourceMap: string;
+}
+
+export interface LoadRequest extends ModuleSource {
   /**
    * The module's last saved state, to start from when no version of it runs here (a restarted
    * runtime, a module whose isolate died). A running version hands over its live state instead:
@@ -84,6 +88,8 @@ export class ModuleTable {
   private readonly drainMs: number;
   private readonly maxStateBytes: number;
   private readonly spare: SpareIsolate;
+  /** Modules started ahead of their load (prepare()), by name. */
+  private readonly prepared = new Map<string, { digest: string; isolate: ModuleIsolate }>();
   private disposed = false;
 
   constructor(
@@ -133,26 +139,46 @@ export class ModuleTable {
     if (old !== null && old.digest === request.digest) {
       return { status: "unchanged", name: request.name, digest: request.digest };
     }
+    const prepared = this.takePrepared(request.name, request.digest);
+    return this.swapIn(slot, request, old, prepared ?? (await this.start(slot, request)), started);
+  }
+
+  /** The module's code compiled and started in a new isolate (from the warm spare if there is one): not yet given a state. */
+  private async start(slot: Slot, source: ModuleSource): Promise<ModuleIsolate> {
     const warm = await this.spare.take();
     try {
-      return await this.swapIn(slot, request, old, warm, started);
+      const owner: { isolate: ModuleIsolate | null } = { isolate: null };
+      owner.isolate = await ModuleIsolate.create(source.name, source.code, source.sourceMap, this.limits, this.isolateHooks(source.name, isCurrentOf(slot, owner)), warm ?? undefined);
+      return owner.isolate;
     } finally {
-      // The next spare, whether this swap took one or failed (see spare-isolate.ts).
+      // The next spare, whether this start took one or failed (see spare-isolate.ts).
       this.spare.refill();
     }
   }
 
-  private async swapIn(slot: Slot, request: LoadRequest, old: Running | null, warm: WarmIsolate | null, started: number): Promise<LoadOutcome> {
-    const owner: { isolate: ModuleIsolate | null } = { isolate: null };
-    const isolate: ModuleIsolate = await ModuleIsolate.create(
-      request.name,
-      request.code,
-      request.sourceMap,
-      this.limits,
-      this.isolateHooks(request.name, isCurrentOf(slot, owner)),
-      warm ?? undefined,
-    );
-    owner.isolate = isolate;
+  /**
+   * Starts a module's code, as a load would, and keeps it for the load of that very code: a
+   * runtime process started ahead of a guarded restart does this while the old one still
+   * serves, so that once it is adopted each module's load only takes its state (bench/upgrade.ts).
+   * Throws as a load would (MODULE_LOAD_FAILED with the location): the release's check.
+   */
+  async prepare(source: ModuleSource): Promise<void> {
+    const isolate = await this.start(this.slot(source.name), source);
+    if (this.disposed) return isolate.dispose();
+    this.prepared.get(source.name)?.isolate.dispose();
+    this.prepared.set(source.name, { digest: source.digest, isolate });
+  }
+
+  private takePrepared(name: string, digest: string): ModuleIsolate | null {
+    const prepared = this.prepared.get(name);
+    if (prepared === undefined) return null;
+    this.prepared.delete(name);
+    if (prepared.digest === digest) return prepared.isolate;
+    prepared.isolate.dispose();
+    return null;
+  }
+
+  private async swapIn(slot: Slot, request: LoadRequest, old: Running | null, isolate: ModuleIsolate, started: number): Promise<LoadOutcome> {
     let state: StateBytes | StateKept;
     try {
       slot.held = [];
@@ -331,11 +357,13 @@ export class ModuleTable {
     const slot = this.slots.get(module);
     slot?.running?.isolate.dispose();
     this.slots.delete(module);
+    this.prepared.get(module)?.isolate.dispose();
+    this.prepared.delete(module);
   }
 
   dispose(): void {
     this.disposed = true;
-    for (const name of [...this.slots.keys()]) this.unload(name);
+    for (const name of new Set([...this.slots.keys(), ...this.prepared.keys()])) this.unload(name);
     this.spare.dispose();
   }
 }

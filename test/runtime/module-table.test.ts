@@ -438,4 +438,52 @@ export default defineModule({ state: { n: 0 }, functions: {
       }
     });
   });
+
+  describe("prepare (a runtime process started ahead of a guarded restart)", () => {
+    /** A module that says when its code started (its isolate's top level ran). */
+    const stamped = (version: string) => `
+import { defineModule } from "fixpoint";
+const startedAt = Date.now();
+export default defineModule({ version: "${version}", state: { n: 1 }, functions: { startedAt: () => startedAt, n: (ctx) => ctx.state.n } });
+`;
+
+    test("keeps the started module for the load of that very code, which then only takes the state", async () => {
+      const table = newTable();
+      try {
+        const m = await buildSource("stamped", stamped("1"));
+        await table.prepare(m);
+        assert.deepEqual(table.names(), [], "a prepared module does not run yet");
+        await new Promise((r) => setTimeout(r, 30));
+        const loadAsked = Date.now();
+        await table.load(m);
+        assert.ok(((await table.call("stamped", "startedAt", [])) as number) < loadAsked, "the load used the isolate started by prepare");
+        assert.equal(await table.call("stamped", "n", []), 1);
+      } finally {
+        table.dispose();
+      }
+    });
+
+    test("a load of other code starts its own and disposes what was prepared", async () => {
+      const table = newTable();
+      try {
+        await table.prepare(await buildSource("stamped", stamped("1")));
+        await new Promise((r) => setTimeout(r, 30));
+        const loadAsked = Date.now();
+        await table.load(await buildSource("stamped", stamped("2")));
+        assert.ok(((await table.call("stamped", "startedAt", [])) as number) >= loadAsked);
+      } finally {
+        table.dispose();
+      }
+    });
+
+    test("answers code that cannot start as a load would, with MODULE_LOAD_FAILED", async () => {
+      const table = newTable();
+      try {
+        const bad = await buildSource("bad", `import { defineModule } from "fixpoint";\nthrow new Error("no start");\nexport default defineModule({ version: "1", state: {} });`);
+        await assert.rejects(table.prepare(bad), (e: FixpointError) => hasCode(e, "MODULE_LOAD_FAILED") && /no start/.test(e.message));
+      } finally {
+        table.dispose();
+      }
+    });
+  });
 });
