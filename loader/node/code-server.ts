@@ -39,7 +39,8 @@ import type { VerifiedBundle } from "../bundle/verify.js";
 import type { Manifest } from "../protocol/bundle-manifest.js";
 import type { BundleStore } from "../store/bundle-store.js";
 import type { StateStore, SavedState, StateBytes } from "../store/state-store.js";
-import type { LoadedOrUnchanged, RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";
+import type { ModuleSource, RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";
+import type { LoadedOrUnchanged } from "../protocol/runtime-ipc.js";
 import type { MODULE_STATUSES, ResultOf } from "../protocol/messages.js";
 
 export type ModuleStatus = (typeof MODULE_STATUSES)[number];
@@ -542,6 +543,11 @@ function versionOf(verified: VerifiedBundle): Version {
   return { manifest: verified.manifest, code: Buffer.from(verified.bundle.code).toString("utf8"), sourceMap: Buffer.from(verified.bundle.sourceMap).toString("utf8") };
 }
 
-function sourceOf(v: Version): { name: string; digest: string; code: string; sourceMap: string } {
+/** A verified bundle as the runtime takes it (a load, a check, a prepare). */
+export function sourceOfBundle(verified: VerifiedBundle): ModuleSource {
+  return sourceOf(versionOf(verified));
+}
+
+function sourceOf(v: Version): ModuleSource {
   return { name: v.manifest.name, digest: v.manifest.digest, code: v.code, sourceMap: v.sourceMap };
 }

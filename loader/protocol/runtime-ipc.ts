@@ -22,7 +22,8 @@
  * Both ends are ours and run the same build, but the runtime executes module code, so the
  * loader still checks every message it gets against these shapes (`isRuntimeMessage`).
  */
-import type { ErrorData } from "./errors.js";
+import type { ChildProcess } from "node:child_process";
+import { FixpointError, type ErrorData } from "./errors.js";
 import type { LogLevel } from "./log.js";
 import type { Mode } from "./messages.js";
 
@@ -149,6 +150,42 @@ export type LoadResult =
    */
   | { status: "loaded"; name: string; digest: string; version: string; previousDigest: string | null; ms: number; state: StateBytes | StateKept }
   | { status: "unchanged"; name: string; digest: string };
+
+/**
+ * One request to a runtime process outside the supervisor's own request table (a process
+ * started ahead, not yet adopted): resolves with its reply's value, rejects with its error, or
+ * RUNTIME_UNAVAILABLE naming `who` if the process exits or cannot be reached first.
+ */
+export function askProcess(child: ChildProcess, request: RuntimeRequest, who: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const settle = (error: FixpointError | null, value?: unknown): void => {
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+      if (error === null) resolve(value);
+      else reject(error);
+    };
+    const onMessage = (m: unknown): void => {
+      if (isRuntimeMessage(m) && m.type === "reply" && m.id === request.id) settle(m.ok ? null : FixpointError.fromData(m.error), m.ok ? m.value : undefined);
+    };
+    const onExit = (): void => settle(new FixpointError("RUNTIME_UNAVAILABLE", `${who} exited while it answered a ${request.type} request`));
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+    child.send(request, (err) => err && settle(new FixpointError("RUNTIME_UNAVAILABLE", `cannot reach ${who}: ${err.message}`)));
+  });
+}
+
+/** A load's answer as the loader takes it: a kept state stands for the bytes that were sent. */
+export type LoadedOrUnchanged = Exclude<LoadResult, { status: "loaded" }> | (Omit<Extract<LoadResult, { status: "loaded" }>, "state"> & { state: StateBytes });
+
+/**
+ * Resolves a kept state to the `restore` sent with the load: the same bytes object, so that the
+ * loader can tell it holds them already. INTERNAL if the runtime kept a state it was not sent.
+ */
+export function withKeptBytes(result: LoadResult, restore: StateBytes | undefined): LoadedOrUnchanged {
+  if (result.status !== "loaded" || !("kept" in result.state)) return result as LoadedOrUnchanged;
+  if (restore === undefined) throw new FixpointError("INTERNAL", `the runtime kept a state for module ${result.name} that it was not sent`);
+  return { ...result, state: { bytes: restore.bytes, version: result.state.version, digest: result.state.digest } };
+}
 
 export interface RuntimeModuleStatus {
   name: string;

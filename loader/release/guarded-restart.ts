@@ -50,7 +50,7 @@ import { FixpointError, toFixpointError } from "../protocol/errors.js";
 import type { Logger } from "../protocol/log.js";
 import type { VerifiedBundle } from "../bundle/verify.js";
 import type { BundleStore } from "../store/bundle-store.js";
-import type { CodeServer } from "../node/code-server.js";
+import { sourceOfBundle, type CodeServer } from "../node/code-server.js";
 import type { RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";
 import type { ResultOf } from "../protocol/messages.js";
 import type { ReleaseStore } from "./release-store.js";
@@ -70,11 +70,17 @@ export interface GuardedRestartOptions {
   drainMs?: number;
 }
 
+/** How long a runtime process a stage started ahead waits for its upgrade, ms. */
+const PREPARED_FOR_MS = 60_000;
+
 /** Test hook: the step at which this loader kills itself (fault injection; see the header). */
 const FAULT_AT = process.env["FIXPOINT_FAULT_AT"];
 
 export class GuardedRestart {
   private running: Step | null = null;
+  /** Ends a runtime process a stage started ahead if no upgrade comes for it. */
+  private unused: NodeJS.Timeout | undefined;
+  private preparedFor = 0;
 
   constructor(private readonly o: GuardedRestartOptions) {}
 
@@ -87,6 +93,42 @@ export class GuardedRestart {
     this.running = step;
     this.o.logger.log("info", "upgrade.step", { step, release: number });
     if (FAULT_AT === step) process.kill(process.pid, "SIGKILL");
+  }
+
+  /**
+   * After a release is staged whole: prepares it now (prepareRelease), so that the upgrade that
+   * follows (`devtool upgrade` stages every node before it restarts the first) finds it done and
+   * each node's turn in a rollout is shorter. A failure is only logged: the upgrade prepares
+   * again and refuses. Unused for PREPARED_FOR_MS, the process started ahead is ended.
+   */
+  prepare(number: number): void {
+    if (this.running !== null) return;
+    clearTimeout(this.unused);
+    this.unused = setTimeout(() => this.running === null && this.o.runtime.discardStandby(), PREPARED_FOR_MS).unref();
+    this.prepareRelease(number).catch((err: unknown) => this.o.logger.log("warn", "release.prepare-failed", { release: number, reason: (err as Error).message }));
+  }
+
+  /**
+   * Starts the next runtime process (unless a stage did) and every module of release `number`
+   * in it, each kept there for the restart, which out of service then only gives each its state.
+   * RELEASE_NOT_STAGED if the store lacks a bundle; a module's load error if its code cannot start.
+   */
+  private async prepareRelease(number: number): Promise<VerifiedBundle[]> {
+    const { runtime, releases, store } = this.o;
+    // A process started ahead for another release would keep that release's modules unused.
+    if (this.preparedFor !== number) runtime.discardStandby();
+    this.preparedFor = number;
+    runtime.prepareStandby();
+    const modules = releases.read(number).manifest.modules;
+    const missing = modules.filter((m) => !store.has(m.digest)).length;
+    if (missing > 0) throw new FixpointError("RELEASE_NOT_STAGED", `this node lacks ${missing} bundle(s) of release ${number}; stage the release again (\`devtool upgrade\` does)`);
+    const versions = modules.map((m) => store.load(m.digest));
+    for (const [i, v] of versions.entries()) {
+      const m = modules[i]!;
+      if (v.manifest.name !== m.name) throw new FixpointError("RELEASE_BUNDLE_INVALID", `release ${number} names ${m.digest.slice(0, 12)} for module ${m.name}, but that bundle is module ${v.manifest.name}`);
+      await runtime.prepare(sourceOfBundle(v));
+    }
+    return versions;
   }
 
   /** Moves the node to release `number` (held already), or refuses, or rolls back. */
@@ -112,31 +154,13 @@ export class GuardedRestart {
       throw new FixpointError("RELEASE_OLD", `release ${number} is not newer than release ${pointer.highest}, which this node has run; to go back on purpose, use \`devtool rollback --to ${number}\``);
     }
     const { manifest } = releases.read(number);
-    // The next runtime process starts now, while the checks below run and the node serves.
-    runtime.prepareStandby();
-    const versions: VerifiedBundle[] = [];
-    const missing: string[] = [];
-    for (const m of manifest.modules) {
-      if (!store.has(m.digest)) {
-        missing.push(m.digest);
-        continue;
-      }
-      const verified = store.load(m.digest);
-      if (verified.manifest.name !== m.name) throw new FixpointError("RELEASE_BUNDLE_INVALID", `release ${number} names ${m.digest.slice(0, 12)} for module ${m.name}, but that bundle is module ${verified.manifest.name}`);
-      versions.push(verified);
-    }
-    if (missing.length > 0) throw new FixpointError("RELEASE_NOT_STAGED", `this node lacks ${missing.length} bundle(s) of release ${number}; stage the release again (\`devtool upgrade\` does)`);
-    // Every module compiles and starts first, in the runtime process started ahead, which keeps
-    // it for the restart (then out of service, each only takes its state): a release whose code
-    // cannot start is refused while the node still serves, rather than rolled back after it went down.
-    for (const v of versions) {
-      try {
-        await runtime.prepare({ name: v.manifest.name, digest: v.manifest.digest, code: Buffer.from(v.bundle.code).toString("utf8"), sourceMap: Buffer.from(v.bundle.sourceMap).toString("utf8") });
-      } catch (err) {
-        const e = toFixpointError(err);
-        throw new FixpointError(e.code, `release ${number} was refused before the node went down: ${e.message}`, e.location === undefined ? {} : { location: e.location });
-      }
-    }
+    // Every module compiles and starts first, while the node serves: a release whose code cannot
+    // start is refused now, rather than rolled back after the node went down.
+    const versions = await this.prepareRelease(number).catch((err: unknown) => {
+      const e = toFixpointError(err);
+      if (e.code === "RELEASE_NOT_STAGED" || e.code === "RELEASE_BUNDLE_INVALID") throw e;
+      throw new FixpointError(e.code, `release ${number} was refused before the node went down: ${e.message}`, e.location === undefined ? {} : { location: e.location });
+    });
     // States first, while the node still serves: one too large or not copyable refuses the
     // release now, with nothing changed.
     const probe = await code.saveAll();

@@ -30,7 +30,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
-import { FixpointError, toFixpointError } from "../protocol/errors.js";
+import { FixpointError, hasCode, toFixpointError } from "../protocol/errors.js";
 import type { Logger } from "../protocol/log.js";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES } from "../protocol/limits.js";
 import {
@@ -38,10 +38,12 @@ import {
   type HostReply,
   type HttpWireRequest,
   type HttpWireResponse,
-  type LoadResult,
+  type LoadedOrUnchanged,
   type ReplCompletion,
   type ReplEvalResult,
   type StateBytes,
+  withKeptBytes,
+  askProcess,
   type RuntimeBoot,
   type RuntimeMessage,
   type RuntimeRequest,
@@ -54,9 +56,6 @@ export interface RuntimeEntry {
   /** Node flags for it; always includes --no-node-snapshot (isolated-vm needs it on Node 20). */
   execArgv: string[];
 }
-
-/** A load's answer as the code server takes it: a kept state stands for the bytes that were sent. */
-export type LoadedOrUnchanged = Exclude<LoadResult, { status: "loaded" }> | (Omit<Extract<LoadResult, { status: "loaded" }>, "state"> & { state: StateBytes });
 
 /** A module as the loader knows it: what to load after a (re)start. */
 export interface ModuleSource {
@@ -119,7 +118,7 @@ export class RuntimeSupervisor {
   /** Which process this is: one more on every spawn. */
   private gen = 0;
   /** A runtime process started ahead for a guarded restart (prepareStandby). */
-  private standby: { child: ChildProcess; ready: Promise<number> } | null = null;
+  private standby: { child: ChildProcess; ready: Promise<number>; prepared: Map<string, Promise<unknown>> } | null = null;
   /** Set while restart() waits for a new process: told if it exits before it is up. */
   private startFailed: ((why: string) => void) | null = null;
   private backoffMs = 100;
@@ -208,7 +207,7 @@ export class RuntimeSupervisor {
     });
     ready.catch(() => {});
     child.on("error", () => {});
-    this.standby = { child, ready };
+    this.standby = { child, ready, prepared: new Map() };
   }
 
   /** Ends a prepared runtime nobody will use (a refused or finished upgrade). */
@@ -328,17 +327,7 @@ export class RuntimeSupervisor {
     if (this.state === "up" || (need === "started" && (this.state === "restoring" || this.state === "draining"))) return Promise.resolve();
     if (this.state === "stopped") return Promise.reject(new FixpointError("RUNTIME_UNAVAILABLE", "the node is stopping"));
     return new Promise((resolve, reject) => {
-      const waiter = {
-        need,
-        go: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        fail: (err: FixpointError) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      };
+      const waiter = { need, go: () => (clearTimeout(timer), resolve()), fail: (err: FixpointError) => (clearTimeout(timer), reject(err)) };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         reject(new FixpointError("RUNTIME_UNAVAILABLE", `the runtime did not come back within ${this.waitMs} ms; see the node log`));
@@ -454,11 +443,7 @@ export class RuntimeSupervisor {
   /** Loads (or swaps in) a module version; for the code server only. */
   async load(source: ModuleSource & { restore?: StateBytes }): Promise<{ value: LoadedOrUnchanged; generation: number }> {
     const { value, generation } = await this.sendTo("load", source, "started");
-    if (value.status !== "loaded" || !("kept" in value.state)) return { value: value as LoadedOrUnchanged, generation };
-    // The runtime took the restore as it was: its bytes are the ones sent (the same object, so
-    // the code server can tell it holds them already).
-    if (source.restore === undefined) throw new FixpointError("INTERNAL", `the runtime kept a state for module ${source.name} that it was not sent`);
-    return { value: { ...value, state: { bytes: source.restore.bytes, version: value.state.version, digest: value.state.digest } }, generation };
+    return { value: withKeptBytes(value, source.restore), generation };
   }
 
   /** Stops a module in the runtime; for the code server only. */
@@ -480,31 +465,17 @@ export class RuntimeSupervisor {
     const standby = this.standby;
     const pid = standby === null ? null : await standby.ready.catch(() => null);
     if (standby === null || pid === null || !standby.child.connected || standby !== this.standby) return this.check(source);
-    const child = standby.child;
-    const id = this.nextId++;
-    await new Promise<void>((resolve, reject) => {
-      const done = (): void => {
-        child.off("message", onMessage);
-        child.off("exit", onExit);
-      };
-      const onMessage = (m: unknown): void => {
-        if (!isRuntimeMessage(m) || m.type !== "reply" || m.id !== id) return;
-        done();
-        if (m.ok) resolve();
-        else reject(FixpointError.fromData(m.error));
-      };
-      const onExit = (): void => {
-        done();
-        reject(new FixpointError("RUNTIME_UNAVAILABLE", "the runtime process started ahead exited while it prepared a module"));
-      };
-      child.on("message", onMessage);
-      child.once("exit", onExit);
-      child.send({ ...source, type: "prepare", id } satisfies RuntimeRequest, (err) => {
-        if (err === null || err === undefined) return;
-        done();
-        reject(new FixpointError("RUNTIME_UNAVAILABLE", `cannot reach the runtime process started ahead: ${err.message}`));
-      });
-    });
+    // Asked once per process and code: a stage prepares ahead, and the upgrade that follows finds it done.
+    const key = `${source.name}@${source.digest}`;
+    const preparing = standby.prepared.get(key) ?? askProcess(standby.child, { ...source, type: "prepare", id: this.nextId++ }, "the runtime process started ahead");
+    standby.prepared.set(key, preparing);
+    try {
+      await preparing;
+    } catch (err) {
+      if (!hasCode(err, "RUNTIME_UNAVAILABLE")) throw err;
+      standby.prepared.delete(key);
+      await this.check(source);
+    }
   }
 
   /** Copies of the states that may have changed since the last export; for the code server only. */
