@@ -7,8 +7,7 @@
 import type { Socket } from "node:net";
 import { serialize } from "node:v8";
 import { FixpointError, toFixpointError } from "../loader/protocol/errors.js";
-import { MAX_CAPABILITY_BYTES, type HostReply, type RuntimeBoot, type RuntimeMessage, type RuntimeRequest, type RuntimeResults, type StateSnapshot } from "../loader/protocol/runtime-ipc.js";
-import type { ErrorData } from "../loader/protocol/errors.js";
+import { MAX_CAPABILITY_BYTES, type HostReply, type RuntimeBoot, type RuntimeMessage, type RuntimeRequest, type RuntimeResults } from "../loader/protocol/runtime-ipc.js";
 import { ModuleTable } from "./swap/module-table.js";
 import { createHttpServer, drainHttp, respond, serveSocket } from "./http/server.js";
 import { grantHost } from "./host/capabilities.js";
@@ -74,25 +73,6 @@ const httpLog = (level: "info" | "warn" | "error", event: string, fields: Record
   send({ type: "log", module: String(fields["module"] ?? ""), level, text: `${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ")}` });
 const http = createHttpServer(table, boot.http.rootModule, httpLog, { stacks: boot.mode === "dev" });
 
-async function exportAll(): Promise<RuntimeResults["export"]> {
-  const snapshot: StateSnapshot = {};
-  const failed: Record<string, ErrorData> = {};
-  const unchanged: string[] = [];
-  for (const name of table.names()) {
-    // A module no code has run in since its last export: the loader keeps that copy.
-    if (!table.changedSinceExport(name)) {
-      unchanged.push(name);
-      continue;
-    }
-    try {
-      snapshot[name] = await table.exportState(name);
-    } catch (err) {
-      failed[name] = toFixpointError(err).toData();
-    }
-  }
-  return { snapshot, failed, unchanged };
-}
-
 /** How long status waits for a module's health check, ms: a check that takes longer is a failing one. */
 const HEALTH_WAIT_MS = 1000;
 
@@ -114,7 +94,7 @@ async function answer(request: RuntimeRequest): Promise<unknown> {
     case "health":
       return table.health(request.module);
     case "export":
-      return exportAll();
+      return table.exportChanged();
     case "unload":
       table.unload(request.name);
       return null;

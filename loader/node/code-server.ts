@@ -468,7 +468,7 @@ export class CodeServer {
   /** States go to disk again (after a commit or a rollback), starting with every module's now. */
   thaw(): void {
     this.frozen = false;
-    for (const r of this.records.values()) if (r.latest !== null) this.accept(r, r.latest);
+    for (const r of this.records.values()) r.unsaved ||= r.latest !== null && r.latest.digest === r.current?.manifest.digest;
     this.saveUnsaved();
   }
 

@@ -18,8 +18,8 @@
  * decides the order of a module's changes (and coalesces bursts of saves); a load that arrives
  * while another of the same module runs simply waits for it, in arrival order.
  */
-import { FixpointError } from "../../loader/protocol/errors.js";
-import { DEFAULT_RUNTIME_LIMITS, type LoadResult, type RuntimeModuleStatus, type StateBytes, type StateKept } from "../../loader/protocol/runtime-ipc.js";
+import { FixpointError, toFixpointError } from "../../loader/protocol/errors.js";
+import { DEFAULT_RUNTIME_LIMITS, type LoadResult, type RuntimeModuleStatus, type RuntimeResults, type StateBytes, type StateKept } from "../../loader/protocol/runtime-ipc.js";
 import type { WireRequest, WireResponse } from "../isolate/harness.js";
 import { DEFAULT_ISOLATE_LIMITS, ModuleIsolate, type IsolateHooks, type IsolateLimits, type ModuleShape, type WarmIsolate } from "../host/module-isolate.js";
 import { SPARE_DELAY_MS, SpareIsolate } from "./spare-isolate.js";
@@ -46,6 +46,7 @@ export interface LoadRequest extends ModuleSource {
 // The table answers the loader's requests, so its results are the IPC interface's types.
 export type LoadOutcome = LoadResult;
 export type ModuleInfo = RuntimeModuleStatus;
+export type ExportResult = RuntimeResults["export"];
 
 export interface TableHooks {
   log(module: string, level: "debug" | "info" | "warn" | "error", text: string): void;
@@ -91,6 +92,8 @@ export class ModuleTable {
   /** Modules started ahead of their load (prepare()), by name. */
   private readonly prepared = new Map<string, { digest: string; isolate: ModuleIsolate }>();
   private disposed = false;
+  /** The export in progress (exportChanged): the next waits for it. */
+  private exporting: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly hooks: TableHooks,
@@ -326,6 +329,36 @@ export class ModuleTable {
    */
   exportState(module: string): Promise<StateBytes> {
     return this.use(module, async (isolate, running) => ({ bytes: stateToBytes(module, await isolate.exportState(), this.maxStateBytes), version: isolate.shape.version, digest: running.digest }));
+  }
+
+  /**
+   * Copies of the states that may have changed since their last export (the loader's snapshot),
+   * the modules whose copy failed, and those no code ran in since (their last copy stands).
+   * One export at a time, each answered before the next starts: a module the one before copied
+   * is "unchanged" to the next, so an answer saying so must not overtake the copy it relies on
+   * (it did: a guarded restart's save then took a state seconds old for modules a periodic
+   * snapshot was still copying, bench/upgrade.ts).
+   */
+  exportChanged(): Promise<ExportResult> {
+    const run = this.exporting.then(() => this.exportNow());
+    this.exporting = run.catch(() => {});
+    return run;
+  }
+
+  private async exportNow(): Promise<ExportResult> {
+    const result: ExportResult = { snapshot: {}, failed: {}, unchanged: [] };
+    for (const name of this.names()) {
+      if (!this.changedSinceExport(name)) {
+        result.unchanged.push(name);
+        continue;
+      }
+      try {
+        result.snapshot[name] = await this.exportState(name);
+      } catch (err) {
+        result.failed[name] = toFixpointError(err).toData();
+      }
+    }
+    return result;
   }
 
   /** Whether a module's state may have changed since it was last exported (true if unknown). */

@@ -486,4 +486,22 @@ export default defineModule({ version: "${version}", state: { n: 1 }, functions:
       }
     });
   });
+
+  test("exports answer in the order asked: one that finds a module unchanged never overtakes the copy of it still in progress", async () => {
+    const table = newTable();
+    try {
+      await table.load(await buildSource("counter", counter("1")));
+      await table.call("counter", "hit", [7]);
+      const order: string[] = [];
+      // The first copies the changed state; the second, asked meanwhile, finds it copied already.
+      const first = table.exportChanged().then((r) => (order.push("first"), r));
+      const second = table.exportChanged().then((r) => (order.push("second"), r));
+      const [a, b] = await Promise.all([first, second]);
+      assert.deepEqual(order, ["first", "second"]);
+      assert.deepEqual(deserialize(a.snapshot["counter"]!.bytes), { hits: 7 });
+      assert.deepEqual(b.unchanged, ["counter"]);
+    } finally {
+      table.dispose();
+    }
+  });
 });
