@@ -1,7 +1,7 @@
 // Counts the loader's own code: the fixed point a node never changes, which the design keeps
 // small (DESIGN.md; issue 10's budget). A line of code is a non-blank line of a .ts file under
 // loader/ that is not only a comment. loader/protocol/ is counted apart: it is the wire format
-// (frames, messages, their crypto, errors, bundle, release and log formats) that all three
+// (frames, messages, their crypto, errors, the bundle, release, state and log formats) that all three
 // parts import, owned by the loader but not its own logic.
 //   node scripts/loader-size.mjs            prints the counts per folder
 //   node scripts/loader-size.mjs --check    also exits 1 when the loader's own code is over budget

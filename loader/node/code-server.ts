@@ -32,15 +32,21 @@
  * of pushes saves once; until then the saved state is the previous version's, which the new
  * code migrates if the node restarts first. A state is accepted only for the code that is current; a failed export
  * keeps the last one. After `kill -9`, at most the last `snapshotMs` is lost.
+ *
+ * Pushes make the store durable the same way: a pushed bundle is written without an fsync and
+ * the table points at it in memory; each snapshot first flushes the store (those bundles, then
+ * the table), then saves states, so a state on disk never belongs to code the table on disk
+ * does not name yet. A crash loses at most the last `snapshotMs` of pushes, each module whole.
  */
 import { FixpointError, toFixpointError, type ErrorData } from "../protocol/errors.js";
 import type { Logger } from "../protocol/log.js";
 import type { VerifiedBundle } from "../bundle/verify.js";
 import type { Manifest } from "../protocol/bundle-manifest.js";
 import type { BundleStore } from "../store/bundle-store.js";
-import type { StateStore, SavedState, StateBytes } from "../store/state-store.js";
+import type { StateStore } from "../store/state-store.js";
+import type { SavedState } from "../protocol/state-file.js";
 import type { ModuleSource, RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";
-import type { LoadedOrUnchanged } from "../protocol/runtime-ipc.js";
+import type { LoadedOrUnchanged, StateBytes } from "../protocol/runtime-ipc.js";
 import type { MODULE_STATUSES, ResultOf } from "../protocol/messages.js";
 
 export type ModuleStatus = (typeof MODULE_STATUSES)[number];
@@ -284,7 +290,8 @@ export class CodeServer {
     const same = record.current?.manifest.digest === manifest.digest && (runtime === null || (record.runningIn === runtime.generation && record.status === "current"));
     record.status = "loading";
     record.loading = manifest.digest;
-    const storing = this.store.storeBundle(verified).then(
+    // Durable at the next snapshot, not before the answer (store.flush): no fsync on a push's path.
+    const storing = this.store.storeBundle(verified, false).then(
       (stored) => ({ stored }),
       (err: unknown) => ({ error: new FixpointError("STORE_WRITE_FAILED", `cannot store module ${manifest.name}: ${(err as Error).message}`, { cause: err }) }),
     );
@@ -298,7 +305,7 @@ export class CodeServer {
       }
       const outcome = await storing;
       if ("error" in outcome) throw outcome.error;
-      const changed = await this.store.setCurrent(manifest.name, manifest.digest);
+      const changed = await this.store.setCurrent(manifest.name, manifest.digest, false);
       record.current = versionOf(verified);
       record.status = "current";
       record.error = null;
@@ -401,12 +408,28 @@ export class CodeServer {
     this.snapshotting = (async () => {
       do {
         this.snapshotAgain = false;
+        const flushed = await this.flushStore();
         await this.exportStates();
-        this.saveUnsaved();
+        // A state goes to disk only once the table there names its code.
+        if (flushed) this.saveUnsaved();
       } while (this.snapshotAgain);
       this.snapshotting = null;
     })();
     return this.snapshotting;
+  }
+
+  /** The versions pushes made current, onto disk (BundleStore.flush); a failure is logged once until it passes. */
+  private async flushStore(): Promise<boolean> {
+    try {
+      await this.store.flush();
+      this.reported.delete("(store)");
+      return true;
+    } catch (err) {
+      const e = toFixpointError(err);
+      if (this.reported.get("(store)") !== e.code) this.logger.log("error", "store.write-failed", { code: e.code, reason: e.message });
+      this.reported.set("(store)", e.code);
+      return false;
+    }
   }
 
   private async exportStates(force = false): Promise<Record<string, ErrorData>> {
@@ -443,6 +466,7 @@ export class CodeServer {
    * not be saved (too large, not copyable, a failed write, a damaged state it never had back).
    */
   async saveAll(): Promise<{ seqs: Record<string, number>; failed: Record<string, ErrorData> }> {
+    await this.store.flush();
     const failed: Record<string, ErrorData> = { ...(await this.exportStates(true)) };
     this.saveUnsaved();
     const seqs: Record<string, number> = {};
@@ -500,11 +524,6 @@ export class CodeServer {
     return [...this.records.values()]
       .filter((r) => r.current !== null && (r.status !== "current" || r.runningIn !== gen))
       .map((r) => ({ name: r.name, error: r.error, status: r.status }));
-  }
-
-  /** Names and digests of the current modules. */
-  currentSet(): { name: string; digest: string }[] {
-    return [...this.records.values()].flatMap((r) => (r.current === null ? [] : [{ name: r.name, digest: r.current.manifest.digest }]));
   }
 
   /** An orderly stop: the last states out of the runtime and onto disk. */

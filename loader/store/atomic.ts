@@ -46,14 +46,14 @@ export function fsyncDir(dir: string): void {
  * on fs's callbacks rather than fs/promises' FileHandle, which cost the loader's thread about
  * half as much again per write (bench/.work measurements, issue 10's CPU per push).
  */
-export async function writeFileAtomicAsync(file: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+export async function writeFileAtomicAsync(file: string, data: Uint8Array | string, mode = 0o644, durable = true): Promise<void> {
   const dir = dirname(file);
   const tmp = join(dir, `.tmp-${basename(file)}-${randomBytes(6).toString("hex")}`);
   const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   const fd = await call<number>((cb) => open(tmp, "wx", mode, cb));
   try {
     for (let offset = 0; offset < bytes.length; ) offset += await call<number>((cb) => write(fd, bytes, offset, bytes.length - offset, null, cb));
-    await call((cb) => fsync(fd, cb));
+    if (durable) await call((cb) => fsync(fd, cb));
   } catch (err) {
     await call((cb) => close(fd, cb)).catch(() => {});
     await call((cb) => unlink(tmp, cb)).catch(() => {});
@@ -66,11 +66,23 @@ export async function writeFileAtomicAsync(file: string, data: Uint8Array | stri
     await call((cb) => unlink(tmp, cb)).catch(() => {});
     throw err;
   }
-  const dirFd = await call<number>((cb) => open(dir, "r", cb));
-  try {
-    await call((cb) => fsync(dirFd, cb));
-  } finally {
-    await call((cb) => close(dirFd, cb));
+  if (durable) await syncFiles([dir]);
+}
+
+/**
+ * fsyncs files (or directories) written earlier without it: `durable = false` above leaves a
+ * whole file under its name for a process that dies, but not yet for a machine that does.
+ * Files gone since are skipped.
+ */
+export async function syncFiles(paths: string[]): Promise<void> {
+  for (const path of paths) {
+    const fd = await call<number>((cb) => open(path, "r", cb)).catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : Promise.reject(err)));
+    if (fd === null) continue;
+    try {
+      await call((cb) => fsync(fd, cb));
+    } finally {
+      await call((cb) => close(fd, cb));
+    }
   }
 }
 

@@ -9,96 +9,25 @@
  * (atomic.ts), then drops files older than the KEEP newest. A crash at any point leaves the
  * previous file whole, so reading falls back to it when the newest is torn or damaged.
  *
- * A file, byte by byte:
- *
- *   0   4   magic "FXST"
- *   4   1   format version (STATE_FORMAT)
- *   5   4   header length H, big-endian
- *   9   H   header, CBOR: { module, digest, version, seq, savedAt, size }
- *   9+H S   the state: V8's structured-clone serialization, as the runtime wrote it (size S)
- *   end 32  SHA-256 of every byte before it
+ * Each file is in the state file format (loader/protocol/state-file.ts).
  *
  * The loader never deserializes a state (the runtime does, inside the process that runs module
  * code): it stores and returns bytes, checked end to end by the digest. A file that is short,
  * fails its digest, names another module or another format is STATE_CORRUPT, reported, and
  * never read as an empty state.
  */
-import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { FixpointError } from "../protocol/errors.js";
-import { decodeCbor, encodeCbor } from "../protocol/cbor.js";
-import { DIGEST, MODULE_NAME } from "../protocol/messages.js";
-import { object, string, uint, validate } from "../protocol/schema.js";
+import { MODULE_NAME } from "../protocol/messages.js";
+import { decodeState, encodeState, type SavedState } from "../protocol/state-file.js";
+import type { StateBytes } from "../protocol/runtime-ipc.js";
 import { writeFileAtomicAsync } from "./atomic.js";
 
-/** The format this build writes and reads. */
-export const STATE_FORMAT = 1;
-const MAGIC = Buffer.from("FXST", "latin1");
-const HASH_BYTES = 32;
-const MAX_HEADER_BYTES = 4096;
 /** Saved files kept per module: the newest, and the one before it to fall back to. */
 const KEEP = 2;
 
-/** A module's state as the runtime exported it: serialized bytes with the version they belong to. */
-export interface StateBytes {
-  /** V8 structured-clone serialization of the state. */
-  bytes: Uint8Array;
-  /** The module version label that produced it (its `migrate` hook gets this). */
-  version: string;
-  /** The bundle digest that produced it: the same digest restores it as is, another migrates it. */
-  digest: string;
-}
-
-/** A state read back from disk, or just written. */
-export interface SavedState extends StateBytes {
-  module: string;
-  seq: number;
-  savedAt: string;
-}
-
-const headerSchema = object({
-  module: string(64, MODULE_NAME),
-  digest: string(64, DIGEST),
-  version: string(256),
-  seq: uint(),
-  savedAt: string(64),
-  size: uint(),
-});
-
-export function encodeState(saved: SavedState): Buffer {
-  const header = encodeCbor({ module: saved.module, digest: saved.digest, version: saved.version, seq: saved.seq, savedAt: saved.savedAt, size: saved.bytes.length });
-  const head = Buffer.alloc(9);
-  MAGIC.copy(head, 0);
-  head.writeUInt8(STATE_FORMAT, 4);
-  head.writeUInt32BE(header.length, 5);
-  const body = Buffer.concat([head, header, saved.bytes]);
-  return Buffer.concat([body, createHash("sha256").update(body).digest()]);
-}
-
-/** Decodes one state file; throws STATE_CORRUPT saying what is wrong with it. */
-export function decodeState(bytes: Uint8Array, module: string, file: string): SavedState {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const corrupt = (why: string) => new FixpointError("STATE_CORRUPT", `saved state ${file} ${why}`);
-  if (buf.length < 9 + HASH_BYTES || !buf.subarray(0, 4).equals(MAGIC)) throw corrupt("is not a Fixpoint state file (truncated or overwritten)");
-  const format = buf.readUInt8(4);
-  if (format !== STATE_FORMAT) throw corrupt(`has format ${format}; this loader reads format ${STATE_FORMAT}`);
-  const body = buf.subarray(0, buf.length - HASH_BYTES);
-  if (!createHash("sha256").update(body).digest().equals(buf.subarray(buf.length - HASH_BYTES))) throw corrupt("fails its checksum (truncated or damaged)");
-  const headerLength = buf.readUInt32BE(5);
-  if (headerLength > MAX_HEADER_BYTES || 9 + headerLength > body.length) throw corrupt("has a malformed header");
-  let header;
-  try {
-    header = validate(headerSchema, decodeCbor(body.subarray(9, 9 + headerLength)), "state header");
-  } catch (err) {
-    throw corrupt(`has a malformed header (${(err as Error).message})`);
-  }
-  if (header.module !== module) throw corrupt(`belongs to module "${header.module}", not "${module}"`);
-  const state = body.subarray(9 + headerLength);
-  if (state.length !== header.size) throw corrupt(`holds ${state.length} bytes of state where its header says ${header.size}`);
-  return { module, digest: header.digest, version: header.version, seq: header.seq, savedAt: header.savedAt, bytes: new Uint8Array(state) };
-}
 
 export interface StateProblem {
   file: string;

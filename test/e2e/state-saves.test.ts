@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { decodeState } from "../../loader/store/state-store.js";
+import { decodeState } from "../../loader/protocol/state-file.js";
 import { signedModule } from "../helpers/modules.js";
 import { startNode } from "../helpers/processes.js";
 

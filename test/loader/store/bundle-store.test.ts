@@ -277,6 +277,48 @@ describe("BundleStore", () => {
     assert.deepEqual(snapshotDir(dir), before);
   });
 
+  describe("a push's writes, made durable at the next flush (group commit)", () => {
+    test("the table on disk keeps the previous version until flush, which writes it once for a burst", async () => {
+      const { dir, store, trust } = newStore();
+      const v1 = bundle("counter", "var v = 1;", trust.rolesOf);
+      await put(store, v1);
+      for (let i = 2; i <= 4; i++) {
+        const v = bundle("counter", `var v = ${i};`, trust.rolesOf);
+        assert.equal(await store.storeBundle(v, false), true);
+        assert.equal(await store.setCurrent("counter", v.manifest.digest, false), true);
+      }
+      const latest = store.entry("counter")!.digest;
+      // A loader killed now comes back on the version of the last flush, whole.
+      assert.equal(new BundleStore(dir, trust.rolesOf).entry("counter")?.digest, v1.manifest.digest);
+      await store.flush();
+      const reopened = new BundleStore(dir, trust.rolesOf);
+      assert.equal(reopened.entry("counter")?.digest, latest);
+      assert.equal(reopened.load(latest).manifest.digest, latest, "the bundle the table names is there, whole");
+    });
+
+    test("a flush that cannot write is STORE_WRITE_FAILED and stays pending: the next one writes", async () => {
+      const { dir, store, trust } = newStore();
+      const v1 = bundle("counter", "var v = 1;", trust.rolesOf);
+      await store.storeBundle(v1, false);
+      await store.setCurrent("counter", v1.manifest.digest, false);
+      rmSync(join(dir, "modules.json"));
+      mkdirSync(join(dir, "modules.json", "blocker"), { recursive: true });
+      await assert.rejects(store.flush(), (err: unknown) => err instanceof FixpointError && err.code === "STORE_WRITE_FAILED");
+      assert.equal(store.entry("counter")?.digest, v1.manifest.digest, "memory stays on what runs");
+      rmSync(join(dir, "modules.json"), { recursive: true });
+      await store.flush();
+      assert.equal(new BundleStore(dir, trust.rolesOf).entry("counter")?.digest, v1.manifest.digest);
+    });
+
+    test("with nothing pushed since the last flush, a flush writes nothing", async () => {
+      const { dir, store, trust } = newStore();
+      await put(store, bundle("counter", "var v = 1;", trust.rolesOf));
+      const before = snapshotDir(dir);
+      await store.flush();
+      assert.deepEqual(snapshotDir(dir), before);
+    });
+  });
+
   test("puts leave no temporary files behind", async () => {
     const { dir, store, trust } = newStore();
     for (let i = 0; i < 5; i++) await put(store, bundle(`m${i}`, `var x = ${i};`, trust.rolesOf));

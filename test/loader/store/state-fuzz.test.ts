@@ -13,7 +13,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { encodeCbor } from "../../../loader/protocol/cbor.js";
 import { DIGEST, MODULE_NAME } from "../../../loader/protocol/messages.js";
-import { STATE_FORMAT, decodeState, encodeState, type SavedState } from "../../../loader/store/state-store.js";
+import { STATE_FORMAT, decodeState, encodeState, type SavedState } from "../../../loader/protocol/state-file.js";
 import { codedOrValid, fuzzParameters, garbage, hostileJson, mutated, mutatedTree, prefixes, utcTime } from "../../helpers/fuzz.js";
 
 const fuzz = fuzzParameters(7171);

@@ -8,7 +8,8 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { serialize } from "node:v8";
-import { StateStore, STATE_FORMAT, decodeState, encodeState, type SavedState } from "../../../loader/store/state-store.js";
+import { StateStore } from "../../../loader/store/state-store.js";
+import { STATE_FORMAT, decodeState, encodeState, type SavedState } from "../../../loader/protocol/state-file.js";
 import { hasCode } from "../../../loader/protocol/errors.js";
 import { tempDir } from "../../helpers/processes.js";
 
