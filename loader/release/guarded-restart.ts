@@ -218,11 +218,11 @@ export class GuardedRestart {
     this.enter("committing", number);
     await releases.writePointer({ format: 1, committed: { number, at: new Date().toISOString() }, trying: null, highest: Math.max(pointer.highest, number) });
     if (FAULT_AT === "after-commit") process.kill(process.pid, "SIGKILL");
-    // After the commit point: the table follows the pointer (boot repairs it if we die here).
-    await store.setAll(manifest.modules).catch((err: unknown) => logger.log("error", "upgrade.table-write-failed", { reason: (err as Error).message }));
+    // After the commit point the node is ready again; the table follows the pointer (boot repairs it if we die here).
     code.thaw();
     this.o.setReady(true);
     const outOfServiceMs = performance.now() - outStarted;
+    await store.setAll(manifest.modules).catch((err: unknown) => logger.log("error", "upgrade.table-write-failed", { reason: (err as Error).message }));
     logger.log("info", "upgrade.committed", { from, to: number, outOfServiceMs: Math.round(outOfServiceMs) });
     return { from, to: number, outcome: "committed", ms: performance.now() - started, outOfServiceMs };
   }
