@@ -46,13 +46,15 @@ export interface Release {
   manifest: ReleaseManifest;
   release: WireRelease;
   bundles: WireBundle[];
+  /** The same bundles by digest. */
+  byDigest: Map<string, WireBundle>;
 }
 
 /** Release `number`: the ten modules at version "r<number>", signed by the bench key. */
 export async function buildRelease(ctx: BenchContext, number: number): Promise<Release> {
   const built = await buildAll(ctx, `r${number}`);
   const { manifest, release } = signRelease({ cluster: "default", number, modules: built.map((b) => ({ name: b.name, digest: b.digest })), notes: `bench release ${number}` }, ctx.identity);
-  return { manifest, release, bundles: built.map((b) => b.bundle) };
+  return { manifest, release, bundles: built.map((b) => b.bundle), byDigest: new Map(built.map((b) => [b.digest, b.bundle])) };
 }
 
 /**

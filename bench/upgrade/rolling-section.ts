@@ -1,16 +1,20 @@
 /**
- * A rolling upgrade of several local nodes under steady traffic, driven from here with the
- * channel client the way `devtool upgrade` is specified (issue 11): connect to every node, stage
- * the release on all of them at once (bundles travel before anyone goes down), then node by
- * node: check the others are ready, upgrade this one, wait for its commit. The clients pick a
- * node per request and retry nothing: a node being restarted holds their connections.
+ * A rolling upgrade of several local nodes under steady traffic, run by the rollout that
+ * `devtool upgrade` and fixpoint/client's rollingUpgrade run (devtool/release/rollout.ts): stage
+ * the release on all nodes at once (bundles travel before anyone goes down, and each node
+ * prepares the release's modules), then node by node: check the others are ready, upgrade this
+ * one, wait for its commit. Five local nodes share this machine's cores, which real nodes do not:
+ * their preparing at once slows the first in line.
+ * The clients pick a node per request and retry nothing: a node being restarted holds their
+ * connections.
  */
 import type { ClientConnection } from "../../devtool/client/index.js";
 import { dial, type BenchContext } from "../devloop/bench-context.js";
 import { mib, sleep, table } from "../devloop/measure.js";
 import { MODULES, itemsFor } from "./app.js";
 import { ClientLoop, answeredSum, failuresText, readCounters, stateVerdict } from "./clients.js";
-import { buildRelease, printUpgradeLog, stage, startAppNode, upgrade, type AppNode } from "./fixpoint.js";
+import { runRollout, type RolloutRelease } from "../../devtool/release/rollout.js";
+import { buildRelease, printUpgradeLog, startAppNode, type AppNode, type Release } from "./fixpoint.js";
 import { PAUSE_MS } from "./restart-section.js";
 
 /** Client loops of each kind, spread over the nodes. */
@@ -26,7 +30,7 @@ export async function rollingSection(ctx: BenchContext, options: { nodes: number
   out(
     `Each node: 10 modules, ${mib(bytesPerModule * MODULES.length)} of state. Clients: ${LOOPS} fresh-connection and ${LOOPS} keep-alive loops, ` +
       `each request to the next node (retrying nothing), ${PAUSE_MS} ms between requests. Rollout, timed from here: connect to every node, ` +
-      `stage on all at once, then per node: status of the others (all ready), upgrade, commit.\n`,
+      `stage on all at once (each node prepares), then per node: status of the others (all ready), upgrade, commit.\n`,
   );
   const nodes: AppNode[] = [];
   try {
@@ -46,26 +50,29 @@ export async function rollingSection(ctx: BenchContext, options: { nodes: number
       const t0 = performance.now();
       const conns: ClientConnection[] = await Promise.all(nodes.map((n) => dial(ctx, n.node)));
       const connected = performance.now();
-      await Promise.all(conns.map((c) => stage(c, release)));
-      const staged = performance.now();
+      // The rollout `devtool upgrade` and fixpoint/client's rollingUpgrade run (devtool/release/rollout.ts).
+      let staged = connected;
+      const checkMs = new Map<string, number>();
+      const report = await runRollout(
+        conns.map((conn, i) => ({ label: String(i + 1), conn })),
+        {
+          number,
+          rollback: false,
+          release: rolloutRelease(release),
+          deadlineMs: 60_000,
+          onEvent: (e) => {
+            if (e.step === "staged") staged = Math.max(staged, performance.now());
+            if (e.step === "checked") checkMs.set(e.node, e.ms ?? 0);
+          },
+        },
+      );
       const perNode: { checkMs: number; upgradeMs: number; outOfServiceMs: number }[] = [];
-      let stopped: string | null = null;
-      for (let i = 0; i < conns.length; i++) {
-        const c0 = performance.now();
-        const others = await Promise.all(conns.filter((_, j) => j !== i).map((c) => c.request("status", {})));
-        const notReady = others.filter((s) => s.ready === false || s.modules.some((m) => !m.running));
-        if (notReady.length > 0) throw new Error(`bench: ${notReady.map((s) => s.name).join(", ")} not ready before upgrading node ${i + 1}; rollout stopped`);
-        const u0 = performance.now();
-        try {
-          const result = await upgrade(conns[i]!, number);
-          perNode.push({ checkMs: u0 - c0, upgradeMs: performance.now() - u0, outOfServiceMs: result.outOfServiceMs });
-        } catch (err) {
-          // As `devtool upgrade` does: the rollout stops at the first failure (that node rolled back).
-          stopped = `node ${i + 1} did not commit (${(err as { code?: string }).code ?? "error"}: ${(err as Error).message}); rollout stopped`;
-          out(`rollout ${number}: ${stopped}`);
-          printUpgradeLog(out, nodes[i]!.node, number);
-          break;
-        }
+      for (const { node, fate } of report.fates) if (fate.kind === "upgraded") perNode.push({ checkMs: checkMs.get(node) ?? 0, upgradeMs: fate.ms, outOfServiceMs: fate.outOfServiceMs });
+      const stopped = report.stopped === null ? null : `${report.stopped.code}: ${report.stopped.message}`;
+      if (stopped !== null) {
+        out(`rollout ${number}: ${stopped}`);
+        const failed = report.fates.findIndex((f) => f.fate.kind === "rolled-back" || f.fate.kind === "unknown");
+        if (failed >= 0) printUpgradeLog(out, nodes[failed]!.node, number);
       }
       const total = performance.now() - t0;
       for (const c of conns) c.close();
@@ -121,4 +128,18 @@ export async function rollingSection(ctx: BenchContext, options: { nodes: number
     for (const n of nodes) n.conn.close();
     await Promise.all(nodes.map((n) => n.node.stop()));
   }
+}
+
+/** The bench's release as the rollout takes it. */
+function rolloutRelease(r: Release): RolloutRelease {
+  const bundles = r.byDigest;
+  return {
+    release: r.release,
+    manifest: r.manifest,
+    bundle: (digest) => {
+      const b = bundles.get(digest);
+      if (b === undefined) throw new Error(`bench: release ${r.manifest.number} has no bundle ${digest}`);
+      return b;
+    },
+  };
 }

@@ -380,10 +380,12 @@ export class NodeClient {
 
   /**
    * Production: sends a release and then only the bundles the node lacks, so that it holds all
-   * of it before any restart (`upgrade`). Resolves with how many bundles were sent.
+   * of it before any restart (`upgrade`). Resolves with how many bundles were sent. `prepare`:
+   * the node also starts the release's modules in its next runtime process now, for an upgrade
+   * soon (it ends that process if no upgrade comes within a minute); `rollingUpgrade` asks it.
    */
-  stage(release: RolloutRelease): Promise<number> {
-    return stageRelease(this.connection, release, this.deadlineMs);
+  stage(release: RolloutRelease, options: { prepare?: boolean } = {}): Promise<number> {
+    return stageRelease(this.connection, release, this.deadlineMs, options.prepare === true);
   }
 
   /**

@@ -387,7 +387,7 @@ export class LoaderNode {
     for (const m of manifest.modules) this.vouched.add(m.digest);
     const missing = manifest.modules.filter((m) => !this.store.has(m.digest)).map((m) => m.digest);
     this.logger.log("info", "release.staged", { release: manifest.number, bundles: checked.length, missing: missing.length });
-    if (missing.length === 0) this.restart?.prepare(manifest.number);
+    if (missing.length === 0 && request.prepare === true) this.restart?.prepare(manifest.number);
     return { number: manifest.number, missing };
   }
 

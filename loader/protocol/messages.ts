@@ -109,10 +109,12 @@ const requestSchemas = {
   /**
    * Production. `stage`: verify and keep a release and whichever of its bundles are given, before
    * any node goes down; the answer lists the digests still missing (send them in another stage).
-   * `upgrade`: the guarded restart onto a staged release (`rollback`: to a lower number the node
-   * holds). `mode`: switch the node between dev and production (persisted).
+   * `prepare`: once the node holds all of it, also start its next runtime process and the
+   * release's modules in it now, for an upgrade soon (a rollout asks the next node in line while
+   * it restarts this one). `upgrade`: the guarded restart onto a staged release (`rollback`: to a
+   * lower number the node holds). `mode`: switch the node between dev and production (persisted).
    */
-  stage: object({ type: literal("stage"), id, release: releaseSchema, bundles: array(bundleSchema, 256) }),
+  stage: object({ type: literal("stage"), id, release: releaseSchema, bundles: array(bundleSchema, 256), prepare: bool() }, ["prepare"]),
   upgrade: object({ type: literal("upgrade"), id, number: uint(), rollback: bool() }, ["rollback"]),
   mode: object({ type: literal("mode"), id, mode: oneOf(MODES) }),
 } as const;
