@@ -306,6 +306,33 @@ test("a release whose module fails to compile or start is refused before the nod
   }
 });
 
+test("a stage asked to prepare starts the release's modules ahead: the upgrade then commits with them, and a module that cannot start still refuses the upgrade before the node goes down", async () => {
+  const { node, conn } = await productionNode();
+  try {
+    // Prepared ahead, code that cannot start is only logged; the upgrade refuses it, as without preparing.
+    const broken = await release(1, { a: counter("a-r1", `...(() => { throw new Error("bad config at load"); })(),`), b: counter("b-r1") }, node.dev);
+    await conn.request("stage", { release: broken.release, bundles: broken.bundles, prepare: true });
+    await node.waitForLog("release.prepare-failed");
+    await assert.rejects(conn.request("upgrade", { number: 1 }), (err: unknown) => hasCode(err, "MODULE_LOAD_FAILED") && /before the node went down/.test((err as Error).message));
+    assert.ok(!node.logs.some((l) => l["event"] === "upgrade.step" && l["step"] === "draining"), "it never drained");
+    assert.equal(await call(conn, "a", "hits"), 3, "the dev modules serve on with their state");
+
+    const r2 = await release(2, { a: counter("a-r2", migrateAdds(10)), b: counter("b-r2") }, node.dev);
+    assert.deepEqual(await conn.request("stage", { release: r2.release, bundles: r2.bundles, prepare: true }), { number: 2, missing: [] });
+    const result = await conn.request("upgrade", { number: 2 }, { timeoutMs: 30_000 });
+    assert.equal(result.outcome, "committed");
+    assert.equal(await call(conn, "a", "version"), "a-r2");
+    assert.equal(await call(conn, "a", "hits"), 13, "the prepared module took the state and migrated it");
+    // A plain stage only stores: nothing is prepared, nothing logged about it.
+    const r3 = await release(3, { a: counter("a-r3"), b: counter("b-r3") }, node.dev);
+    await conn.request("stage", { release: r3.release, bundles: r3.bundles });
+    assert.equal(node.logs.filter((l) => l["event"] === "release.prepare-failed").length, 1);
+    conn.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
+
 test("mode switches are for admin keys only", async () => {
   const node = await startNode({ roles: ["dev", "observe", "release"] });
   try {
