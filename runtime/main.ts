@@ -94,7 +94,7 @@ async function answer(request: RuntimeRequest): Promise<unknown> {
     case "health":
       return table.health(request.module);
     case "export":
-      return table.exportChanged();
+      return table.exportChanged(request.skip);
     case "unload":
       table.unload(request.name);
       return null;

@@ -31,7 +31,8 @@
  * push made off it (each costs the loader about 1 ms of CPU in fsyncs, issue 10), and a burst
  * of pushes saves once; until then the saved state is the previous version's, which the new
  * code migrates if the node restarts first. A state is accepted only for the code that is current; a failed export
- * keeps the last one. After `kill -9`, at most the last `snapshotMs` is lost.
+ * keeps the last one. After `kill -9`, at most the last `snapshotMs` is lost, or, for a module
+ * whose state takes longer than a tenth of that to copy, ten times its copy (SNAPSHOT_PACE).
  *
  * Pushes make the store durable the same way: a pushed bundle is written without an fsync and
  * the table points at it in memory; each snapshot first flushes the store (those bundles, then
@@ -79,6 +80,8 @@ interface ModuleRecord {
   error: ErrorData | null;
   /** The number of the newest export whose copy was taken (see CodeServer.exportNumber). */
   exported: number;
+  /** Before this (performance.now()), periodic snapshots leave the module's state alone (SNAPSHOT_PACE). */
+  nextExportAt: number;
   queue: Promise<void>;
   /** A push waiting behind a running job: a newer push replaces it (a burst of saves loads once). */
   waiting: { verified: VerifiedBundle; settle: (r: PushOutcome | Error) => void } | null;
@@ -107,6 +110,14 @@ export interface CodeServerOptions {
   snapshotMs?: number;
 }
 
+/**
+ * Copying states holds the runtime's one thread (10 MB of small records: about 0.6 s, during
+ * which requests wait), so a periodic snapshot copies a module again only after this many times
+ * its share of the last copy's time: at most about a tenth of the runtime's time goes to
+ * snapshots, and small states are still copied every snapshot.
+ */
+const SNAPSHOT_PACE = 10;
+
 export class CodeServer {
   private readonly records = new Map<string, ModuleRecord>();
   private readonly store: BundleStore;
@@ -117,6 +128,8 @@ export class CodeServer {
   private snapshotTimer: NodeJS.Timeout | undefined;
   private snapshotting: Promise<void> | null = null;
   private snapshotAgain = false;
+  /** The snapshot asked for copies large states too (an orderly stop's). */
+  private snapshotAll = false;
   /** Export failures already reported, so a state that stays too large is logged once, not every second. */
   private readonly reported = new Map<string, string>();
   /** While a release is tried, states stay in memory: the disk keeps those saved before it. */
@@ -189,7 +202,7 @@ export class CodeServer {
   private record(name: string): ModuleRecord {
     let r = this.records.get(name);
     if (r === undefined) {
-      r = { name, status: "loading", current: null, loading: null, runningIn: null, latest: null, saved: null, saving: Promise.resolve(), unsaved: false, error: null, exported: 0, queue: Promise.resolve(), waiting: null };
+      r = { name, status: "loading", current: null, loading: null, runningIn: null, latest: null, saved: null, saving: Promise.resolve(), unsaved: false, error: null, exported: 0, nextExportAt: 0, queue: Promise.resolve(), waiting: null };
       this.records.set(name, r);
     }
     return r;
@@ -399,8 +412,12 @@ export class CodeServer {
     }
   }
 
-  /** Saves the states that may have changed since the last snapshot; one at a time, bursts coalesce. */
-  snapshot(): Promise<void> {
+  /**
+   * Saves the states that may have changed since the last snapshot (`all`: large ones too, not
+   * paced); one at a time, bursts coalesce.
+   */
+  snapshot(all = false): Promise<void> {
+    this.snapshotAll ||= all;
     if (this.snapshotting !== null) {
       this.snapshotAgain = true;
       return this.snapshotting;
@@ -409,7 +426,9 @@ export class CodeServer {
       do {
         this.snapshotAgain = false;
         const flushed = await this.flushStore();
-        await this.exportStates();
+        const whole = this.snapshotAll;
+        this.snapshotAll = false;
+        await this.exportStates(false, whole);
         // A state goes to disk only once the table there names its code.
         if (flushed) this.saveUnsaved();
       } while (this.snapshotAgain);
@@ -432,17 +451,26 @@ export class CodeServer {
     }
   }
 
-  private async exportStates(force = false): Promise<Record<string, ErrorData>> {
+  /** `force`: whatever the runtime's state; `all`: large states too, whatever their pace. */
+  private async exportStates(force = false, all = force): Promise<Record<string, ErrorData>> {
     const runtime = this.runtime;
     if (runtime === null || (runtime.status.state !== "up" && !force) || this.frozen) return {};
     let answer;
     const number = ++this.exportNumber;
+    const started = performance.now();
+    const notYet = all ? [] : [...this.records.values()].filter((r) => r.nextExportAt > started).map((r) => r.name);
     try {
-      answer = await runtime.exportStates();
+      answer = await runtime.exportStates(notYet);
     } catch {
       return {}; // the runtime is going down; its restore uses the states kept so far
     }
     const { snapshot, failed } = answer.value;
+    // Each module's share of this copy's time, by its bytes (the runtime copies them all at once).
+    const msPerByte = (performance.now() - started) / Math.max(1, Object.values(snapshot).reduce((n, st) => n + st.bytes.length, 0));
+    for (const [name, st] of Object.entries(snapshot)) {
+      const r = this.records.get(name);
+      if (r !== undefined) r.nextExportAt = performance.now() + (SNAPSHOT_PACE - 1) * msPerByte * st.bytes.length;
+    }
     for (const [name, state] of Object.entries(snapshot)) {
       const record = this.records.get(name);
       if (record === undefined || record.runningIn !== answer.generation || record.exported > number) continue;
@@ -530,7 +558,7 @@ export class CodeServer {
   async stop(): Promise<void> {
     clearInterval(this.snapshotTimer);
     await Promise.all([...this.records.values()].map((r) => r.queue));
-    await this.snapshot();
+    await this.snapshot(true);
     await this.states.settled();
   }
 

@@ -105,7 +105,8 @@ export type RuntimeRequest =
   | { type: "load"; id: number; name: string; digest: string; code: string; sourceMap: string; restore?: StateBytes }
   | { type: "call"; id: number; module: string; fn: string; args: unknown[] }
   | { type: "health"; id: number; module: string }
-  | { type: "export"; id: number }
+  /** `skip`: modules not to copy this time (their turn comes later): left out of the answer, still counted as changed. */
+  | { type: "export"; id: number; skip?: string[] }
   | { type: "unload"; id: number; name: string }
   | { type: "status"; id: number }
   | { type: "ping"; id: number }

@@ -479,8 +479,8 @@ export class RuntimeSupervisor {
   }
 
   /** Copies of the states that may have changed since the last export; for the code server only. */
-  exportStates(): Promise<{ value: RuntimeResults["export"]; generation: number }> {
-    return this.sendTo("export", {}, "started");
+  exportStates(skip: string[] = []): Promise<{ value: RuntimeResults["export"]; generation: number }> {
+    return this.sendTo("export", skip.length === 0 ? {} : { skip }, "started");
   }
 
   call(module: string, fn: string, args: unknown[]): Promise<unknown> {

@@ -333,24 +333,25 @@ export class ModuleTable {
 
   /**
    * Copies of the states that may have changed since their last export (the loader's snapshot),
-   * the modules whose copy failed, and those no code ran in since (their last copy stands).
+   * the modules whose copy failed, and those no code ran in since (their last copy stands);
+   * nothing about the modules in `skip` (the loader paces large states).
    * One export at a time, each answered before the next starts: a module the one before copied
    * is "unchanged" to the next, so an answer saying so must not overtake the copy it relies on
    * (it did: a guarded restart's save then took a state seconds old for modules a periodic
    * snapshot was still copying, bench/upgrade.ts).
    */
-  exportChanged(): Promise<ExportResult> {
-    const run = this.exporting.then(() => this.exportNow());
+  exportChanged(skip: readonly string[] = []): Promise<ExportResult> {
+    const run = this.exporting.then(() => this.exportNow(new Set(skip)));
     this.exporting = run.catch(() => {});
     return run;
   }
 
-  private async exportNow(): Promise<ExportResult> {
+  private async exportNow(skip: ReadonlySet<string>): Promise<ExportResult> {
     const result: ExportResult = { snapshot: {}, failed: {}, unchanged: [] };
     // All at once: each isolate serializes its state on its own thread while this one reads the
     // copies that are done (a guarded restart's save, out of service, is mostly this).
     await Promise.all(
-      this.names().map(async (name) => {
+      this.names().filter((name) => !skip.has(name)).map(async (name) => {
         if (!this.changedSinceExport(name)) return void result.unchanged.push(name);
         try {
           result.snapshot[name] = await this.exportState(name);

@@ -6,7 +6,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { deserialize } from "node:v8";
 import { join } from "node:path";
 import { decodeState } from "../../loader/protocol/state-file.js";
 import { signedModule } from "../helpers/modules.js";
@@ -43,5 +44,48 @@ test("a burst of pushes saves the module's state with the snapshots, not once pe
     conn.close();
   } finally {
     assert.equal(await node.stop(), 0);
+  }
+});
+
+test("a state slow to copy is snapshotted less often, so that snapshots take at most about a tenth of the runtime's time; small states still every second, and an orderly stop saves all", async () => {
+  const node = await startNode({ args: ["--max-state-mb", "64"] });
+  try {
+    const source = `import { defineModule } from "fixpoint";
+export default defineModule({
+  version: "1",
+  state: { hits: 0, items: [] as { id: number; name: string; tags: string[] }[] },
+  limits: { memoryMb: 512 },
+  functions: {
+    fill: (ctx, n: number) => { ctx.state.items = Array.from({ length: n }, (_, i) => ({ id: i, name: "item-" + i, tags: ["a" + (i % 7), "b" + (i % 13)] })); return ctx.state.items.length; },
+    hit: (ctx) => ++ctx.state.hits,
+  },
+});
+`;
+    const conn = await node.connect();
+    await conn.request("push", { bundle: (await signedModule("big", source, node.dev)).bundle });
+    await conn.request("push", { bundle: (await signedModule("small", counter("small-v1"), node.dev)).bundle });
+    // About 20 MB of small records: each copy takes a good part of a second, even on a quick machine.
+    await conn.request("call", { module: "big", fn: "fill", args: [300_000] }, { timeoutMs: 60_000 });
+    const states = (name: string) => join(node.dataDir, "store", "states", name);
+    const seq = (name: string) => (existsSync(states(name)) ? Math.max(0, ...readdirSync(states(name)).map((f) => parseInt(f)).filter((n) => n > 0)) : 0);
+    await sleep(2500);
+    const [big0, small0] = [seq("big"), seq("small")];
+    const until = Date.now() + 8000;
+    while (Date.now() < until) {
+      await conn.request("call", { module: "big", fn: "hit", args: [] }, { timeoutMs: 30_000 });
+      await conn.request("call", { module: "small", fn: "hit", args: [] }, { timeoutMs: 30_000 });
+      await sleep(100);
+    }
+    const [bigSaves, smallSaves] = [seq("big") - big0, seq("small") - small0];
+    // Every second would be about 8; paced, a copy of the 20 MB waits ten times its length.
+    assert.ok(bigSaves <= 3, `the big state was saved ${bigSaves} times in 8 s`);
+    assert.ok(smallSaves >= 5, `the small state was saved ${smallSaves} times in 8 s`);
+    const hits = await conn.request("call", { module: "big", fn: "hit", args: [] });
+    conn.close();
+    assert.equal(await node.stop(), 0);
+    const newest = decodeState(readFileSync(join(states("big"), `${seq("big")}.state`)), "big", "newest");
+    assert.equal((deserialize(newest.bytes) as { hits: number }).hits, (hits as { value: number }).value, "the stop saved the big state's last change");
+  } finally {
+    await node.stop();
   }
 });
