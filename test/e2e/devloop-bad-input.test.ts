@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { FixpointError, formatIdentity, formatPublicKeyLine, generateKeyPair, type ErrorCode, type KeyPair } from "../../loader/index.js";
 import { signBundle, type ClientConnection } from "../../devtool/client/index.js";
 import { buildSource, signedModule } from "../helpers/modules.js";
-import { runCli, snapshotDir, startNode, tempDir, type NodeProcess } from "../helpers/processes.js";
+import { flushedSnapshot, runCli, snapshotDir, startNode, tempDir, type NodeProcess } from "../helpers/processes.js";
 import { isolatedVmPackageFor } from "../../runtime/host/ivm.js";
 
 /**
@@ -172,7 +172,7 @@ describe("a node in dev mode under bad input", () => {
 
   test("a bundle for an invalid module name is BUNDLE_INVALID, and nothing is stored", async () => {
     const before = await running(node, conn, "named", 1);
-    const disk = snapshotDir(node.dataDir);
+    const disk = await flushedSnapshot(node, conn);
     const built = await buildSource("named", moduleSource("named-v2"));
     const { bundle } = signBundle("Bad_Name", Buffer.from(built.code), Buffer.from(built.sourceMap), node.dev);
     const err = await failsWith(conn.request("push", { bundle }), "BUNDLE_INVALID");
@@ -187,7 +187,7 @@ describe("a node in dev mode under bad input", () => {
     const observer = generateKeyPair();
     const auth = runCli("loader", ["authorize", "--data", node.dataDir, "--key", formatPublicKeyLine(observer.publicKey), "--roles", "observe"]);
     assert.equal(auth.status, 0, auth.stderr);
-    const disk = snapshotDir(node.dataDir);
+    const disk = await flushedSnapshot(node, conn);
     const watcher = await node.connect(observer);
     try {
       assert.deepEqual(watcher.welcome.roles, ["observe"]);
@@ -241,7 +241,7 @@ describe("a node in dev mode under bad input", () => {
       const project = tempDir("fixpoint-project-");
       const source = moduleSource("typo-v2").replace("    hits: (ctx) => ctx.state.hits,", "    hits: (ctx) => ctx.state.hits +,");
       writeFileSync(join(project, "typo.ts"), source);
-      const disk = snapshotDir(node.dataDir);
+      const disk = await flushedSnapshot(node, conn);
       const status = (await conn.request("status", {})).modules.map((m) => [m.name, m.digest, m.storedAt]);
       const r = devtool(["push", "typo.ts"], project);
       assert.equal(r.status, 1, r.stderr);
@@ -330,7 +330,7 @@ describe("a node in production mode", () => {
   });
 
   test("a push is FORBIDDEN with a message saying to use a release, and the running version serves on", async () => {
-    const disk = snapshotDir(node.dataDir);
+    const disk = await flushedSnapshot(node, conn);
     const { bundle } = await signedModule("keeper", moduleSource("keeper-v2"), node.dev);
     const err = await failsWith(conn.request("push", { bundle }), "FORBIDDEN");
     assert.match(err.message, /production/);

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROTOCOL_VERSIONS, fingerprint, type Data } from "../../loader/index.js";
 import { counterSource, signedModule } from "../helpers/modules.js";
-import { snapshotDir, startNode } from "../helpers/processes.js";
+import { flushedSnapshot, snapshotDir, startNode } from "../helpers/processes.js";
 
 test("status describes the node: name, key, mode, modules, memory, connections", async () => {
   const node = await startNode();
@@ -37,7 +37,7 @@ test("a pushed bundle is stored by digest, a second push of the same bytes is a 
   let conn = await node.connect();
   const first = await conn.request("push", { bundle });
   assert.deepEqual({ ...first, swapMs: 0 }, { name: "counter", digest: manifest.digest, stored: true, changed: true, version: "counter-v1", swapMs: 0 });
-  const disk = snapshotDir(node.dataDir);
+  const disk = await flushedSnapshot(node, conn);
   assert.deepEqual(await conn.request("push", { bundle }), { name: "counter", digest: manifest.digest, stored: false, changed: false });
   assert.deepEqual(snapshotDir(node.dataDir), disk, "the second push wrote nothing");
   conn.close();

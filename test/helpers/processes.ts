@@ -78,6 +78,23 @@ export function snapshotDir(dir: string): Record<string, string> {
   return out;
 }
 
+/**
+ * snapshotDir of a node's data directory once its store is flushed: a push's table write
+ * follows at the node's next snapshot (group commit, loader/store/bundle-store.ts), so a
+ * "nothing written" check taken right after a push would see that write land later. Waits
+ * (at most 5 s) until the table on disk names what the node's status says is current.
+ */
+export async function flushedSnapshot(node: { dataDir: string }, conn: ClientConnection): Promise<Record<string, string>> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const current = Object.fromEntries((await conn.request("status", {})).modules.map((m) => [m.name, m.digest]));
+    const file = join(node.dataDir, "store", "modules.json");
+    const onDisk = existsSync(file) ? Object.fromEntries(Object.entries((JSON.parse(readFileSync(file, "utf8")) as { modules: Record<string, { digest: string }> }).modules).map(([n, e]) => [n, e.digest])) : {};
+    if (JSON.stringify(Object.entries(onDisk).sort()) === JSON.stringify(Object.entries(current).sort()) || Date.now() > deadline) return snapshotDir(node.dataDir);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export interface NodeProcess {
   dataDir: string;
   port: number;
