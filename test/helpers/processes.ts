@@ -125,6 +125,30 @@ export interface StartNodeOptions {
   dev?: KeyPair;
 }
 
+/** Where each thread of process `pid` and of its children waits now (Linux /proc), for a report of a hang. */
+function threadsOf(pid: number | undefined): string {
+  if (pid === undefined) return "(no pid)";
+  const describe = (p: string): string => {
+    try {
+      const state = /^State:\s*(.*)$/m.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? "?";
+      const waits = readdirSync(`/proc/${p}/task`).map((t) => {
+        const comm = readFileSync(`/proc/${p}/task/${t}/comm`, "utf8").trim();
+        return `${comm}:${readFileSync(`/proc/${p}/task/${t}/wchan`, "utf8").trim() || "-"}`;
+      });
+      return `pid ${p} (${state}) threads ${waits.join(" ")}`;
+    } catch (err) {
+      return `pid ${p}: ${(err as Error).message}`;
+    }
+  };
+  let children: string[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter((c) => c !== "");
+  } catch {
+    // no children list on this kernel
+  }
+  return [String(pid), ...children].map(describe).join("\n");
+}
+
 /** `loader init`, `loader authorize` a fresh key, `loader start` on 127.0.0.1:0. */
 export async function startNode(options: StartNodeOptions = {}): Promise<NodeProcess> {
   const dev = options.dev ?? generateKeyPair();
@@ -146,6 +170,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<NodePro
   const waiters: { event: string; resolve: (line: Record<string, unknown>) => void }[] = [];
   let stderrText = "";
   child.stderr!.on("data", (chunk: string) => (stderrText += chunk));
+  // Read, though the node logs to stderr: a pipe nobody reads fills at 64 KiB, and a process
+  // writing to a full pipe blocks (stdout to a pipe is synchronous on Linux).
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stderrText += chunk));
   onLogLines(child.stderr!, (parsed) => {
     logs.push(parsed);
     for (const w of waiters.filter((w) => w.event === parsed["event"])) {
@@ -182,13 +209,18 @@ export async function startNode(options: StartNodeOptions = {}): Promise<NodePro
     connect: (identity = dev, extra = {}) =>
       connect({ host: "127.0.0.1", port, identity, timeoutMs: 20_000, checkNodeKey: (k) => {
         if (!Buffer.from(k).equals(Buffer.from(nodeKey))) throw new Error("node key differs from node.pub");
-      }, ...extra }),
+      }, ...extra }).catch((err: Error) => {
+        // A node that never answers its handshake: say where its threads wait (seen once in CI on
+        // Node 20, not reproduced since), and the end of its log.
+        if ((err as { code?: string }).code === "HANDSHAKE_TIMEOUT") err.message += `\n${threadsOf(child.pid)}\nits log ends:\n${stderrText.slice(-3000)}`;
+        throw err;
+      }),
     stop: async () => {
       // One signal only: a second one during shutdown is the user insisting, and kills the node.
       if (!exited && child.signalCode === null && !signalled) child.kill("SIGTERM");
       // A node that does not stop within 20 s fails the test instead of hanging the suite.
       const timer = setTimeout(() => {
-        process.stderr.write(`node ${child.pid} did not stop within 20 s; killing it. Its log:\n${stderrText.slice(-4000)}\n`);
+        process.stderr.write(`node ${child.pid} did not stop within 20 s; killing it. ${threadsOf(child.pid)}\nIts log:\n${stderrText.slice(-4000)}\n`);
         kill("SIGKILL");
       }, 20_000);
       const code = await exit;
