@@ -6,7 +6,7 @@
  * algorithm, same bytes; see DESIGN.md). tweetnacl stays the reference the formats follow, and
  * `test/loader/protocol/crypto/ed25519.test.ts` cross-checks the two both ways.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from "node:crypto";
 
 export const PUBLIC_KEY_BYTES = 32;
 export const SECRET_KEY_BYTES = 64;
@@ -25,10 +25,9 @@ export interface KeyPair {
   readonly privateKeyObject: KeyObject;
 }
 
+/** A new identity from 32 random bytes (not generateKeyPairSync: see x25519.ts for the Node 20 deadlock it can cause). */
 export function generateKeyPair(): KeyPair {
-  const { privateKey } = generateKeyPairSync("ed25519");
-  const der = privateKey.export({ format: "der", type: "pkcs8" });
-  return keyPairFromSeed(der.subarray(der.length - SEED_BYTES));
+  return keyPairFromSeed(randomBytes(SEED_BYTES));
 }
 
 export function keyPairFromSeed(seed: Uint8Array): KeyPair {
