@@ -132,6 +132,8 @@ export class CodeServer {
   private snapshotAll = false;
   /** Export failures already reported, so a state that stays too large is logged once, not every second. */
   private readonly reported = new Map<string, string>();
+  /** The code of the store flush failure last reported, until a flush passes. */
+  private storeFailure: string | null = null;
   /** While a release is tried, states stay in memory: the disk keeps those saved before it. */
   private frozen = false;
   /** Exports are numbered as they are asked for: a copy asked for earlier never replaces one asked for later. */
@@ -441,12 +443,12 @@ export class CodeServer {
   private async flushStore(): Promise<boolean> {
     try {
       await this.store.flush();
-      this.reported.delete("(store)");
+      this.storeFailure = null;
       return true;
     } catch (err) {
       const e = toFixpointError(err);
-      if (this.reported.get("(store)") !== e.code) this.logger.log("error", "store.write-failed", { code: e.code, reason: e.message });
-      this.reported.set("(store)", e.code);
+      if (this.storeFailure !== e.code) this.logger.log("error", "store.write-failed", { code: e.code, reason: e.message });
+      this.storeFailure = e.code;
       return false;
     }
   }
@@ -466,13 +468,11 @@ export class CodeServer {
     }
     const { snapshot, failed } = answer.value;
     // Each module's share of this copy's time, by its bytes (the runtime copies them all at once).
-    const msPerByte = (performance.now() - started) / Math.max(1, Object.values(snapshot).reduce((n, st) => n + st.bytes.length, 0));
-    for (const [name, st] of Object.entries(snapshot)) {
-      const r = this.records.get(name);
-      if (r !== undefined) r.nextExportAt = performance.now() + (SNAPSHOT_PACE - 1) * msPerByte * st.bytes.length;
-    }
+    const now = performance.now();
+    const msPerByte = (now - started) / Math.max(1, Object.values(snapshot).reduce((n, st) => n + st.bytes.length, 0));
     for (const [name, state] of Object.entries(snapshot)) {
       const record = this.records.get(name);
+      if (record !== undefined) record.nextExportAt = now + (SNAPSHOT_PACE - 1) * msPerByte * state.bytes.length;
       if (record === undefined || record.runningIn !== answer.generation || record.exported > number) continue;
       record.exported = number;
       this.reported.delete(name);

@@ -14,7 +14,7 @@ import { encodePublicKey, formatIdentity, formatPublicKeyLine, parseIdentity, pa
 import { HELP as KEYGEN_HELP } from "../../devtool/commands/keygen.js";
 import { HELP as PUSH_HELP } from "../../devtool/commands/push.js";
 import { HELP as STATUS_HELP } from "../../devtool/commands/status.js";
-import { runCli, snapshotDir, startNode, tempDir, type CliResult, type NodeProcess } from "../helpers/processes.js";
+import { flushedSnapshot, runCli, snapshotDir, startNode, tempDir, type CliResult, type NodeProcess } from "../helpers/processes.js";
 
 const HELP = { keygen: KEYGEN_HELP, status: STATUS_HELP, push: PUSH_HELP } as const;
 /** A directory with no fixpoint.json in or above it. */
@@ -288,8 +288,10 @@ describe("devtool push", () => {
     assert.ok(existsSync(join(storeOf(), "bundles", `${modules[0]!.digest}.bundle`)));
 
     // No FILE: the modules listed in fixpoint.json. (The table on disk follows a push at the
-    // node's next snapshot, within a second.)
-    await new Promise((r) => setTimeout(r, 1200));
+    // node's next snapshot: taken once it has.)
+    const conn = await node.connect();
+    await flushedSnapshot(node, conn);
+    conn.close();
     const before = snapshotDir(storeOf());
     const again = push([]);
     assert.equal(again.status, 0, again.stderr);

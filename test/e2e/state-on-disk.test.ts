@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { hasCode, type KeyPair } from "../../loader/index.js";
 import { type ClientConnection } from "../../devtool/client/index.js";
 import { signedModule } from "../helpers/modules.js";
-import { runCli, startNode, type NodeProcess } from "../helpers/processes.js";
+import { flushedSnapshot, runCli, startNode, type NodeProcess } from "../helpers/processes.js";
 
 /** A module counting hits, labelled `marker`; `extra` goes into its definition. */
 function counter(marker: string, extra = ""): string {
@@ -180,7 +180,7 @@ test("a migration to a state too large for the limit is refused with STATE_TOO_L
     await assert.rejects(push(conn, "counter", fn, node.dev), (err: unknown) => hasCode(err, "STATE_NOT_COPYABLE"));
     assert.equal(await call(conn, "counter", "version"), "c-v1");
     assert.equal(await call(conn, "counter", "hits"), 2);
-    await sleep(1200); // the table on disk follows pushes at the next snapshot
+    await flushedSnapshot(node, conn); // the table on disk follows pushes at the next snapshot
     assert.deepEqual(storeTable(node), { counter: v1 });
     conn.close();
   } finally {
@@ -361,7 +361,7 @@ test("a push that fails to load leaves no bundle in the store; the running versi
     const failing = counter("c-v3", `migrate: () => { throw new Error("no"); },`);
     await assert.rejects(push(conn, "counter", failing, node.dev), (err: unknown) => hasCode(err, "MIGRATION_FAILED"));
     assert.deepEqual(bundles(), before, "only the bundle that became current is stored");
-    await sleep(1200); // the table on disk follows pushes at the next snapshot
+    await flushedSnapshot(node, conn); // the table on disk follows pushes at the next snapshot
     assert.deepEqual(storeTable(node), { counter: v1 });
     assert.equal(await call(conn, "counter", "hits"), 1);
     conn.close();
