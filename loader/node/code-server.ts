@@ -46,8 +46,8 @@ import type { Manifest } from "../protocol/bundle-manifest.js";
 import type { BundleStore } from "../store/bundle-store.js";
 import type { StateStore } from "../store/state-store.js";
 import type { SavedState } from "../protocol/state-file.js";
-import type { ModuleSource, RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";
-import type { LoadedOrUnchanged, StateBytes } from "../protocol/runtime-ipc.js";
+import type { RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";
+import type { LoadedOrUnchanged, ModuleSource, StateBytes } from "../protocol/runtime-ipc.js";
 import type { MODULE_STATUSES, ResultOf } from "../protocol/messages.js";
 
 export type ModuleStatus = (typeof MODULE_STATUSES)[number];

@@ -101,8 +101,16 @@ export interface StateKept {
   digest: string;
 }
 
+/** A module's code as the loader sends it to the runtime: to load, to check, to prepare. */
+export interface ModuleSource {
+  name: string;
+  digest: string;
+  code: string;
+  sourceMap: string;
+}
+
 export type RuntimeRequest =
-  | { type: "load"; id: number; name: string; digest: string; code: string; sourceMap: string; restore?: StateBytes }
+  | ({ type: "load"; id: number; restore?: StateBytes } & ModuleSource)
   | { type: "call"; id: number; module: string; fn: string; args: unknown[] }
   | { type: "health"; id: number; module: string }
   /** `skip`: modules not to copy this time (their turn comes later): left out of the answer, still counted as changed. */
@@ -111,12 +119,12 @@ export type RuntimeRequest =
   | { type: "status"; id: number }
   | { type: "ping"; id: number }
   /** Whether this code would compile and start, in a scratch isolate (nothing running changes). */
-  | { type: "check"; id: number; name: string; digest: string; code: string; sourceMap: string }
+  | ({ type: "check"; id: number } & ModuleSource)
   /**
    * The same check, in a runtime process started ahead for a guarded restart, which keeps the
    * started module for its load once it is adopted: only the state is left to do then.
    */
-  | { type: "prepare"; id: number; name: string; digest: string; code: string; sourceMap: string }
+  | ({ type: "prepare"; id: number } & ModuleSource)
   /** Before a guarded restart: finish HTTP requests in flight (at most timeoutMs), keep no connection alive. */
   | { type: "drain"; id: number; timeoutMs: number }
   | { type: "repl-eval"; id: number; session: string; module?: string; source: string; colors: boolean }

@@ -39,6 +39,7 @@ import {
   type HttpWireRequest,
   type HttpWireResponse,
   type LoadedOrUnchanged,
+  type ModuleSource,
   type ReplCompletion,
   type ReplEvalResult,
   type StateBytes,
@@ -55,14 +56,6 @@ export interface RuntimeEntry {
   script: string;
   /** Node flags for it; always includes --no-node-snapshot (isolated-vm needs it on Node 20). */
   execArgv: string[];
-}
-
-/** A module as the loader knows it: what to load after a (re)start. */
-export interface ModuleSource {
-  name: string;
-  digest: string;
-  code: string;
-  sourceMap: string;
 }
 
 export interface SupervisorOptions {

@@ -19,19 +19,11 @@
  * while another of the same module runs simply waits for it, in arrival order.
  */
 import { FixpointError, toFixpointError } from "../../loader/protocol/errors.js";
-import { DEFAULT_RUNTIME_LIMITS, type LoadResult, type RuntimeModuleStatus, type RuntimeResults, type StateBytes, type StateKept } from "../../loader/protocol/runtime-ipc.js";
+import { DEFAULT_RUNTIME_LIMITS, type LoadResult, type ModuleSource, type RuntimeModuleStatus, type RuntimeResults, type StateBytes, type StateKept } from "../../loader/protocol/runtime-ipc.js";
 import type { WireRequest, WireResponse } from "../isolate/harness.js";
 import { DEFAULT_ISOLATE_LIMITS, ModuleIsolate, type IsolateHooks, type IsolateLimits, type ModuleShape, type WarmIsolate } from "../host/module-isolate.js";
 import { SPARE_DELAY_MS, SpareIsolate } from "./spare-isolate.js";
 import { bytesToState, stateToBytes } from "./state-codec.js";
-
-/** A module's code, as the loader sends it. */
-export interface ModuleSource {
-  name: string;
-  digest: string;
-  code: string;
-  sourceMap: string;
-}
 
 export interface LoadRequest extends ModuleSource {
   /**
