@@ -8,9 +8,9 @@
  *   GET /mK/fill/N    "filled N"              replaces the module's records with N of them
  *
  * The records are small objects, not one big string, so that saving and restoring them costs
- * what a real module's state would (a string of 1 MB is one memcpy for v8.serialize).
+ * what a real module's state would (a string of 1 MB is one memcpy to save).
  */
-import { serialize } from "node:v8";
+import { stateToBytes } from "../../runtime/host/state-codec.js";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -24,15 +24,16 @@ type Item = { id: number; name: string; tags: string[]; score: number };
 const makeItems = new Function(`return ${MAKE_ITEMS}`)() as (n: number) => Item[];
 
 /**
- * How many records each of `modules` modules holds for `totalBytes` of state in all, as
- * v8.serialize counts it (what the runtime writes to disk: runtime/swap/state-codec.ts), and
- * the serialized size of one module's state at that count.
+ * How many records each of `modules` modules holds for `totalBytes` of state in all, as the
+ * runtime writes it to disk (runtime/host/state-codec.ts: JSON text for plain data like this),
+ * and the size of one module's state at that count.
  */
 export function itemsFor(totalBytes: number, modules = MODULES.length): { items: number; bytesPerModule: number } {
   const probe = 10_000;
-  const perItem = serialize({ hits: 0, items: makeItems(probe) }).length / probe;
+  const size = (n: number) => stateToBytes("probe", { json: JSON.stringify({ hits: 0, items: makeItems(n) }) }, Infinity).length;
+  const perItem = size(probe) / probe;
   const items = Math.round(totalBytes / modules / perItem);
-  return { items, bytesPerModule: serialize({ hits: 0, items: makeItems(items) }).length };
+  return { items, bytesPerModule: size(items) };
 }
 
 /** Module `name` at `version` (no migrate hook: the state passes through unchanged). */

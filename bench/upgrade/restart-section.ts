@@ -44,7 +44,7 @@ export async function restartSection(ctx: BenchContext, options: { upgrades: num
   const { out } = ctx;
   out(`## One node's restart under traffic`);
   out(
-    `10 modules (one node:http server with the same 10 counters and records for the peers); state = records of small objects, sized by v8.serialize. ` +
+    `10 modules (one node:http server with the same 10 counters and records for the peers); state = records of small objects, sized as the runtime saves them (JSON text). ` +
       `Clients that retry nothing, each a loop with ${PAUSE_MS} ms between requests, ${AROUND_MS} ms of traffic before and after: "fresh" opens a connection per request (agent: false), ` +
       `"keep-alive" reuses one. Gap / slowest: the longest time between two answered requests, and the longest a single answered request took, ms. ` +
       `Reported: Fixpoint's outOfServiceMs (drain to commit). Command: the upgrade request, \`pm2 reload\`, or stop + start until answering, as its caller waited.\n`,

@@ -21,7 +21,8 @@ import { FixpointError, type ErrorCode } from "../../loader/protocol/errors.js";
 import type { ReplCompletion, ReplEvalResult } from "../../loader/protocol/runtime-ipc.js";
 import type { LogLevel } from "../../loader/protocol/log.js";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES } from "../../loader/protocol/limits.js";
-import type { Fired, Harness, Invoked, ThrownData, WireRequest, WireResponse } from "../isolate/harness.js";
+import type { Fired, Harness, Invoked, PackedState, ThrownData, WireRequest, WireResponse } from "../isolate/harness.js";
+import { stateTooLarge, unpackHere } from "./state-codec.js";
 import { bootstrapSource } from "./bootstrap.js";
 import { SourceMap } from "./source-map.js";
 import { hostFunctions, hostShape } from "./capabilities.js";
@@ -229,8 +230,15 @@ export class ModuleIsolate {
     return this.disposed || this.isolate.isDisposed;
   }
 
-  /** Sets the state: `previous` (a structured copy) through `migrate` if asked, or the initial one. */
-  async init(previous: { state: unknown; version: string } | null, migrate = true): Promise<void> {
+  /**
+   * Sets the state: `previous` through `migrate` if asked, or the initial one. JSON text is
+   * parsed inside the isolate unless the text and what it builds might not fit in its heap
+   * (jsonBudget); then it is parsed here and crosses as a structured copy.
+   */
+  async init(previous: { packed: PackedState; version: string } | null, migrate = true): Promise<void> {
+    if (previous !== null && "json" in previous.packed && previous.packed.json.length > this.jsonBudget()) {
+      previous = { ...previous, packed: { value: unpackHere(previous.packed) } };
+    }
     try {
       await this.enter("init", [previous, migrate]);
     } catch (err) {
@@ -263,10 +271,14 @@ export class ModuleIsolate {
     return this.invoke("health", []) as Promise<{ ok: boolean; detail?: string }>;
   }
 
-  /** A structured copy of the module's state. Throws RESULT_NOT_COPYABLE if it holds functions or the like. */
-  async exportState(): Promise<unknown> {
+  /**
+   * The module's state as it left the isolate (PackedState): JSON text for plain data, else a
+   * structured copy. Throws RESULT_NOT_COPYABLE if it holds functions or the like, and
+   * STATE_TOO_LARGE, before anything is built, when its characters alone pass `maxBytes`.
+   */
+  async exportState(maxBytes: number): Promise<PackedState> {
     this.dirty = false;
-    return this.invoke("exportState", []);
+    return this.packed(await this.invoke("exportState", [this.jsonBudget(), maxBytes]), maxBytes);
   }
 
   /**
@@ -289,12 +301,32 @@ export class ModuleIsolate {
   }
 
   /** The same, in one entry, for a swap: its old version has drained and the copy is on the save-to-live path. */
-  async exportStateNow(): Promise<unknown> {
+  async exportStateNow(maxBytes: number): Promise<PackedState> {
+    let answer: unknown;
     try {
-      return await this.enter("exportState", []);
+      answer = await this.enter("exportState", [this.jsonBudget(), maxBytes]);
     } catch (err) {
       throw this.error(err, "MODULE_ERROR");
     }
+    return this.packed(answer, maxBytes);
+  }
+
+  private packed(answer: unknown, maxBytes: number): PackedState {
+    const a = answer as PackedState | { tooLarge: number };
+    if ("tooLarge" in a) throw stateTooLarge(this.name, a.tooLarge, maxBytes);
+    return a;
+  }
+
+  /**
+   * The longest JSON text of a state this isolate makes or parses itself: a quarter of what its
+   * heap has left, so that the text (up to two bytes a character), the stringifier's growing
+   * buffer and what parsing builds fit beside what it holds. A longer state takes the
+   * structured copy, which builds nothing in the isolate's heap but the objects themselves.
+   */
+  private jsonBudget(): number {
+    const heap = this.isolate.getHeapStatisticsSync();
+    const limit = Math.min(heap.heap_size_limit, this.limits.memoryMb * 2 ** 20);
+    return Math.max(0, Math.floor((limit - heap.used_heap_size - heap.externally_allocated_size) / 4));
   }
 
   /**

@@ -15,6 +15,7 @@ import { SCRATCH_MARK, replEntries } from "./repl.js";
 import { takeResponseBytes, type Response as PreludeResponse } from "../prelude/response.js";
 import { inspect } from "./inspect.js";
 import { GRANTS, type Grant } from "./grants.js";
+import { checkPlain } from "./plain-data.js";
 
 /** isolated-vm's Reference as seen from inside the isolate (only the members used here). */
 interface HostRef {
@@ -42,6 +43,12 @@ export interface ThrownData {
    */
   code?: string;
 }
+
+/**
+ * A state as it crosses the isolate boundary: JSON text (plain data, parsed on the other side)
+ * or the value itself (copied by a structured clone). Defined here, where both are made and read.
+ */
+export type PackedState = { json: string } | { value: unknown };
 
 /** How a call to another module (ctx.call) comes back from the host: never a rejection to re-parse. */
 export type CallOutcome = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
@@ -203,6 +210,15 @@ function boot(...received: unknown[]) {
     return f;
   };
 
+  const unpack = (packed: PackedState): unknown => {
+    if (!("json" in packed)) return packed.value;
+    try {
+      return JSON.parse(packed.json) as unknown;
+    } catch (err) {
+      throw coded("STATE_CORRUPT", `module ${moduleName}'s saved state is not valid JSON: ${(err as Error).message}`, "StateCorrupt");
+    }
+  };
+
   const api = {
     // The remote REPL (repl.ts): evaluation with the module's state and functions in scope.
     ...replEntries(() => (definition === null ? null : { ctx, functions: definition.functions ?? {}, scratch: (definition as Record<string, unknown>)[SCRATCH_MARK] === true })),
@@ -226,19 +242,36 @@ function boot(...received: unknown[]) {
       return { version, functions: Object.keys(candidate.functions ?? {}), http: typeof candidate.http === "function", health: typeof candidate.health === "function", migrate: typeof candidate.migrate === "function", limits };
     },
     /** Sets the state: migrated from the previous version's, or the initial one. */
-    init(previous: { state: unknown; version: string } | null, migrate: boolean): void {
+    init(previous: { packed: PackedState; version: string } | null, migrate: boolean): void {
       const def = definition!;
       if (previous === null) {
         ctx.state = typeof def.state === "function" ? (def.state as () => unknown)() : def.state;
       } else {
-        ctx.state = !migrate || def.migrate === undefined ? previous.state : def.migrate(previous.state, previous.version);
+        const state = unpack(previous.packed);
+        ctx.state = !migrate || def.migrate === undefined ? state : def.migrate(state, previous.version);
       }
     },
     call(name: string, args: unknown[]): unknown {
       return fn(name)(ctx, ...args);
     },
-    exportState(): unknown {
-      return ctx.state;
+    /**
+     * The state as it leaves the isolate: JSON text when it is plain data and its text fits in
+     * `maxChars` (see plain-data.ts), else the state itself for a structured copy, or, when even
+     * its characters pass `maxBytes`, only how many there are (nothing built).
+     */
+    exportState(maxChars: number, maxBytes: number): PackedState | { tooLarge: number } {
+      const state = ctx.state;
+      const check = checkPlain(state, Math.max(maxChars, maxBytes));
+      if (check.chars > maxBytes) return { tooLarge: check.chars };
+      if (!check.plain || check.chars > maxChars) return { value: state };
+      let json: string;
+      try {
+        json = JSON.stringify(state);
+      } catch {
+        // Deeper than JSON.stringify recurses, or a getter that throws: the structured copy says what it makes of it.
+        return { value: state };
+      }
+      return json.length > maxChars ? { value: state } : { json };
     },
     /**
      * Runs the paths a request takes once, while the isolate is still a spare: V8 compiles a

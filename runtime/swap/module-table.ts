@@ -20,10 +20,10 @@
  */
 import { FixpointError, toFixpointError } from "../../loader/protocol/errors.js";
 import { DEFAULT_RUNTIME_LIMITS, type LoadResult, type ModuleSource, type RuntimeModuleStatus, type RuntimeResults, type StateBytes, type StateKept } from "../../loader/protocol/runtime-ipc.js";
-import type { WireRequest, WireResponse } from "../isolate/harness.js";
+import type { PackedState, WireRequest, WireResponse } from "../isolate/harness.js";
 import { DEFAULT_ISOLATE_LIMITS, ModuleIsolate, type IsolateHooks, type IsolateLimits, type ModuleShape, type WarmIsolate } from "../host/module-isolate.js";
 import { SPARE_DELAY_MS, SpareIsolate } from "./spare-isolate.js";
-import { bytesToState, stateToBytes } from "./state-codec.js";
+import { bytesToState, stateToBytes } from "../host/state-codec.js";
 
 export interface LoadRequest extends ModuleSource {
   /**
@@ -179,30 +179,35 @@ export class ModuleTable {
       slot.held = [];
       // From here the old version only finishes its calls in flight (see ModuleIsolate.pause).
       old?.isolate.pause();
-      let previous: { state: unknown; version: string } | null = null;
+      let previous: { packed: PackedState; version: string } | null = null;
       // A snapshot of this very code is its own state: no migration.
       let migrate = true;
-      // A restore that reaches the module as it was saved (the same code, or code without a
-      // migrate hook) is, within today's limit, its own measure: a copy back would give the bytes
-      // it came from. So a restarted runtime, a rollback or a release's restart (10 MB across
-      // 20 modules) skips copying each state out of its isolate and serializing it again.
-      let taken = false;
+      // A state that reaches the module as it left the old version or the disk (the same code,
+      // or code without a migrate hook) is its own measure: a copy back would give what it came
+      // from. So a swap encodes the old version's state once, and a restarted runtime, a rollback
+      // or a release's restart (10 MB across 20 modules) skips copying each state out again.
+      let taken: StateBytes | StateKept | null = null;
       if (old !== null) {
         await this.drain(old);
-        previous = { state: await old.isolate.exportStateNow(), version: old.isolate.shape.version };
+        const packed = await old.isolate.exportStateNow(this.maxStateBytes);
+        previous = { packed, version: old.isolate.shape.version };
+        if (!isolate.shape.migrate) taken = { bytes: stateToBytes(request.name, packed, this.maxStateBytes), version: isolate.shape.version, digest: request.digest };
       } else if (request.restore !== undefined) {
-        previous = { state: bytesToState(request.name, request.restore.bytes), version: request.restore.version };
+        previous = { packed: bytesToState(request.name, request.restore.bytes), version: request.restore.version };
         migrate = request.restore.digest !== request.digest;
-        taken = (!migrate || !isolate.shape.migrate) && request.restore.bytes.length <= this.maxStateBytes;
+        if ((!migrate || !isolate.shape.migrate) && request.restore.bytes.length <= this.maxStateBytes) taken = { kept: true, version: isolate.shape.version, digest: request.digest };
       }
       await isolate.init(previous, migrate);
-      if (taken) {
-        state = { kept: true, version: isolate.shape.version, digest: request.digest };
+      if (taken !== null) {
+        state = taken;
         isolate.markExported();
       } else {
         // Measured by a real copy before the new version takes over: a state too large to save, or
         // one that cannot be copied, is refused here while the old version still serves with its own.
-        state = { bytes: stateToBytes(request.name, await newState(isolate, request.name), this.maxStateBytes), version: isolate.shape.version, digest: request.digest };
+        const packed = await isolate.exportStateNow(this.maxStateBytes).catch((err: unknown) => {
+          throw notCopyable(err, request.name);
+        });
+        state = { bytes: stateToBytes(request.name, packed, this.maxStateBytes), version: isolate.shape.version, digest: request.digest };
       }
     } catch (err) {
       isolate.dispose();
@@ -320,7 +325,7 @@ export class ModuleTable {
    * snapshots). STATE_TOO_LARGE past the limit.
    */
   exportState(module: string): Promise<StateBytes> {
-    return this.use(module, async (isolate, running) => ({ bytes: stateToBytes(module, await isolate.exportState(), this.maxStateBytes), version: isolate.shape.version, digest: running.digest }));
+    return this.use(module, async (isolate, running) => ({ bytes: stateToBytes(module, await isolate.exportState(this.maxStateBytes), this.maxStateBytes), version: isolate.shape.version, digest: running.digest }));
   }
 
   /**
@@ -396,14 +401,10 @@ export class ModuleTable {
   }
 }
 
-/** The state a new version took over with, copied out; what cannot be copied cannot be saved. */
-async function newState(isolate: ModuleIsolate, name: string): Promise<unknown> {
-  try {
-    return await isolate.exportStateNow();
-  } catch (err) {
-    if (!(err instanceof FixpointError) || (err.code !== "RESULT_NOT_COPYABLE" && err.code !== "MODULE_ERROR")) throw err;
-    throw new FixpointError("STATE_NOT_COPYABLE", `module ${name}'s new state cannot be saved (${err.message}); a state must be plain data`);
-  }
+/** The state a new version took over with could not be copied out: it cannot be saved either. */
+function notCopyable(err: unknown, name: string): unknown {
+  if (!(err instanceof FixpointError) || (err.code !== "RESULT_NOT_COPYABLE" && err.code !== "MODULE_ERROR")) return err;
+  return new FixpointError("STATE_NOT_COPYABLE", `module ${name}'s new state cannot be saved (${err.message}); a state must be plain data`);
 }
 
 /**

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { deserialize } from "node:v8";
+import { stateValue } from "../../runtime/host/state-codec.js";
 import { join } from "node:path";
 import { decodeState } from "../../loader/protocol/state-file.js";
 import { signedModule } from "../helpers/modules.js";
@@ -84,7 +84,7 @@ export default defineModule({
     conn.close();
     assert.equal(await node.stop(), 0);
     const newest = decodeState(readFileSync(join(states("big"), `${seq("big")}.state`)), "big", "newest");
-    assert.equal((deserialize(newest.bytes) as { hits: number }).hits, (hits as { value: number }).value, "the stop saved the big state's last change");
+    assert.equal((stateValue("big", newest.bytes) as { hits: number }).hits, (hits as { value: number }).value, "the stop saved the big state's last change");
   } finally {
     await node.stop();
   }

@@ -3,7 +3,8 @@
  * the old one serving with its state, calls are never dropped during a swap, bursts coalesce.
  */
 import { describe, test } from "node:test";
-import { deserialize, setFlagsFromString } from "node:v8";
+import { setFlagsFromString } from "node:v8";
+import { stateValue } from "../../runtime/host/state-codec.js";
 import { runInNewContext } from "node:vm";
 import assert from "node:assert/strict";
 import { hasCode, type FixpointError } from "../../loader/index.js";
@@ -420,7 +421,7 @@ export default defineModule({ state: { n: 0 }, functions: {
         const m = await buildSource("counter", counter("2", `migrate: (old: { hits: number }) => ({ hits: old.hits * 2 }),`));
         const outcome = await table.load({ ...m, restore });
         assert.ok(outcome.status === "loaded" && "bytes" in outcome.state, "the state crosses back as bytes");
-        assert.deepEqual(deserialize(outcome.state.bytes), { hits: 82 });
+        assert.deepEqual(stateValue("counter", outcome.state.bytes), { hits: 82 });
         assert.equal(outcome.state.version, "2");
       } finally {
         table.dispose();
@@ -498,7 +499,7 @@ export default defineModule({ version: "${version}", state: { n: 1 }, functions:
       const second = table.exportChanged().then((r) => (order.push("second"), r));
       const [a, b] = await Promise.all([first, second]);
       assert.deepEqual(order, ["first", "second"]);
-      assert.deepEqual(deserialize(a.snapshot["counter"]!.bytes), { hits: 7 });
+      assert.deepEqual(stateValue("counter", a.snapshot["counter"]!.bytes), { hits: 7 });
       assert.deepEqual(b.unchanged, ["counter"]);
     } finally {
       table.dispose();
@@ -513,9 +514,107 @@ export default defineModule({ version: "${version}", state: { n: 1 }, functions:
       assert.deepEqual(await table.exportChanged(["counter"]), { snapshot: {}, failed: {}, unchanged: [] });
       assert.equal(table.changedSinceExport("counter"), true);
       const next = await table.exportChanged();
-      assert.deepEqual(deserialize(next.snapshot["counter"]!.bytes), { hits: 3 });
+      assert.deepEqual(stateValue("counter", next.snapshot["counter"]!.bytes), { hits: 3 });
     } finally {
       table.dispose();
     }
+  });
+  describe("a state crosses between isolates as JSON text when it is plain data, else as a structured copy, and arrives the same either way", () => {
+    // Made inside the isolate, so that what the module holds is exactly this (arguments would be copies).
+    const MAKERS = `{
+      counter: () => ({ hits: 41, tags: ["a", "b"], nested: { ok: true, none: null, text: "\\ud800 é 😀" } }),
+      map: () => ({ m: new Map([["k", { n: 1 }]]), s: new Set([1, 2]) }),
+      date: () => ({ at: new Date(86400000) }),
+      shared: () => { const x = { n: 1 }; return { a: x, b: x }; },
+      cycle: () => { const c = { n: 1 }; c.self = c; return c; },
+      odd: () => ({ nan: NaN, negZero: -0, inf: -Infinity, u: undefined, holes: [1, , 3] }),
+      bytes: () => ({ b: new Uint8Array([1, 2, 3]) }),
+    }`;
+    const holder = (version: string) => `
+import { defineModule } from "fixpoint";
+const MAKERS: Record<string, () => unknown> = ${MAKERS};
+export default defineModule({
+  version: "${version}",
+  state: {} as any,
+  functions: {
+    make: (ctx, which: string) => { ctx.state = MAKERS[which]!(); },
+    get: (ctx) => ctx.state,
+    sharedStillShared: (ctx) => ctx.state.a === ctx.state.b,
+    cycleStillCycle: (ctx) => ctx.state.self === ctx.state,
+  },
+});
+`;
+    const expected: Record<string, unknown> = {
+      counter: { hits: 41, tags: ["a", "b"], nested: { ok: true, none: null, text: "\ud800 é 😀" } },
+      map: { m: new Map([["k", { n: 1 }]]), s: new Set([1, 2]) },
+      date: { at: new Date(86400000) },
+      shared: { a: { n: 1 }, b: { n: 1 } },
+      // eslint-disable-next-line no-sparse-arrays
+      odd: { nan: NaN, negZero: -0, inf: -Infinity, u: undefined, holes: [1, , 3] },
+      bytes: { b: new Uint8Array([1, 2, 3]) },
+    };
+
+    for (const which of [...Object.keys(expected), "cycle"]) {
+      test(`${which}: through a swap, a snapshot and a restore`, async () => {
+        const table = newTable();
+        const restored = newTable();
+        try {
+          const v1 = await buildSource("holder", holder("1"));
+          await table.load(v1);
+          await table.call("holder", "make", [which]);
+          const v2 = await buildSource("holder", holder("2"));
+          await table.load(v2);
+          const saved = await table.exportState("holder");
+          // V8's serializer starts with its version tag 0xFF; JSON text never does.
+          assert.equal(saved.bytes[0] === 0xff ? "structured" : "json", which === "counter" ? "json" : "structured");
+          await restored.load({ ...v2, restore: saved });
+          for (const t of [table, restored]) {
+            if (which === "cycle") assert.equal(await t.call("holder", "cycleStillCycle", []), true);
+            else assert.deepStrictEqual(await t.call("holder", "get", []), expected[which]);
+            if (which === "shared") assert.equal(await t.call("holder", "sharedStillShared", []), true);
+          }
+        } finally {
+          table.dispose();
+          restored.dispose();
+        }
+      });
+    }
+
+    test("JSON text too long for what the isolate's heap has left is parsed by the host and copied in", async () => {
+      const big = `
+import { defineModule } from "fixpoint";
+export default defineModule({ version: "1", state: { rows: [] as string[] }, functions: {
+  fill: (ctx, n: number) => { ctx.state.rows = Array.from({ length: n }, (_, i) => "row-" + i + "-" + "x".repeat(40)); },
+  count: (ctx) => ctx.state.rows.length,
+} });`;
+      const table = new ModuleTable({ log: () => {}, onModuleDead: () => {} }, { limits: { cpuMs: 2000, memoryMb: 64, asyncMs: 2000 } });
+      const small = new ModuleTable({ log: () => {}, onModuleDead: () => {} }, { limits: { cpuMs: 2000, memoryMb: 16, asyncMs: 2000 } });
+      try {
+        const m = await buildSource("big", big);
+        await table.load(m);
+        await table.call("big", "fill", [60_000]); // about 3.5 MB of text
+        const saved = await table.exportState("big");
+        assert.notEqual(saved.bytes[0], 0xff, "made as JSON where the heap had room");
+        await small.load({ ...m, restore: saved });
+        assert.equal(await small.call("big", "count", []), 60_000);
+      } finally {
+        table.dispose();
+        small.dispose();
+      }
+    });
+
+    test("a state whose characters alone pass the limit is refused before any text is made", async () => {
+      const huge = `
+import { defineModule } from "fixpoint";
+export default defineModule({ version: "1", state: { s: "" }, functions: { grow: (ctx) => { ctx.state.s = "x".repeat(2 ** 28); } } });`;
+      const table = new ModuleTable({ log: () => {}, onModuleDead: () => {} }, { limits: { cpuMs: 2000, memoryMb: 64, asyncMs: 2000 }, maxStateBytes: 2 ** 20 });
+      try {
+        await table.load(await buildSource("huge", huge));
+        await table.call("huge", "grow", []);
+        await assert.rejects(table.exportState("huge"), (err: FixpointError) => hasCode(err, "STATE_TOO_LARGE"));
+      } finally {
+        table.dispose();
+      }
+    });
   });
 });
