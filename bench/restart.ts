@@ -7,12 +7,12 @@
  *   node --import tsx bench/restart.ts --rounds=5 --modules=20 --state-mb=10
  *
  * The parts come from the node's own log lines: `node.started` says how long the process took
- * to reach the node's code (processMs: Node's start and loading dist/loader.js), to read and
- * verify its data directory (storeMs: config, trust, the store's table, every current bundle
- * re-verified, every module's newest saved state read and checked), and to start the runtime
- * with every module loaded (runtimeMs); `runtime.up` splits the last into the runtime process's
- * start (startMs) and the loads (restoreMs). What is left is the loader's spawn, listening, and
- * the bench's connection (handshake) and one call per module. Each module holds records like a
+ * to reach the node's code (processMs: Node's start and loading dist/loader.js), to read its
+ * data directory (storeMs: config, trust, the store's table), to read every module's bundle
+ * (re-verified) and newest saved state (modulesMs, while the runtime process boots), and to
+ * start the runtime with every module loaded (runtimeMs, from its spawn); `runtime.up` splits
+ * the last into the runtime process's start (startMs) and the loads (restoreMs). What is left is
+ * listening, and the bench's connection (handshake) and one call per module. Each module holds records like a
  * small in-memory table (ids, names, a text field), not one long string: decoding objects is
  * what a real state costs.
  */
@@ -80,6 +80,7 @@ interface Round {
   startedMs: number;
   processMs: number;
   storeMs: number;
+  modulesMs: number;
   runtimeStartMs: number;
   loadsMs: number;
   restOfStart: number;
@@ -151,6 +152,7 @@ async function main(): Promise<void> {
       startedMs: startedAt - t0,
       processMs,
       storeMs,
+      modulesMs: n("modulesMs", started),
       runtimeStartMs: n("startMs", up),
       loadsMs: n("restoreMs", up),
       restOfStart: n("bootMs", started) - processMs - storeMs - runtimeMs,
@@ -167,10 +169,11 @@ async function main(): Promise<void> {
       header,
       [
         ["process start (node, loading the loader's code)", ...col((r) => r.processMs)],
-        ["data directory read and verified (bundles, saved states)", ...col((r) => r.storeMs)],
+        ["data directory read (config, trust, table)", ...col((r) => r.storeMs)],
         ["runtime process start", ...col((r) => r.runtimeStartMs)],
+        ["  beside it: bundles verified, saved states read", ...col((r) => r.modulesMs)],
         [`loads of ${modules} modules with their states`, ...col((r) => r.loadsMs)],
-        ["rest of the start (listening, HTTP)", ...col((r) => r.restOfStart)],
+        ["rest of the start (listening, HTTP, waiting for the states)", ...col((r) => r.restOfStart)],
         ["spawn → node.started line read by the bench", ...col((r) => r.startedMs)],
         [`total: spawn → ${modules} calls answered with their states`, ...col((r) => r.totalMs)],
       ],

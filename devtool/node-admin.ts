@@ -21,12 +21,12 @@ import {
   parsePublicKey,
   readTrustFile,
   withoutKey,
-  writeFileAtomic,
   type DataDirPaths,
   type KeyPair,
   type NodeConfig,
   type Role,
 } from "../loader/index.js";
+import { writeFileAtomic } from "./files/write-atomic.js";
 
 export interface InitOptions {
   name?: string;
@@ -54,7 +54,8 @@ export function initDataDir(dir: string, options: InitOptions = {}): { paths: Da
   writeFileAtomic(paths.key, formatIdentity(identity), 0o600);
   writeFileAtomic(paths.pub, formatPublicKeyLine(identity.publicKey, `node ${name}`) + "\n");
   writeFileAtomic(paths.trust, TRUST_FILE_HEADER);
-  BundleStore.init(paths.store);
+  // The store's folders, made by their owner (its table is written by the node's first push).
+  new BundleStore(paths.store, () => null);
   // config.json last: its presence is what marks a complete node.
   writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + "\n");
   return { paths, identity, config };

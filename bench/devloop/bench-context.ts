@@ -2,7 +2,8 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type ClientConnection } from "../../devtool/client/index.js";
-import { formatIdentity, formatPublicKeyLine, generateKeyPair, writeFileAtomic, type KeyPair } from "../../loader/index.js";
+import { formatIdentity, formatPublicKeyLine, generateKeyPair, type KeyPair } from "../../loader/index.js";
+import { writeFileAtomic } from "../../devtool/files/write-atomic.js";
 import { ROOT, type FixpointNode } from "./processes.js";
 
 export interface GoalRow {

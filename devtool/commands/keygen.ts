@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { hostname, userInfo } from "node:os";
-import { FixpointError, fingerprint, formatIdentity, formatPublicKeyLine, generateKeyPair, restrictToOwner, writeFileAtomic } from "../../loader/index.js";
+import { FixpointError, fingerprint, formatIdentity, formatPublicKeyLine, generateKeyPair, restrictToOwner } from "../../loader/index.js";
+import { writeFileAtomic } from "../files/write-atomic.js";
 import { parseCommandLine, stringOption } from "../ui/args.js";
 import { identityPath } from "../home.js";
 

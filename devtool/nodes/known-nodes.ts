@@ -8,7 +8,8 @@
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { FixpointError, decodeBase64Exact, PUBLIC_KEY_BYTES, PUBLIC_KEY_PREFIX, encodePublicKey, parseHostPort, writeFileAtomic } from "../../loader/index.js";
+import { FixpointError, decodeBase64Exact, PUBLIC_KEY_BYTES, PUBLIC_KEY_PREFIX, encodePublicKey, parseHostPort } from "../../loader/index.js";
+import { writeFileAtomic } from "../files/write-atomic.js";
 
 export interface KnownNode {
   address: string;

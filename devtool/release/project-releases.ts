@@ -29,12 +29,12 @@ import {
   decodeBase64Exact,
   decodeCbor,
   encodeCbor,
-  fsyncDir,
   releaseSchema,
   validate,
   verifyDetached,
   type WireBundle,
 } from "../../loader/index.js";
+import { fsyncDir } from "../files/write-atomic.js";
 import { decodeReleaseManifest, verifyReleaseBundle, type ReleaseManifest, type WireRelease } from "../../loader/index.js";
 
 /** A release as the project keeps it, checked. */

@@ -39,6 +39,7 @@
  * the table), then saves states, so a state on disk never belongs to code the table on disk
  * does not name yet. A crash loses at most the last `snapshotMs` of pushes, each module whole.
  */
+import { availableParallelism } from "node:os";
 import { FixpointError, toFixpointError, type ErrorData } from "../protocol/errors.js";
 import type { Logger } from "../protocol/log.js";
 import type { VerifiedBundle } from "../bundle/verify.js";
@@ -49,6 +50,9 @@ import type { SavedState } from "../protocol/state-file.js";
 import type { RuntimeSupervisor } from "../supervisor/runtime-supervisor.js";
 import type { LoadedOrUnchanged, ModuleSource, StateBytes } from "../protocol/runtime-ipc.js";
 import type { MODULE_STATUSES, ResultOf } from "../protocol/messages.js";
+
+/** Modules loaded side by side into a new runtime process: the cores of a small machine (see restoreAll). */
+const RESTORES_AT_ONCE = Math.min(4, Math.max(2, availableParallelism()));
 
 export type ModuleStatus = (typeof MODULE_STATUSES)[number];
 
@@ -153,30 +157,34 @@ export class CodeServer {
    */
   boot(statesAt?: Record<string, number>): void {
     for (const entry of this.store.modules()) {
-      let verified: VerifiedBundle;
       try {
-        verified = this.store.load(entry.digest);
+        this.take(this.store.load(entry.digest), statesAt);
       } catch {
         continue; // the store recorded it; the node reports store problems
       }
-      const record = this.record(entry.name);
-      record.current = versionOf(verified);
-      record.status = "restoring";
-      const read = this.readState(entry.name, statesAt);
-      if (read.kind === "none") continue;
-      for (const p of read.problems) this.logger.log("error", "state.corrupt", { module: entry.name, file: p.file, code: p.error.code, reason: p.error.message });
-      if (read.kind === "found") {
-        record.latest = read.saved;
-        record.saved = { seq: read.saved.seq, savedAt: read.saved.savedAt, size: read.saved.bytes.length };
-        if (read.problems.length > 0) this.logger.log("warn", "state.fell-back", { module: entry.name, savedAt: read.saved.savedAt });
-        continue;
-      }
-      record.status = "failed";
-      record.error = new FixpointError(
-        "STATE_CORRUPT",
-        `module ${entry.name} was not started: every saved state of it is damaged (${read.problems.map((p) => p.file).join(", ")}), and starting it afresh would lose its state; to start it from its initial state on purpose, remove those files`,
-      ).toData();
     }
+  }
+
+  /** Makes `verified` its module's current code, to start from the save `statesAt` names (else its newest). */
+  private take(verified: VerifiedBundle, statesAt: Record<string, number> | undefined): void {
+    const { name } = verified.manifest;
+    const record = this.record(name);
+    record.current = versionOf(verified);
+    record.status = "restoring";
+    const read = this.readState(name, statesAt);
+    if (read.kind === "none") return;
+    for (const p of read.problems) this.logger.log("error", "state.corrupt", { module: name, file: p.file, code: p.error.code, reason: p.error.message });
+    if (read.kind === "found") {
+      record.latest = read.saved;
+      record.saved = { seq: read.saved.seq, savedAt: read.saved.savedAt, size: read.saved.bytes.length };
+      if (read.problems.length > 0) this.logger.log("warn", "state.fell-back", { module: name, savedAt: read.saved.savedAt });
+      return;
+    }
+    record.status = "failed";
+    record.error = new FixpointError(
+      "STATE_CORRUPT",
+      `module ${name} was not started: every saved state of it is damaged (${read.problems.map((p) => p.file).join(", ")}), and starting it afresh would lose its state; to start it from its initial state on purpose, remove those files`,
+    ).toData();
   }
 
   /** A module's newest intact save, or exactly save `statesAt[name]` when given (a rollback). */
@@ -223,14 +231,18 @@ export class CodeServer {
   // ---- what the runtime tells us ---------------------------------------------------------------
 
   /**
-   * A new runtime process is up: load every module into it, each through its own queue, one
-   * module after another. All at once, twenty modules with 10 MB of state kept a runtime on a
-   * loaded machine from answering its heartbeat for over three seconds, so the supervisor killed
-   * it mid-restore, again and again (bench/restart.ts); one at a time, every load's answer shows
-   * it alive, and the runtime does the same work on its one thread either way.
+   * A new runtime process is up: load every module into it, each through its own queue, a few
+   * at a time. The runtime makes each module's isolate and compiles its code on the isolate's own
+   * thread, so loads side by side use the machine's cores (bench/restart.ts); all at once,
+   * twenty modules with 10 MB of state kept a runtime on a loaded machine from answering its
+   * heartbeat for over three seconds, and the supervisor killed it mid-restore, again and again.
    */
   async restoreAll(generation: number): Promise<void> {
-    for (const r of [...this.records.values()]) await this.enqueue(r, () => this.restore(r, generation, "runtime started"));
+    const waiting = [...this.records.values()];
+    const worker = async (): Promise<void> => {
+      for (let r = waiting.shift(); r !== undefined; r = waiting.shift()) await this.enqueue(r, () => this.restore(r!, generation, "runtime started"));
+    };
+    await Promise.all(Array.from({ length: RESTORES_AT_ONCE }, worker));
   }
 
   /** A module's isolate was stopped (its memory limit): load it again with its last saved state. */
@@ -442,7 +454,7 @@ export class CodeServer {
   /** The versions pushes made current, onto disk (BundleStore.flush); a failure is logged once until it passes. */
   private async flushStore(): Promise<boolean> {
     try {
-      await this.store.flush();
+      await this.store.flush((digest) => this.referenced(digest));
       this.storeFailure = null;
       return true;
     } catch (err) {
@@ -494,7 +506,7 @@ export class CodeServer {
    * not be saved (too large, not copyable, a failed write, a damaged state it never had back).
    */
   async saveAll(): Promise<{ seqs: Record<string, number>; failed: Record<string, ErrorData> }> {
-    await this.store.flush();
+    await this.store.flush((digest) => this.referenced(digest));
     const failed: Record<string, ErrorData> = { ...(await this.exportStates(true)) };
     this.saveUnsaved();
     const seqs: Record<string, number> = {};
@@ -531,19 +543,7 @@ export class CodeServer {
   install(versions: VerifiedBundle[], statesAt: Record<string, number>): void {
     this.records.clear();
     this.reported.clear();
-    for (const verified of versions) {
-      const record = this.record(verified.manifest.name);
-      record.current = versionOf(verified);
-      record.status = "restoring";
-      const read = this.readState(record.name, statesAt);
-      if (read.kind === "found") {
-        record.latest = read.saved;
-        record.saved = { seq: read.saved.seq, savedAt: read.saved.savedAt, size: read.saved.bytes.length };
-      } else if (read.kind === "corrupt") {
-        record.status = "failed";
-        record.error = read.problems[0]!.error.toData();
-      }
-    }
+    for (const verified of versions) this.take(verified, statesAt);
   }
 
   /** Modules that do not run as current code (a release that failed to start some). */

@@ -2,42 +2,16 @@
  * Crash-safe file writes: write a temporary file beside the target, fsync it, rename it over
  * the target, fsync the directory. A crash at any point leaves either the old file or the new
  * one, never a torn one. Temporary files left by a crash start with ".tmp-" and are ignored.
+ * (The devtool's synchronous twin, for files it writes in a data directory or a project, is
+ * devtool/files/write-atomic.ts.)
  */
-import { close, closeSync, fsync, fsyncSync, open, openSync, rename, renameSync, unlink, unlinkSync, write, writeSync } from "node:fs";
+import { close, fsync, open, rename, unlink, write } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 
-export function writeFileAtomic(file: string, data: Uint8Array | string, mode = 0o644): void {
-  const dir = dirname(file);
-  const tmp = join(dir, `.tmp-${basename(file)}-${randomBytes(6).toString("hex")}`);
-  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-  const fd = openSync(tmp, "wx", mode);
-  try {
-    let offset = 0;
-    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, file);
-  } catch (err) {
-    unlinkSync(tmp);
-    throw err;
-  }
-  fsyncDir(dir);
-}
-
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+/** Where a crash-safe write of `file` writes first: ".tmp-" files are what a crash can leave (BundleStore.sweep removes them). */
+export function tempFileFor(file: string): string {
+  return join(dirname(file), `.tmp-${basename(file)}-${randomBytes(6).toString("hex")}`);
 }
 
 /**
@@ -48,7 +22,7 @@ export function fsyncDir(dir: string): void {
  */
 export async function writeFileAtomicAsync(file: string, data: Uint8Array | string, mode = 0o644, durable = true): Promise<void> {
   const dir = dirname(file);
-  const tmp = join(dir, `.tmp-${basename(file)}-${randomBytes(6).toString("hex")}`);
+  const tmp = tempFileFor(file);
   const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   const fd = await call<number>((cb) => open(tmp, "wx", mode, cb));
   try {

@@ -6,20 +6,25 @@
  *   ├── modules.json               { "modules": { name: { digest, storedAt } } }: what runs now
  *   └── states/                    each module's saved state (state-store.ts)
  *
- * Writes are crash-safe (atomic.ts) and a bundle is written before the table points at it.
- * Every read re-verifies digest and signature: a file that fails is reported (STORE_CORRUPT),
- * left out, and never loaded.
+ * Writes are crash-safe (atomic.ts) and a bundle is durable before a table on disk points at
+ * it. Every read re-verifies digest and signature: a file that fails is reported
+ * (STORE_CORRUPT), left out, and never loaded.
+ *
+ * Bundles nothing needs are removed, so a store does not grow with every save in a dev loop
+ * (issue 10): a version that left the table goes once no table on disk names it, no release the
+ * node holds names it, and no push is loading it (flush); a version a push replaced before any
+ * flush is never fsynced at all. At boot, `sweep` removes what a crash left behind.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FixpointError, toFixpointError } from "../protocol/errors.js";
 import { decodeCbor, encodeCbor } from "../protocol/cbor.js";
 import { bundleSchema, DIGEST, MODULE_NAME, type Role, type WireBundle } from "../protocol/messages.js";
-import { check } from "../protocol/schema.js";
+import { check, data, object, record, string, validate, validateFile } from "../protocol/schema.js";
 import { verifyBundle, type VerifiedBundle } from "../bundle/verify.js";
 import { decodeManifest, payloadMismatch } from "../protocol/bundle-manifest.js";
-import { syncFiles, writeFileAtomic, writeFileAtomicAsync } from "./atomic.js";
+import { syncFiles, writeFileAtomicAsync } from "./atomic.js";
 
 export interface ModuleEntry {
   name: string;
@@ -31,6 +36,10 @@ export interface StoreProblem {
   file: string;
   error: FixpointError;
 }
+
+/** modules.json: each entry is checked on its own, so that one malformed entry leaves the others. */
+const TABLE = object({ modules: record(data()) });
+const TABLE_ENTRY = object({ digest: string(64, DIGEST), storedAt: string(64) });
 
 type SignerRoles = (key: Uint8Array) => readonly Role[] | null;
 
@@ -44,6 +53,10 @@ export class BundleStore {
   /** Bundles written without an fsync, and whether the table has changes not written (see flush). */
   private readonly unsynced = new Set<string>();
   private dirty = false;
+  /** The digests the table on disk names (as last written or read). */
+  private written: Set<string>;
+  /** Digests that left the table in memory: removed by `collect` once nothing needs them. */
+  private readonly retired = new Set<string>();
   /** Problems met while reading the store; the node reports them in its log. */
   readonly problems: StoreProblem[] = [];
 
@@ -61,36 +74,28 @@ export class BundleStore {
     this.tableFile = join(dir, "modules.json");
     mkdirSync(this.bundlesDir, { recursive: true });
     this.table = this.readTable();
-  }
-
-  /** Creates an empty store. */
-  static init(dir: string): void {
-    mkdirSync(join(dir, "bundles"), { recursive: true });
-    writeFileAtomic(join(dir, "modules.json"), JSON.stringify({ modules: {} }, null, 2) + "\n");
+    this.written = new Set([...this.table.values()].map((e) => e.digest));
   }
 
   private readTable(): Map<string, ModuleEntry> {
     const table = new Map<string, ModuleEntry>();
     if (!existsSync(this.tableFile)) return table;
-    let parsed: unknown;
+    const problem = (why: string, cause?: unknown) => this.problems.push({ file: this.tableFile, error: new FixpointError("STORE_CORRUPT", why, cause === undefined ? {} : { cause }) });
+    let modules: Record<string, unknown>;
     try {
-      parsed = JSON.parse(readFileSync(this.tableFile, "utf8"));
+      modules = validateFile(TABLE, JSON.parse(readFileSync(this.tableFile, "utf8")), this.tableFile, "STORE_CORRUPT").modules;
     } catch (err) {
-      this.problems.push({ file: this.tableFile, error: new FixpointError("STORE_CORRUPT", `${this.tableFile} is not JSON; starting with no modules`, { cause: err }) });
+      problem(`${this.tableFile} cannot be read (${(err as Error).message}); starting with no modules`, err);
       return table;
     }
-    const modules = (parsed as { modules?: unknown }).modules;
-    if (typeof modules !== "object" || modules === null) {
-      this.problems.push({ file: this.tableFile, error: new FixpointError("STORE_CORRUPT", `${this.tableFile} has no "modules" map; starting with no modules`) });
-      return table;
-    }
-    for (const [name, entry] of Object.entries(modules as Record<string, unknown>)) {
-      const { digest, storedAt } = (entry ?? {}) as { digest?: unknown; storedAt?: unknown };
-      if (!MODULE_NAME.test(name) || typeof digest !== "string" || !DIGEST.test(digest) || typeof storedAt !== "string") {
-        this.problems.push({ file: this.tableFile, error: new FixpointError("STORE_CORRUPT", `${this.tableFile}: entry "${name}" is malformed and was ignored`) });
-        continue;
+    for (const [name, entry] of Object.entries(modules)) {
+      try {
+        const { digest, storedAt } = validate(TABLE_ENTRY, entry, name);
+        if (!MODULE_NAME.test(name)) throw new Error("not a module name");
+        table.set(name, { name, digest, storedAt });
+      } catch (err) {
+        problem(`${this.tableFile}: entry "${name}" is malformed (${(err as Error).message}) and was ignored`, err);
       }
-      table.set(name, { name, digest, storedAt });
     }
     return table;
   }
@@ -131,6 +136,7 @@ export class BundleStore {
     if (before?.digest === digest) return false;
     const entry = { name, digest, storedAt: new Date().toISOString() };
     this.table.set(name, entry);
+    if (before !== undefined) this.retired.add(before.digest);
     this.dirty ||= !durable;
     if (!durable) return true;
     try {
@@ -147,35 +153,82 @@ export class BundleStore {
 
   /**
    * Makes durable what pushes changed without (`durable = false`: a push then costs no fsync, and
-   * a burst of them one table write): the bundles first, then the table that names them. The
-   * node's snapshot calls this every second, before it saves states, and on an orderly stop; so a
-   * loader killed meanwhile comes back with the versions of the last flush. Failed: tried again next time.
+   * a burst of them one table write): the bundles the table names, then the table. The node's
+   * snapshot calls this every second, before it saves states, and on an orderly stop; so a
+   * loader killed meanwhile comes back with the versions of the last flush. Failed: tried again
+   * next time. Then removes the versions nothing needs any more (collect); `inUse` names those a
+   * push is loading.
    */
-  async flush(): Promise<void> {
-    if (!this.dirty) return;
-    this.dirty = false;
-    const bundles = [...this.unsynced];
-    try {
-      await syncFiles([...bundles.map((d) => this.bundleFile(d)), this.bundlesDir]);
-      for (const d of bundles) this.unsynced.delete(d);
-      await this.flushTable();
-    } catch (err) {
-      this.dirty = true;
-      throw new FixpointError("STORE_WRITE_FAILED", `cannot write ${this.tableFile}: ${(err as Error).message}`, { cause: err });
+  async flush(inUse: (digest: string) => boolean = () => false): Promise<void> {
+    if (this.dirty) {
+      this.dirty = false;
+      try {
+        await this.flushTable();
+      } catch (err) {
+        this.dirty = true;
+        throw new FixpointError("STORE_WRITE_FAILED", `cannot write ${this.tableFile}: ${(err as Error).message}`, { cause: err });
+      }
     }
+    this.collect(inUse);
   }
 
+  /**
+   * Writes the whole table as it is when the write starts, after an fsync of every bundle it
+   * names that was written without one: a table on disk never names a bundle a machine's crash
+   * could lose.
+   */
   private flushTable(): Promise<void> {
     if (this.queuedWrite !== null) return this.queuedWrite;
-    const queued = this.lastWrite.catch(() => {}).then(() => {
+    const queued = this.lastWrite.catch(() => {}).then(async () => {
       this.queuedWrite = null;
+      const entries = [...this.table].sort(([a], [b]) => a.localeCompare(b));
+      const digests = new Set(entries.map(([, e]) => e.digest));
+      const unsynced = [...digests].filter((d) => this.unsynced.has(d));
+      if (unsynced.length > 0) {
+        await syncFiles([...unsynced.map((d) => this.bundleFile(d)), this.bundlesDir]);
+        for (const d of unsynced) this.unsynced.delete(d);
+      }
       const modules: Record<string, { digest: string; storedAt: string }> = {};
-      for (const [name, e] of [...this.table].sort(([a], [b]) => a.localeCompare(b))) modules[name] = { digest: e.digest, storedAt: e.storedAt };
-      return writeFileAtomicAsync(this.tableFile, JSON.stringify({ modules }, null, 2) + "\n");
+      for (const [name, e] of entries) modules[name] = { digest: e.digest, storedAt: e.storedAt };
+      await writeFileAtomicAsync(this.tableFile, JSON.stringify({ modules }, null, 2) + "\n");
+      this.written = digests;
     });
     this.queuedWrite = queued;
     this.lastWrite = queued;
     return queued;
+  }
+
+  /** Whether anything may still need `digest`: the table in memory or on disk, a held release, a push in progress. */
+  private needed(digest: string, inUse: (digest: string) => boolean): boolean {
+    if (this.written.has(digest) || this.vouched(digest) || inUse(digest)) return true;
+    for (const e of this.table.values()) if (e.digest === digest) return true;
+    return false;
+  }
+
+  /** Removes the retired versions nothing needs (synchronously: no push can start meanwhile). */
+  private collect(inUse: (digest: string) => boolean): void {
+    for (const digest of this.retired) {
+      if (this.needed(digest, inUse)) continue;
+      this.retired.delete(digest);
+      this.unsynced.delete(digest);
+      rmSync(this.bundleFile(digest), { force: true });
+    }
+  }
+
+  /**
+   * At boot, once the node knows which releases it holds: removes every bundle file nothing
+   * needs (versions replaced before a crash, a stage cut short) and temporary files of writes
+   * a crash interrupted. Returns how many files went.
+   */
+  sweep(): number {
+    let removed = 0;
+    for (const name of readdirSync(this.bundlesDir)) {
+      const digest = /^([0-9a-f]{64})\.bundle$/.exec(name)?.[1];
+      if (digest !== undefined ? this.needed(digest, () => false) : !name.startsWith(".tmp-")) continue;
+      rmSync(join(this.bundlesDir, name), { force: true });
+      removed++;
+    }
+    return removed;
   }
 
   /** One module's entry in the table, or undefined. */
@@ -245,6 +298,7 @@ export class BundleStore {
     const next = new Map(modules.map((m) => [m.name, this.table.get(m.name)?.digest === m.digest ? this.table.get(m.name)! : { name: m.name, digest: m.digest, storedAt: now }]));
     const before = this.table;
     this.table = next;
+    for (const e of before.values()) this.retired.add(e.digest);
     try {
       await this.flushTable();
     } catch (err) {

@@ -130,6 +130,21 @@ export function discardIsolate(warm: WarmIsolate): void {
  */
 const SYNC_CPU_MS = (DEFAULT_HEARTBEAT_INTERVAL_MS * HEARTBEAT_MISSES) / 3;
 
+/**
+ * The longest JSON text of a state an isolate makes or parses itself: a quarter of what its heap
+ * has left, so that the text (up to two bytes a character), the stringifier's growing buffer and
+ * what parsing builds fit beside what it holds. A longer state takes the structured copy, which
+ * builds nothing in the isolate's heap but the objects themselves. The synchronous question is
+ * for an isolate nothing runs in (a swap's drained old version, a new one); it waits otherwise.
+ */
+function jsonBudget(heap: IsolatedVM.HeapStatistics, limits: IsolateLimits): number {
+  const limit = Math.min(heap.heap_size_limit, limits.memoryMb * 2 ** 20);
+  return Math.max(0, Math.floor((limit - heap.used_heap_size - heap.externally_allocated_size) / 4));
+}
+
+/** JSON text longer than this is parsed asynchronously (see init): about a millisecond's work. */
+const HEAVY_STATE_CHARS = 64 * 1024;
+
 /** Thrown inside create() to start again in an isolate made with the module's own limits. */
 class OwnIsolateNeeded extends Error {
   constructor(readonly limits: IsolateLimits) {
@@ -236,11 +251,14 @@ export class ModuleIsolate {
    * (jsonBudget); then it is parsed here and crosses as a structured copy.
    */
   async init(previous: { packed: PackedState; version: string } | null, migrate = true): Promise<void> {
-    if (previous !== null && "json" in previous.packed && previous.packed.json.length > this.jsonBudget()) {
+    if (previous !== null && "json" in previous.packed && previous.packed.json.length > jsonBudget(this.isolate.getHeapStatisticsSync(), this.limits)) {
       previous = { ...previous, packed: { value: unpackHere(previous.packed) } };
     }
+    // A large text is parsed on the isolate's own thread: this one keeps answering (heartbeats,
+    // other modules), and loads side by side parse on several cores (restoreAll in the loader).
+    const heavy = previous !== null && "json" in previous.packed && previous.packed.json.length > HEAVY_STATE_CHARS;
     try {
-      await this.enter("init", [previous, migrate]);
+      await this.enter("init", [previous, migrate], heavy);
     } catch (err) {
       const e = this.error(err, "MIGRATION_FAILED");
       throw new FixpointError(e.code === "MODULE_ERROR" ? (previous === null ? "MODULE_LOAD_FAILED" : "MIGRATION_FAILED") : e.code, e.message, e.location === undefined ? {} : { location: e.location });
@@ -278,7 +296,9 @@ export class ModuleIsolate {
    */
   async exportState(maxBytes: number): Promise<PackedState> {
     this.dirty = false;
-    return this.packed(await this.invoke("exportState", [this.jsonBudget(), maxBytes]), maxBytes);
+    // Asked on the isolate's thread: a sync question would wait here for a call running there.
+    const budget = jsonBudget(await this.isolate.getHeapStatistics(), this.limits);
+    return this.packed(await this.invoke("exportState", [budget, maxBytes]), maxBytes);
   }
 
   /**
@@ -304,7 +324,7 @@ export class ModuleIsolate {
   async exportStateNow(maxBytes: number): Promise<PackedState> {
     let answer: unknown;
     try {
-      answer = await this.enter("exportState", [this.jsonBudget(), maxBytes]);
+      answer = await this.enter("exportState", [jsonBudget(this.isolate.getHeapStatisticsSync(), this.limits), maxBytes]);
     } catch (err) {
       throw this.error(err, "MODULE_ERROR");
     }
@@ -318,18 +338,6 @@ export class ModuleIsolate {
   }
 
   /**
-   * The longest JSON text of a state this isolate makes or parses itself: a quarter of what its
-   * heap has left, so that the text (up to two bytes a character), the stringifier's growing
-   * buffer and what parsing builds fit beside what it holds. A longer state takes the
-   * structured copy, which builds nothing in the isolate's heap but the objects themselves.
-   */
-  private jsonBudget(): number {
-    const heap = this.isolate.getHeapStatisticsSync();
-    const limit = Math.min(heap.heap_size_limit, this.limits.memoryMb * 2 ** 20);
-    return Math.max(0, Math.floor((limit - heap.used_heap_size - heap.externally_allocated_size) / 4));
-  }
-
-  /**
    * Runs a harness method with copies of `args` and of its result, for the paths where
    * latency is the point: an HTTP request's handler and the steps of a swap. With a CPU limit
    * short enough not to starve this process (its heartbeat to the loader, the other modules'
@@ -339,7 +347,7 @@ export class ModuleIsolate {
    * when its heartbeat stops (3 s) rather than at once; calls, which scripts and other modules
    * make in bulk, keep the quick path (invoke()).
    */
-  private async enter(name: HarnessMethod, args: unknown[]): Promise<unknown> {
+  private async enter(name: HarnessMethod, args: unknown[], heavy = false): Promise<unknown> {
     const options = { arguments: { copy: true }, result: { copy: true }, timeout: this.limits.cpuMs } as const;
     // Through the harness's invoke, which answers a throw as data (see Invoked); id 0: these
     // methods answer at once, and nothing waits on settle for them.
@@ -347,7 +355,7 @@ export class ModuleIsolate {
     if (name !== "exportState") this.dirty = true;
     this.begin();
     try {
-      const answer = (this.limits.cpuMs <= SYNC_CPU_MS ? ref.applySync(undefined, [0, name, args], options) : await ref.apply(undefined, [0, name, args], options)) as Invoked;
+      const answer = (this.limits.cpuMs <= SYNC_CPU_MS && !heavy ? ref.applySync(undefined, [0, name, args], options) : await ref.apply(undefined, [0, name, args], options)) as Invoked;
       if (answer.state === "done") return answer.value;
       if (answer.state === "threw") throw rebuilt(answer.error);
       throw new FixpointError("RESULT_NOT_COPYABLE", `module ${this.name} answered ${name} with a promise, which cannot be copied out; return plain data`);

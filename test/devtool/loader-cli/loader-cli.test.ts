@@ -40,7 +40,6 @@ describe("loader init", () => {
     assert.equal(pubText.split("\n").length, 2, "node.pub is one line");
     assert.deepEqual(Buffer.from(parsePublicKey(pubText, "node.pub")), Buffer.from(identity.publicKey));
     assert.deepEqual(trustEntries(data), []);
-    assert.deepEqual(JSON.parse(readFileSync(join(data, "store", "modules.json"), "utf8")), { modules: {} });
     assert.ok(statSync(join(data, "store", "bundles")).isDirectory());
     assert.deepEqual(JSON.parse(readFileSync(join(data, "config.json"), "utf8")), { name: "edge-1", cluster: "eu", listen: "0.0.0.0:9000", mode: "dev" });
     assert.ok(r.stdout.includes(`fingerprint: ${fingerprint(identity.publicKey)}`), r.stdout);

@@ -7,7 +7,6 @@ import { FixpointError } from "../../../loader/protocol/errors.js";
 import { signBundle } from "../../../devtool/client/sign.js";
 import { verifyBundle, type VerifiedBundle } from "../../../loader/bundle/verify.js";
 import type { Role } from "../../../loader/protocol/messages.js";
-import { writeFileAtomic } from "../../../loader/store/atomic.js";
 import { BundleStore } from "../../../loader/store/bundle-store.js";
 import { snapshotDir, tempDir } from "../../helpers/processes.js";
 
@@ -30,7 +29,6 @@ function bundle(name: string, source: string, rolesOf: (key: Uint8Array) => read
 
 function newStore(): { dir: string; store: BundleStore; trust: ReturnType<typeof trustTable> } {
   const dir = join(tempDir(), "store");
-  BundleStore.init(dir);
   const trust = trustTable();
   return { dir, store: new BundleStore(dir, trust.rolesOf), trust };
 }
@@ -80,9 +78,9 @@ function throwsStoreCorrupt(fn: () => unknown, causeCode: string): FixpointError
 }
 
 describe("BundleStore", () => {
-  test("init creates an empty store", () => {
+  test("a store made on a folder that does not exist starts empty, and writes no table until a module is put", () => {
     const { dir, store } = newStore();
-    assert.deepEqual(table(dir), { modules: {} });
+    assert.equal(existsSync(join(dir, "modules.json")), false);
     assert.deepEqual(readdirSync(join(dir, "bundles")), []);
     assert.deepEqual(store.modules(), []);
     assert.deepEqual(store.problems, []);
@@ -301,7 +299,7 @@ describe("BundleStore", () => {
       const v1 = bundle("counter", "var v = 1;", trust.rolesOf);
       await store.storeBundle(v1, false);
       await store.setCurrent("counter", v1.manifest.digest, false);
-      rmSync(join(dir, "modules.json"));
+      rmSync(join(dir, "modules.json"), { force: true });
       mkdirSync(join(dir, "modules.json", "blocker"), { recursive: true });
       await assert.rejects(store.flush(), (err: unknown) => err instanceof FixpointError && err.code === "STORE_WRITE_FAILED");
       assert.equal(store.entry("counter")?.digest, v1.manifest.digest, "memory stays on what runs");
@@ -319,32 +317,90 @@ describe("BundleStore", () => {
     });
   });
 
+  describe("versions nothing needs are removed, so a store does not grow with every push", () => {
+    /** A push as the node makes it: written without an fsync, current in memory. */
+    async function push(store: BundleStore, v: VerifiedBundle): Promise<void> {
+      await store.storeBundle(v, false);
+      await store.setCurrent(v.manifest.name, v.manifest.digest, false);
+    }
+
+    test("after a burst of pushes and a flush, only the current version's bundle is left", async () => {
+      const { dir, store, trust } = newStore();
+      const versions = Array.from({ length: 6 }, (_, i) => bundle("counter", `var v = ${i};`, trust.rolesOf));
+      for (const v of versions) await push(store, v);
+      await store.flush();
+      assert.deepEqual(digests(dir), [versions[5]!.manifest.digest]);
+      assert.equal(new BundleStore(dir, trust.rolesOf).load(versions[5]!.manifest.digest).manifest.name, "counter");
+    });
+
+    test("a version the table on disk names stays until a table naming another is written", async () => {
+      const { dir, store, trust } = newStore();
+      const v1 = bundle("counter", "var v = 1;", trust.rolesOf);
+      const v2 = bundle("counter", "var v = 2;", trust.rolesOf);
+      await push(store, v1);
+      await store.flush();
+      await push(store, v2);
+      // A loader killed now restarts on v1, from the table on disk: its bundle must be there.
+      assert.deepEqual(digests(dir).sort(), [v1.manifest.digest, v2.manifest.digest].sort());
+      await store.flush();
+      assert.deepEqual(digests(dir), [v2.manifest.digest]);
+    });
+
+    test("a version a held release names, or one a push is loading, is kept", async () => {
+      const dir = join(tempDir(), "store");
+      const trust = trustTable();
+      const held = new Set<string>();
+      const store = new BundleStore(dir, trust.rolesOf, (d) => held.has(d));
+      const v1 = bundle("counter", "var v = 1;", trust.rolesOf);
+      const v2 = bundle("counter", "var v = 2;", trust.rolesOf);
+      const v3 = bundle("counter", "var v = 3;", trust.rolesOf);
+      await push(store, v1);
+      held.add(v1.manifest.digest);
+      await push(store, v2);
+      await push(store, v3);
+      await store.flush((d) => d === v2.manifest.digest);
+      assert.deepEqual(digests(dir).sort(), [v1.manifest.digest, v2.manifest.digest, v3.manifest.digest].sort());
+      // Once the push is over and no release names v1, both go.
+      held.clear();
+      await store.flush();
+      assert.deepEqual(digests(dir), [v3.manifest.digest]);
+    });
+
+    test("pushing back an older version that was removed stores it again", async () => {
+      const { dir, store, trust } = newStore();
+      const v1 = bundle("counter", "var v = 1;", trust.rolesOf);
+      const v2 = bundle("counter", "var v = 2;", trust.rolesOf);
+      await push(store, v1);
+      await push(store, v2);
+      await store.flush();
+      assert.equal(await store.storeBundle(v1, false), true, "written again");
+      await store.setCurrent("counter", v1.manifest.digest, false);
+      await store.flush();
+      assert.deepEqual(digests(dir), [v1.manifest.digest]);
+      assert.equal(new BundleStore(dir, trust.rolesOf).load(v1.manifest.digest).manifest.digest, v1.manifest.digest);
+    });
+
+    test("sweep at boot removes bundles nothing names and temporary files a crash left, and keeps the rest", async () => {
+      const { dir, store, trust } = newStore();
+      const current = bundle("counter", "var v = 1;", trust.rolesOf);
+      const releaseOnly = bundle("other", "var o = 1;", trust.rolesOf);
+      const orphan = bundle("counter", "var v = 0;", trust.rolesOf);
+      await put(store, current);
+      await store.storeBundle(releaseOnly);
+      await store.storeBundle(orphan);
+      writeFileSync(join(dir, "bundles", `.tmp-${current.manifest.digest}.bundle-abc123`), "torn");
+      writeFileSync(join(dir, "bundles", "README"), "someone's note");
+      const reopened = new BundleStore(dir, trust.rolesOf, (d) => d === releaseOnly.manifest.digest);
+      assert.equal(reopened.sweep(), 2);
+      assert.deepEqual(digests(dir).sort(), [current.manifest.digest, releaseOnly.manifest.digest].sort());
+      assert.deepEqual(readdirSync(join(dir, "bundles")).filter((n) => !n.endsWith(".bundle")), ["README"]);
+    });
+  });
+
   test("puts leave no temporary files behind", async () => {
     const { dir, store, trust } = newStore();
     for (let i = 0; i < 5; i++) await put(store, bundle(`m${i}`, `var x = ${i};`, trust.rolesOf));
     await put(store, bundle("m0", "var x = 'again';", trust.rolesOf));
     assert.deepEqual(allNames(dir).filter((n) => n.includes(".tmp-")), []);
-  });
-});
-
-describe("writeFileAtomic", () => {
-  test("writes a new file and replaces an existing one, with the mode asked for, leaving no temporary file", () => {
-    const dir = tempDir();
-    const file = join(dir, "secret");
-    writeFileAtomic(file, "one", 0o600);
-    assert.equal(readFileSync(file, "utf8"), "one");
-    assert.equal(statSync(file).mode & 0o777, 0o600);
-    writeFileAtomic(file, Buffer.from("two"), 0o600);
-    assert.equal(readFileSync(file, "utf8"), "two");
-    assert.deepEqual(readdirSync(dir), ["secret"]);
-  });
-
-  test("a failed rename removes its temporary file and leaves the target as it was", () => {
-    const dir = tempDir();
-    const target = join(dir, "target");
-    mkdirSync(join(target, "occupied"), { recursive: true });
-    assert.throws(() => writeFileAtomic(target, "data"));
-    assert.deepEqual(readdirSync(dir), ["target"]);
-    assert.ok(statSync(target).isDirectory());
   });
 });
