@@ -9,3 +9,4 @@ export * from "./bundle/index.js";
 export * from "./store/index.js";
 export * from "./release/index.js";
 export * from "./node/index.js";
+export { LOADER_NODE_FLAGS } from "./supervisor/runtime-entry.js";

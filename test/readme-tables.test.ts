@@ -15,6 +15,7 @@ import { MAX_RELEASE_MODULES, MAX_RELEASE_NOTES } from "../loader/protocol/relea
 import { POLICY } from "../loader/trust/policy.js";
 import { MAX_TIMERS } from "../runtime/host/module-limits.js";
 import { ROOT } from "./helpers/processes.js";
+import { LOADER_NODE_FLAGS } from "../loader/index.js";
 
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");
 const loaderCli = readFileSync(join(ROOT, "devtool/loader-cli/commands.ts"), "utf8");
@@ -98,6 +99,17 @@ describe("the README's table of rights", () => {
     for (const row of rows) {
       const type = row[0]!.slice(1, -1) as keyof typeof POLICY;
       MODES.forEach((mode, i) => assert.deepEqual(roles(row[i + 1]!).sort(), [...POLICY[type][mode]].sort(), `${type} in ${mode} mode`));
+    }
+  });
+});
+
+describe("the README's service units", () => {
+  test("start the loader with the Node.js flags a long-running loader needs (LOADER_NODE_FLAGS)", () => {
+    const systemd = readme.split("\n").find((l) => l.startsWith("ExecStart="));
+    const kubernetes = readme.split("\n").find((l) => l.includes('args: ["node"'));
+    for (const flag of LOADER_NODE_FLAGS) {
+      assert.ok(systemd?.includes(` ${flag} `), `the systemd unit's ExecStart passes ${flag}`);
+      assert.ok(kubernetes?.includes(`"${flag}"`), `the Kubernetes example's args pass ${flag}`);
     }
   });
 });

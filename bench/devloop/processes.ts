@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
-import { formatPublicKeyLine, parsePublicKey } from "../../loader/index.js";
+import { LOADER_NODE_FLAGS, formatPublicKeyLine, parsePublicKey } from "../../loader/index.js";
 import { onLogLines } from "../../devtool/nodes/log-lines.js";
 import { get, keepAliveAgent } from "./http.js";
 
@@ -125,7 +125,8 @@ export interface StartOptions {
 export async function startFixpointNode(dataDir: string, name: string, devPublicKey: Uint8Array, options: StartOptions = {}): Promise<FixpointNode> {
   if (options.existing !== true) initFixpointNode(dataDir, name, devPublicKey, options.roles);
   const key = parsePublicKey(readFileSync(join(dataDir, "node.pub"), "utf8"), "node.pub");
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), LOADER, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-format", "json", ...(options.args ?? [])], {
+  // Started as the README's service units start it (LOADER_NODE_FLAGS), plus the bench's own flags.
+  const child = spawn(process.execPath, [...LOADER_NODE_FLAGS, ...(options.nodeArgs ?? []), LOADER, "start", "--data", dataDir, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-format", "json", ...(options.args ?? [])], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   const t = track(child, false);

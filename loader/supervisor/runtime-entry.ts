@@ -13,6 +13,16 @@ import type { RuntimeEntry } from "./runtime-supervisor.js";
 // per process, so it also shrank every module isolate's, and an allocation V8 cannot survive
 // then took 10 s instead of 0.7 s to end (test/e2e/devloop-bad-input.test.ts).
 
+/**
+ * Node.js flags for a loader that runs for months (the README's systemd and Kubernetes
+ * examples; the benches start it so). V8 doubles the young generation whenever enough of it
+ * survives a scavenge, as a stream of pushes keeps doing: without a cap the loader's RSS grew
+ * about 24 MiB per 1000 pushes until it reached V8's maximum (32 MiB here), with it about 1 MiB
+ * (bench/RESULTS.md). Only a flag given at start does this: V8 sizes the heap once, and
+ * `v8.setFlagsFromString` later changes nothing.
+ */
+export const LOADER_NODE_FLAGS = ["--max-semi-space-size=1"] as const;
+
 export function runtimeEntry(): RuntimeEntry {
   const root = packageRoot();
   const built = join(root, "dist", "runtime.js");
