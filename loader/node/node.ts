@@ -216,9 +216,7 @@ export class LoaderNode {
     const runtimeUp = this.runtime?.start() ?? Promise.resolve();
     runtimeUp.catch(() => {}); // awaited below, unless reading the modules failed first
     const modulesAt = performance.now();
-    this.modulesRead = this.bootModules();
-    this.modulesRead.catch(() => {});
-    await this.modulesRead;
+    await (this.modulesRead = this.bootModules());
     const modulesMs = Math.round(performance.now() - modulesAt);
     this.reportStoreProblems();
     try {
@@ -281,8 +279,7 @@ export class LoaderNode {
         return this.code.push(verified, session.fingerprint);
       }
       case "call": {
-        if (this.runtime === null) throw new FixpointError("RUNTIME_UNAVAILABLE", "this node runs no modules (started without a runtime)");
-        const value = await this.runtime.call(request.module, request.fn, request.args);
+        const value = await this.runtimeProcess.call(request.module, request.fn, request.args);
         return value === undefined ? {} : { value: toData(value) };
       }
       case "eval":
@@ -292,7 +289,7 @@ export class LoaderNode {
       case "stage":
         return this.stage(request);
       case "upgrade": {
-        if (this.restart === null) throw new FixpointError("RUNTIME_UNAVAILABLE", "this node runs no modules (started without a runtime)");
+        if (this.restart === null) throw noRuntime();
         const outcome = await this.restart.upgrade(request.number, request.rollback === true);
         if (outcome.outcome === "committed") for (const m of this.releases.read(outcome.to).manifest.modules) this.vouched.add(m.digest);
         return outcome;
@@ -318,7 +315,7 @@ export class LoaderNode {
 
   /** The runtime that answers a host app's mounted HTTP handler (devtool/embed/host-http.ts). */
   get runtimeProcess(): RuntimeSupervisor {
-    if (this.runtime === null) throw new FixpointError("RUNTIME_UNAVAILABLE", "this node runs no modules (started without a runtime)");
+    if (this.runtime === null) throw noRuntime();
     return this.runtime;
   }
 
@@ -436,4 +433,8 @@ function toData(value: unknown, depth = 0): Data {
   if (value instanceof Date) return value.toISOString();
   if (typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toData(v, depth + 1)]));
   throw new FixpointError("RESULT_NOT_COPYABLE", `a ${typeof value} cannot be sent back`);
+}
+
+function noRuntime(): FixpointError {
+  return new FixpointError("RUNTIME_UNAVAILABLE", "this node runs no modules (started without a runtime)");
 }

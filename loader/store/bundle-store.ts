@@ -13,7 +13,7 @@
  * Bundles nothing needs are removed, so a store does not grow with every save in a dev loop
  * (issue 10): a version that left the table goes once no table on disk names it, no release the
  * node holds names it, and no push is loading it (flush); a version a push replaced before any
- * flush is never fsynced at all. At boot, `sweep` removes what a crash left behind.
+ * flush is never written at all. At boot, `sweep` removes what a crash left behind.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -50,8 +50,11 @@ export class BundleStore {
   /** The table write in progress, and one waiting to start (see setCurrent). */
   private lastWrite: Promise<void> = Promise.resolve();
   private queuedWrite: Promise<void> | null = null;
-  /** Bundles written without an fsync, and whether the table has changes not written (see flush). */
-  private readonly unsynced = new Set<string>();
+  /**
+   * Bundles pushes stored, kept here until a flush writes the ones the table then names (a
+   * version a burst replaced is never written), and whether the table has changes not written.
+   */
+  private readonly pending = new Map<string, VerifiedBundle>();
   private dirty = false;
   /** The digests the table on disk names (as last written or read). */
   private written: Set<string>;
@@ -105,20 +108,29 @@ export class BundleStore {
   }
 
   has(digest: string): boolean {
-    return existsSync(this.bundleFile(digest));
+    return this.pending.has(digest) || existsSync(this.bundleFile(digest));
   }
 
   /**
-   * Writes a verified bundle under its digest unless an intact copy is there already.
-   * Storing does not make it current: a node stores first (or while it loads), and only then
-   * points at it.
+   * Writes a verified bundle under its digest unless an intact copy is there already; with
+   * `durable = false` (a push), keeps it for the next flush instead, which writes it if the
+   * table still names it then. Storing does not make it current: a node stores first (or while
+   * it loads), and only then points at it.
    */
   async storeBundle(verified: VerifiedBundle, durable = true): Promise<boolean> {
     const { manifest, bundle } = verified;
-    if (await this.intact(manifest.digest)) return false;
+    // A bundle a push left pending and a stage now sends is written at once: a release's
+    // bundles are on disk before the stage answers.
+    const pending = this.pending.has(manifest.digest);
+    if ((pending && !durable) || (!pending && (await this.intact(manifest.digest)))) return false;
+    // A damaged copy on disk is replaced now: no table change may come to make a flush write it.
+    if (!durable && !existsSync(this.bundleFile(manifest.digest))) {
+      this.pending.set(manifest.digest, verified);
+      return true;
+    }
     try {
-      await writeFileAtomicAsync(this.bundleFile(manifest.digest), encodeCbor(bundle), 0o644, durable);
-      if (!durable) this.unsynced.add(manifest.digest);
+      await writeFileAtomicAsync(this.bundleFile(manifest.digest), encodeCbor(bundle));
+      this.pending.delete(manifest.digest);
     } catch (err) {
       throw new FixpointError("STORE_WRITE_FAILED", `cannot store bundle ${manifest.name} ${manifest.digest.slice(0, 12)}: ${(err as Error).message}`, { cause: err });
     }
@@ -173,9 +185,9 @@ export class BundleStore {
   }
 
   /**
-   * Writes the whole table as it is when the write starts, after an fsync of every bundle it
-   * names that was written without one: a table on disk never names a bundle a machine's crash
-   * could lose.
+   * Writes the whole table as it is when the write starts, after every bundle it names that a
+   * push left pending (written, then fsynced together): a table on disk never names a bundle a
+   * machine's crash could lose.
    */
   private flushTable(): Promise<void> {
     if (this.queuedWrite !== null) return this.queuedWrite;
@@ -183,10 +195,11 @@ export class BundleStore {
       this.queuedWrite = null;
       const entries = [...this.table].sort(([a], [b]) => a.localeCompare(b));
       const digests = new Set(entries.map(([, e]) => e.digest));
-      const unsynced = [...digests].filter((d) => this.unsynced.has(d));
-      if (unsynced.length > 0) {
-        await syncFiles([...unsynced.map((d) => this.bundleFile(d)), this.bundlesDir]);
-        for (const d of unsynced) this.unsynced.delete(d);
+      const pending = [...digests].filter((d) => this.pending.has(d));
+      if (pending.length > 0) {
+        for (const d of pending) await writeFileAtomicAsync(this.bundleFile(d), encodeCbor(this.pending.get(d)!.bundle), 0o644, false);
+        await syncFiles([...pending.map((d) => this.bundleFile(d)), this.bundlesDir]);
+        for (const d of pending) this.pending.delete(d);
       }
       const modules: Record<string, { digest: string; storedAt: string }> = {};
       for (const [name, e] of entries) modules[name] = { digest: e.digest, storedAt: e.storedAt };
@@ -210,8 +223,7 @@ export class BundleStore {
     for (const digest of this.retired) {
       if (this.needed(digest, inUse)) continue;
       this.retired.delete(digest);
-      this.unsynced.delete(digest);
-      rmSync(this.bundleFile(digest), { force: true });
+      if (!this.pending.delete(digest)) rmSync(this.bundleFile(digest), { force: true });
     }
   }
 
@@ -242,6 +254,8 @@ export class BundleStore {
   }
 
   private read(digest: string, role: Role): VerifiedBundle {
+    const pending = this.pending.get(digest);
+    if (pending !== undefined) return this.vouched(digest) ? pending : verifyBundle(pending.bundle, this.signerRoles, role);
     return this.decodeAndVerify(readFileSync(this.bundleFile(digest)), digest, role);
   }
 
@@ -256,15 +270,9 @@ export class BundleStore {
   /** Whether an intact, verifying copy of `digest` is stored. */
   private async intact(digest: string): Promise<boolean> {
     // A new version's file is not there: a stat says so without a trip through the thread pool.
-    if (!this.has(digest)) return false;
-    let bytes: Buffer;
+    if (!existsSync(this.bundleFile(digest))) return false;
     try {
-      bytes = await readFile(this.bundleFile(digest));
-    } catch {
-      return false;
-    }
-    try {
-      this.decodeAndVerify(bytes, digest, "dev");
+      this.decodeAndVerify(await readFile(this.bundleFile(digest)), digest, "dev");
       return true;
     } catch {
       return false;
@@ -310,7 +318,7 @@ export class BundleStore {
   /** Removes a stored bundle nothing refers to (a push that did not become current). */
   discard(digest: string): void {
     if ([...this.table.values()].some((e) => e.digest === digest)) return;
-    rmSync(this.bundleFile(digest), { force: true });
+    if (!this.pending.delete(digest)) rmSync(this.bundleFile(digest), { force: true });
   }
 
 }

@@ -285,13 +285,13 @@ describe("devtool push", () => {
     assert.equal(modules.length, 1);
     assert.equal(modules[0]!.name, "greeter");
     assert.ok(modules[0]!.digest.startsWith(prefix), `${modules[0]!.digest} should start with ${prefix}`);
-    assert.ok(existsSync(join(storeOf(), "bundles", `${modules[0]!.digest}.bundle`)));
 
-    // No FILE: the modules listed in fixpoint.json. (The table on disk follows a push at the
-    // node's next snapshot: taken once it has.)
+    // No FILE: the modules listed in fixpoint.json. (The bundle and the table on disk follow a
+    // push at the node's next snapshot: taken once it has.)
     const conn = await node.connect();
     await flushedSnapshot(node, conn);
     conn.close();
+    assert.ok(existsSync(join(storeOf(), "bundles", `${modules[0]!.digest}.bundle`)));
     const before = snapshotDir(storeOf());
     const again = push([]);
     assert.equal(again.status, 0, again.stderr);
