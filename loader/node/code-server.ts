@@ -332,7 +332,7 @@ export class CodeServer {
       }
       const outcome = await storing;
       if ("error" in outcome) throw outcome.error;
-      const changed = await this.store.setCurrent(manifest.name, manifest.digest, false);
+      const changed = await this.store.setCurrent(manifest.name, manifest.digest, false, (digest) => this.referenced(digest));
       record.current = versionOf(verified);
       record.status = "current";
       record.error = null;

@@ -143,12 +143,15 @@ export class BundleStore {
    * writing the whole table as it is when the write starts (so writes of several modules
    * coalesce and the last one on disk is the newest). If the write fails, the entry goes back.
    */
-  async setCurrent(name: string, digest: string, durable = true): Promise<boolean> {
+  async setCurrent(name: string, digest: string, durable = true, inUse: (digest: string) => boolean = () => false): Promise<boolean> {
     const before = this.table.get(name);
     if (before?.digest === digest) return false;
     const entry = { name, digest, storedAt: new Date().toISOString() };
     this.table.set(name, entry);
     if (before !== undefined) this.retired.add(before.digest);
+    // A version replaced before a flush wrote it goes now: held until then, a burst's bundles
+    // all lived long enough for V8 to move them to the old generation (the loader's RSS grew).
+    if (before !== undefined && this.pending.has(before.digest) && !this.needed(before.digest, inUse)) this.pending.delete(before.digest);
     this.dirty ||= !durable;
     if (!durable) return true;
     try {

@@ -319,9 +319,9 @@ describe("BundleStore", () => {
 
   describe("versions nothing needs are removed, so a store does not grow with every push", () => {
     /** A push as the node makes it: written without an fsync, current in memory. */
-    async function push(store: BundleStore, v: VerifiedBundle): Promise<void> {
+    async function push(store: BundleStore, v: VerifiedBundle, inUse?: (digest: string) => boolean): Promise<void> {
       await store.storeBundle(v, false);
-      await store.setCurrent(v.manifest.name, v.manifest.digest, false);
+      await store.setCurrent(v.manifest.name, v.manifest.digest, false, inUse);
     }
 
     test("after a burst of pushes and a flush, only the current version's bundle is left", async () => {
@@ -331,6 +331,17 @@ describe("BundleStore", () => {
       await store.flush();
       assert.deepEqual(digests(dir), [versions[5]!.manifest.digest]);
       assert.equal(new BundleStore(dir, trust.rolesOf).load(versions[5]!.manifest.digest).manifest.name, "counter");
+    });
+
+    test("a version a burst replaced before any flush is let go at once, and never written", async () => {
+      const { dir, store, trust } = newStore();
+      const v1 = bundle("counter", "var v = 1;", trust.rolesOf);
+      const v2 = bundle("counter", "var v = 2;", trust.rolesOf);
+      await push(store, v1);
+      await push(store, v2);
+      assert.equal(store.has(v1.manifest.digest), false, "not kept in memory until the flush");
+      await store.flush();
+      assert.deepEqual(digests(dir), [v2.manifest.digest]);
     });
 
     test("a version the table on disk names stays until a table naming another is written", async () => {
@@ -362,8 +373,10 @@ describe("BundleStore", () => {
       assert.equal(await store.storeBundle(v1), false, "on disk already");
       held.add(v1.manifest.digest);
       await push(store, v2);
-      await push(store, v3);
-      await store.flush((d) => d === v2.manifest.digest);
+      // Another push (of a module with the same code) is loading v2 meanwhile.
+      const loadingV2 = (d: string) => d === v2.manifest.digest;
+      await push(store, v3, loadingV2);
+      await store.flush(loadingV2);
       assert.deepEqual(digests(dir).sort(), [v1.manifest.digest, v3.manifest.digest].sort());
       assert.ok(store.has(v2.manifest.digest), "the version a push is loading is kept (in memory: no table names it yet)");
       // Once the push is over and no release names v1, both go.
