@@ -115,10 +115,10 @@ export interface CodeServerOptions {
 }
 
 /**
- * Copying states holds the runtime's one thread (10 MB of small records: about 0.6 s, during
- * which requests wait), so a periodic snapshot copies a module again only after this many times
- * its share of the last copy's time: at most about a tenth of the runtime's time goes to
- * snapshots, and small states are still copied every snapshot.
+ * Copying states takes the CPU the modules need (10 MB of small records, copied and written:
+ * 0.3–0.4 s, bench/upgrade.ts), so a periodic snapshot copies a module again only after this
+ * many times its share of the last copy's time: at most about a tenth of the runtime's time
+ * goes to snapshots, and small states are still copied every snapshot.
  */
 const SNAPSHOT_PACE = 10;
 
