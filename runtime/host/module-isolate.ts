@@ -142,6 +142,9 @@ function jsonBudget(heap: IsolatedVM.HeapStatistics, limits: IsolateLimits): num
   return Math.max(0, Math.floor((limit - heap.used_heap_size - heap.externally_allocated_size) / 4));
 }
 
+/** Characters of JSON text V8 parses in a millisecond, counted low (1.2 million decoded, copied in and parsed in 16.5 ms here: bench/RESULTS.md). */
+const JSON_CHARS_PER_MS = 20_000;
+
 /** JSON text longer than this is parsed asynchronously (see init): about a millisecond's work. */
 const HEAVY_STATE_CHARS = 64 * 1024;
 
@@ -251,7 +254,8 @@ export class ModuleIsolate {
    * (jsonBudget); then it is parsed here and crosses as a structured copy.
    */
   async init(previous: { packed: PackedState; version: string } | null, migrate = true): Promise<void> {
-    if (previous !== null && "json" in previous.packed && previous.packed.json.length > jsonBudget(this.isolate.getHeapStatisticsSync(), this.limits)) {
+    const inside = Math.min(jsonBudget(this.isolate.getHeapStatisticsSync(), this.limits), this.jsonMs * JSON_CHARS_PER_MS);
+    if (previous !== null && "json" in previous.packed && previous.packed.json.length > inside) {
       previous = { ...previous, packed: { value: unpackHere(previous.packed) } };
     }
     // A large text is parsed on the isolate's own thread: this one keeps answering (heartbeats,
@@ -298,7 +302,7 @@ export class ModuleIsolate {
     this.dirty = false;
     // Asked on the isolate's thread: a sync question would wait here for a call running there.
     const budget = jsonBudget(await this.isolate.getHeapStatistics(), this.limits);
-    return this.packed(await this.invoke("exportState", [budget, maxBytes]), maxBytes);
+    return this.packed(await this.invoke("exportState", [budget, maxBytes, this.jsonMs]), maxBytes);
   }
 
   /**
@@ -324,11 +328,20 @@ export class ModuleIsolate {
   async exportStateNow(maxBytes: number): Promise<PackedState> {
     let answer: unknown;
     try {
-      answer = await this.enter("exportState", [jsonBudget(this.isolate.getHeapStatisticsSync(), this.limits), maxBytes]);
+      answer = await this.enter("exportState", [jsonBudget(this.isolate.getHeapStatisticsSync(), this.limits), maxBytes, this.jsonMs]);
     } catch (err) {
       throw this.error(err, "MODULE_ERROR");
     }
     return this.packed(answer, maxBytes);
+  }
+
+  /**
+   * How long JSON work for a state may take inside the isolate, ms: a quarter of the module's
+   * CPU limit, under which the whole entry runs. Longer work goes by the structured copy, which
+   * the limit does not cover (a 20 MB state on Node 24 took longer than the second a module has).
+   */
+  private get jsonMs(): number {
+    return Math.floor(this.limits.cpuMs / 4);
   }
 
   private packed(answer: unknown, maxBytes: number): PackedState {

@@ -255,13 +255,14 @@ function boot(...received: unknown[]) {
       return fn(name)(ctx, ...args);
     },
     /**
-     * The state as it leaves the isolate: JSON text when it is plain data and its text fits in
-     * `maxChars` (see plain-data.ts), else the state itself for a structured copy, or, when even
-     * its characters pass `maxBytes`, only how many there are (nothing built).
+     * The state as it leaves the isolate: JSON text when it is plain data, its text fits in
+     * `maxChars` and proving it plain takes under `checkMs` (see plain-data.ts), else the state
+     * itself for a structured copy, or, when even its characters pass `maxBytes`, only how many
+     * there are (nothing built).
      */
-    exportState(maxChars: number, maxBytes: number): PackedState | { tooLarge: number } {
+    exportState(maxChars: number, maxBytes: number, checkMs: number): PackedState | { tooLarge: number } {
       const state = ctx.state;
-      const check = checkPlain(state, Math.max(maxChars, maxBytes));
+      const check = checkPlain(state, Math.max(maxChars, maxBytes), Date.now() + checkMs);
       if (check.chars > maxBytes) return { tooLarge: check.chars };
       if (!check.plain || check.chars > maxChars) return { value: state };
       let json: string;

@@ -24,19 +24,23 @@ const { isArray } = Array;
 
 /**
  * Walks `root` without recursion (a deep state cannot overflow the stack here). Stops at the
- * first value JSON would change, or once the text would pass `maxChars` (then `plain: false`
+ * first value JSON would change, once the text would pass `maxChars` (then `plain: false`
  * with `chars` past it, and nothing was built: a string made with `repeat` stays small until
- * something flattens it, and the walk reads only its length).
+ * something flattens it, and the walk reads only its length), or at `deadline` (Date.now()):
+ * a state so large that proving it plain takes long leaves by the structured copy, which runs
+ * outside the module's CPU limit, as it always did.
  */
-export function checkPlain(root: unknown, maxChars: number): PlainCheck {
+export function checkPlain(root: unknown, maxChars: number, deadline = Infinity): PlainCheck {
   // Identity, for shared references and cycles: JSON would duplicate the one and throw on the other.
   const seen = new Set<object>();
   const stack: unknown[] = [root];
   // Each value costs at least one character of text: a lower bound that needs no stringify.
   let chars = 0;
+  let steps = 0;
   while (stack.length > 0) {
     const value = stack.pop();
     chars += 1;
+    if ((++steps & 4095) === 0 && Date.now() > deadline) return { plain: false, chars, why: "too long to check" };
     switch (typeof value) {
       case "string":
         chars += value.length;
