@@ -75,6 +75,14 @@ describe("checkPlain", () => {
     assert.ok(check.chars > 2 ** 20, "it counts at least the characters of the string it stopped at");
   });
 
+  test("gives up at its deadline, so a state too large to prove plain in time leaves by the structured copy", () => {
+    const big = Array.from({ length: 20_000 }, (_, i) => ({ id: i }));
+    const late = checkPlain(big, 1e9, Date.now() - 1);
+    assert.equal(late.plain, false);
+    assert.equal(!late.plain && late.why, "too long to check");
+    assert.equal(checkPlain(big, 1e9, Date.now() + 60_000).plain, true);
+  });
+
   test("counts at most the characters of the JSON text, so a state under the limit is never refused by the count", () => {
     for (const [what, value] of plain) {
       if (value === null || typeof value !== "object" || what === "a deep chain") continue;
