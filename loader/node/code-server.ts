@@ -37,7 +37,8 @@
  * Pushes make the store durable the same way: a pushed bundle is kept in memory and the table
  * points at it there; each snapshot first flushes the store (the bundles the table names, then
  * the table; a version a burst replaced is never written), then saves states, so a state on
- * disk never belongs to code the table on disk does not name yet. A crash loses at most the last `snapshotMs` of pushes, each module whole.
+ * disk never belongs to code the table on disk does not name yet. A crash loses at most the
+ * last `snapshotMs` of pushes, each module whole.
  */
 import { availableParallelism } from "node:os";
 import { FixpointError, toFixpointError, type ErrorData } from "../protocol/errors.js";

@@ -37,6 +37,9 @@ export interface StoreProblem {
   error: FixpointError;
 }
 
+/** A bundle's file name is its digest and this. */
+const BUNDLE_SUFFIX = ".bundle";
+
 /** modules.json: each entry is checked on its own, so that one malformed entry leaves the others. */
 const TABLE = object({ modules: record(data()) });
 const TABLE_ENTRY = object({ digest: string(64, DIGEST), storedAt: string(64) });
@@ -104,7 +107,7 @@ export class BundleStore {
   }
 
   private bundleFile(digest: string): string {
-    return join(this.bundlesDir, `${digest}.bundle`);
+    return join(this.bundlesDir, digest + BUNDLE_SUFFIX);
   }
 
   has(digest: string): boolean {
@@ -122,9 +125,10 @@ export class BundleStore {
     // A bundle a push left pending and a stage now sends is written at once: a release's
     // bundles are on disk before the stage answers.
     const pending = this.pending.has(manifest.digest);
-    if ((pending && !durable) || (!pending && (await this.intact(manifest.digest)))) return false;
+    const onDisk = !pending && existsSync(this.bundleFile(manifest.digest));
+    if (pending ? !durable : onDisk && (await this.intact(manifest.digest))) return false;
     // A damaged copy on disk is replaced now: no table change may come to make a flush write it.
-    if (!durable && !existsSync(this.bundleFile(manifest.digest))) {
+    if (!durable && !onDisk) {
       this.pending.set(manifest.digest, verified);
       return true;
     }
@@ -216,9 +220,7 @@ export class BundleStore {
 
   /** Whether anything may still need `digest`: the table in memory or on disk, a held release, a push in progress. */
   private needed(digest: string, inUse: (digest: string) => boolean): boolean {
-    if (this.written.has(digest) || this.vouched(digest) || inUse(digest)) return true;
-    for (const e of this.table.values()) if (e.digest === digest) return true;
-    return false;
+    return this.written.has(digest) || this.vouched(digest) || inUse(digest) || [...this.table.values()].some((e) => e.digest === digest);
   }
 
   /** Removes the retired versions nothing needs (synchronously: no push can start meanwhile). */
@@ -238,8 +240,8 @@ export class BundleStore {
   sweep(): number {
     let removed = 0;
     for (const name of readdirSync(this.bundlesDir)) {
-      const digest = /^([0-9a-f]{64})\.bundle$/.exec(name)?.[1];
-      if (digest !== undefined ? this.needed(digest, () => false) : !name.startsWith(".tmp-")) continue;
+      const digest = name.endsWith(BUNDLE_SUFFIX) ? name.slice(0, -BUNDLE_SUFFIX.length) : "";
+      if (DIGEST.test(digest) ? this.needed(digest, () => false) : !name.startsWith(".tmp-")) continue;
       rmSync(join(this.bundlesDir, name), { force: true });
       removed++;
     }
@@ -270,10 +272,8 @@ export class BundleStore {
     return verified;
   }
 
-  /** Whether an intact, verifying copy of `digest` is stored. */
+  /** Whether the copy of `digest` on disk is intact and verifies (storeBundle asks only when there is one). */
   private async intact(digest: string): Promise<boolean> {
-    // A new version's file is not there: a stat says so without a trip through the thread pool.
-    if (!existsSync(this.bundleFile(digest))) return false;
     try {
       this.decodeAndVerify(await readFile(this.bundleFile(digest)), digest, "dev");
       return true;
@@ -320,7 +320,7 @@ export class BundleStore {
 
   /** Removes a stored bundle nothing refers to (a push that did not become current). */
   discard(digest: string): void {
-    if ([...this.table.values()].some((e) => e.digest === digest)) return;
+    if (this.needed(digest, () => false)) return;
     if (!this.pending.delete(digest)) rmSync(this.bundleFile(digest), { force: true });
   }
 

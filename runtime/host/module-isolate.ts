@@ -254,13 +254,18 @@ export class ModuleIsolate {
    * (jsonBudget); then it is parsed here and crosses as a structured copy.
    */
   async init(previous: { packed: PackedState; version: string } | null, migrate = true): Promise<void> {
-    const inside = Math.min(jsonBudget(this.isolate.getHeapStatisticsSync(), this.limits), this.jsonMs * JSON_CHARS_PER_MS);
-    if (previous !== null && "json" in previous.packed && previous.packed.json.length > inside) {
-      previous = { ...previous, packed: { value: unpackHere(previous.packed) } };
+    let heavy = false;
+    // Asked only for text: a swap or a load with a structured state makes no trip into the isolate here.
+    if (previous !== null && "json" in previous.packed) {
+      const { length } = previous.packed.json;
+      if (length > Math.min(jsonBudget(this.isolate.getHeapStatisticsSync(), this.limits), this.jsonMs * JSON_CHARS_PER_MS)) {
+        previous = { ...previous, packed: { value: unpackHere(this.name, previous.packed) } };
+      } else {
+        // A large text is parsed on the isolate's own thread: this one keeps answering (heartbeats,
+        // other modules), and loads side by side parse on several cores (restoreAll in the loader).
+        heavy = length > HEAVY_STATE_CHARS;
+      }
     }
-    // A large text is parsed on the isolate's own thread: this one keeps answering (heartbeats,
-    // other modules), and loads side by side parse on several cores (restoreAll in the loader).
-    const heavy = previous !== null && "json" in previous.packed && previous.packed.json.length > HEAVY_STATE_CHARS;
     try {
       await this.enter("init", [previous, migrate], heavy);
     } catch (err) {

@@ -49,12 +49,20 @@ export function bytesToState(module: string, bytes: Uint8Array): PackedState {
   }
 }
 
-/** The value a packed state stands for, made here in the host (for an isolate that could not parse it itself). */
-export function unpackHere(packed: PackedState): unknown {
-  return "json" in packed ? (JSON.parse(packed.json) as unknown) : packed.value;
+/**
+ * The value a packed state stands for, made here in the host (for an isolate that could not
+ * parse it itself): STATE_CORRUPT for text that does not parse, as the harness's own parse says.
+ */
+export function unpackHere(module: string, packed: PackedState): unknown {
+  if (!("json" in packed)) return packed.value;
+  try {
+    return JSON.parse(packed.json) as unknown;
+  } catch (err) {
+    throw new FixpointError("STATE_CORRUPT", `module ${module}'s saved state is not valid JSON: ${(err as Error).message}`);
+  }
 }
 
 /** Saved bytes as the value they hold, read here in the host: what the tests and tools read back. */
 export function stateValue(module: string, bytes: Uint8Array): unknown {
-  return unpackHere(bytesToState(module, bytes));
+  return unpackHere(module, bytesToState(module, bytes));
 }
