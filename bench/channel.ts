@@ -14,12 +14,13 @@
  */
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpus, loadavg, totalmem } from "node:os";
+import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connect, type ClientConnection } from "../devtool/client/index.js";
 import { generateKeyPair } from "../loader/protocol/crypto/index.js";
 import { PlainClient } from "./plain.js";
 import { startServers } from "./channel-server.js";
+import { machineLine } from "./machine.js";
 
 const HOST = "127.0.0.1";
 const HANDSHAKES = 200;
@@ -127,9 +128,8 @@ interface Row {
 const rows: Row[] = [];
 
 async function main(): Promise<void> {
-  const cpu = cpus();
   const load = loadavg();
-  console.log(`machine: ${cpu[0]?.model ?? "?"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${process.platform}/${process.arch}`);
+  console.log(machineLine());
   console.log(`servers: ${inProcess ? "in this process (one event loop for client and server)" : "in a child process (client and server on separate event loops)"}, ${HOST}`);
   console.log("peer:    plain TCP, same 4-byte length framing and cbor-x messages, no handshake/crypto/validation");
   console.log(`load:    ${load.map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) at start${load[0]! > 0.5 ? " -- other work is running; figures will be noisy" : ""}\n`);

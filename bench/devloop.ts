@@ -19,13 +19,14 @@
  */
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
+import { loadavg } from "node:os";
 import { createContext } from "./devloop/bench-context.js";
 import { editSection } from "./devloop/edit-section.js";
 import { table } from "./devloop/measure.js";
 import { memorySection } from "./devloop/memory.js";
 import { ROOT, killAllNow, stopAll } from "./devloop/processes.js";
 import { rateSection } from "./devloop/rate-section.js";
+import { machineLine } from "./machine.js";
 
 const args = process.argv.slice(2);
 const known = ["only", "edits", "push"];
@@ -51,10 +52,9 @@ const ctx = createContext();
 const { out } = ctx;
 
 async function main(): Promise<void> {
-  const cpu = cpus();
   const load = loadavg();
   const dirty = git("status", "--short", "--", "loader", "runtime", "devtool");
-  out(`machine: ${cpu[0]?.model ?? "?"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${process.platform}/${process.arch}`);
+  out(machineLine());
   out(`code:    ${git("rev-parse", "--short", "HEAD")}${dirty === "" ? "" : ` plus uncommitted changes in ${dirty.split("\n").map((l) => l.slice(3)).join(", ")}`} (dist/ built from the working tree)`);
   out(`load:    ${load.map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) at start${load[0]! > 0.5 ? " -- other work is running; figures will be noisy" : ""}\n`);
   if (wanted("edits")) await editSection(ctx, { edits, push });

@@ -10,12 +10,13 @@
  * Rounds alternate between the kinds of request so that drift on a shared machine hits all of
  * them alike; the figures are percentiles over all rounds. Goal (issue 6): eval p50 < 2 ms.
  */
-import { cpus, loadavg, totalmem } from "node:os";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { connect, type ClientConnection } from "../devtool/client/index.js";
 import { generateKeyPair } from "../loader/index.js";
 import { startFixpointNode, stopAll } from "./devloop/processes.js";
 import { tempDir } from "../test/helpers/processes.js";
+import { machineLine } from "./machine.js";
 
 const ROUNDS = 5;
 const PER_ROUND = 400;
@@ -58,8 +59,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    const cpu = cpus();
-    console.log(`machine: ${cpu[0]?.model ?? "?"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${process.platform}/${process.arch}, load ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+    console.log(`${machineLine()}, load ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
     console.log(`round trips on loopback, one at a time, ${ROUNDS} alternating rounds of ${PER_ROUND} (after ${WARMUP} warm-up each); times in ms\n`);
     const floor = percentile([...samples.get("ping")!].sort((a, b) => a - b), 50);
     console.log(`| request | p50 | p95 | p99 | p50 / ping p50 |`);

@@ -18,7 +18,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { signBundle, type ClientConnection } from "../devtool/client/index.js";
 import { buildModule } from "../devtool/build/build.js";
@@ -26,6 +26,7 @@ import { writeSource } from "./devloop/app.js";
 import { createContext, dial } from "./devloop/bench-context.js";
 import { median, table } from "./devloop/measure.js";
 import { killAllNow, ROOT, startFixpointNode, stopAll, type FixpointNode } from "./devloop/processes.js";
+import { machineLine } from "./machine.js";
 
 const args = process.argv.slice(2);
 const known = ["rounds", "modules", "state-mb"];
@@ -87,9 +88,8 @@ interface Round {
 }
 
 async function main(): Promise<void> {
-  const cpu = cpus();
   const dirty = git("status", "--short", "--", "loader", "runtime", "devtool");
-  out(`machine: ${cpu[0]?.model ?? "?"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${process.platform}/${process.arch}`);
+  out(machineLine());
   out(`code:    ${git("rev-parse", "--short", "HEAD")}${dirty === "" ? "" : ` plus uncommitted changes in ${dirty.split("\n").map((l) => l.slice(3)).join(", ")}`} (dist/ built from the working tree)`);
   out(`load:    ${loadavg().map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) at start${loadavg()[0]! > 0.5 ? " -- other work is running; figures will be noisy" : ""}\n`);
 

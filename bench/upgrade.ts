@@ -17,13 +17,14 @@
  */
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
+import { loadavg } from "node:os";
 import { createContext } from "./devloop/bench-context.js";
 import { table } from "./devloop/measure.js";
 import { ROOT, killAllNow, stopAll } from "./devloop/processes.js";
 import { killPm2Sync } from "./upgrade/peers.js";
 import { restartSection } from "./upgrade/restart-section.js";
 import { rollingSection } from "./upgrade/rolling-section.js";
+import { machineLine } from "./machine.js";
 
 const args = process.argv.slice(2);
 const known = ["only", "upgrades", "sizes", "nodes", "rollouts", "rolling-mb", "peers"];
@@ -64,10 +65,9 @@ const ctx = createContext();
 const { out } = ctx;
 
 async function main(): Promise<void> {
-  const cpu = cpus();
   const load = loadavg();
   const dirty = git("status", "--short", "--", "loader", "runtime", "devtool");
-  out(`machine: ${cpu[0]?.model ?? "?"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${process.platform}/${process.arch}`);
+  out(machineLine());
   out(`code:    ${git("rev-parse", "--short", "HEAD")}${dirty === "" ? "" : ` plus uncommitted changes in ${dirty.split("\n").map((l) => l.slice(3)).join(", ")}`} (dist/ built from the working tree)`);
   out(`load:    ${load.map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) at start${load[0]! > 0.5 ? " -- other work is running; figures will be noisy" : ""}; \`node -e ""\` takes ${nodeStartMs()} ms\n`);
   if (wanted("restart")) await restartSection(ctx, { upgrades, sizesMb, peers });

@@ -5,7 +5,8 @@
  *   4   1   format version (STATE_FORMAT)
  *   5   4   header length H, big-endian
  *   9   H   header, CBOR: { module, digest, version, seq, savedAt, size }
- *   9+H S   the state: V8's structured-clone serialization, as the runtime wrote it (size S)
+ *   9+H S   the state as the runtime encoded it (size S): JSON text, or V8's structured-clone
+ *           serialization, told apart by its first byte (runtime/host/state-codec.ts)
  *   end 32  SHA-256 of every byte before it
  *
  * A format beside the bundle's and the release's: versioned and checked end to end, so that a
@@ -41,13 +42,21 @@ const headerSchema = object({
 });
 
 export function encodeState(saved: SavedState): Buffer {
+  return Buffer.concat(encodeStateParts(saved));
+}
+
+/**
+ * The same file as the parts it is made of, in order, for a writer that writes them one after
+ * another: the state's bytes are not copied (a state is up to megabytes, written every second).
+ */
+export function encodeStateParts(saved: SavedState): Uint8Array[] {
   const header = encodeCbor({ module: saved.module, digest: saved.digest, version: saved.version, seq: saved.seq, savedAt: saved.savedAt, size: saved.bytes.length });
   const head = Buffer.alloc(9);
   MAGIC.copy(head, 0);
   head.writeUInt8(STATE_FORMAT, 4);
   head.writeUInt32BE(header.length, 5);
-  const body = Buffer.concat([head, header, saved.bytes]);
-  return Buffer.concat([body, createHash("sha256").update(body).digest()]);
+  const hash = createHash("sha256").update(head).update(header).update(saved.bytes).digest();
+  return [head, header, saved.bytes, hash];
 }
 
 /** Decodes one state file; throws STATE_CORRUPT saying what is wrong with it. */

@@ -20,8 +20,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { FixpointError } from "../protocol/errors.js";
-import { MODULE_NAME } from "../protocol/messages.js";
-import { decodeState, encodeState, type SavedState } from "../protocol/state-file.js";
+import { decodeState, encodeStateParts, type SavedState } from "../protocol/state-file.js";
 import type { StateBytes } from "../protocol/runtime-ipc.js";
 import { writeFileAtomicAsync } from "./atomic.js";
 
@@ -48,8 +47,8 @@ export class StateStore {
   /** Per module: the write in progress, so saves of one module land in order. */
   private readonly writing = new Map<string, Promise<void>>();
   private readonly nextSeq = new Map<string, number>();
-  /** Per module: the newest sequence number known to be on disk. */
-  private readonly durable = new Map<string, number>();
+  /** Per module: the newest save this process wrote, which readAt answers without reading it back. */
+  private readonly written = new Map<string, SavedState>();
 
   constructor(storeDir: string) {
     this.dir = join(storeDir, "states");
@@ -96,17 +95,11 @@ export class StateStore {
     return { kind: "corrupt", problems };
   }
 
-  /** The newest save of `module` known to be on disk, if any (what a guarded restart records). */
-  lastDurable(module: string): number | undefined {
-    if (!this.durable.has(module)) {
-      const newest = this.files(module)[0];
-      if (newest !== undefined) this.durable.set(module, newest);
-    }
-    return this.durable.get(module);
-  }
-
   /** One particular save (a guarded restart's rollback restores exactly the states it recorded). */
   readAt(module: string, seq: number): SavedState {
+    // A guarded restart asks for what it just saved: 10 MB read back and hashed again cost 70 ms out of service.
+    const mine = this.written.get(module);
+    if (mine?.seq === seq) return mine;
     const file = this.file(module, seq);
     let bytes: Buffer;
     try {
@@ -115,11 +108,6 @@ export class StateStore {
       throw new FixpointError("STATE_CORRUPT", `saved state ${file} is missing (${(err as Error).message})`);
     }
     return decodeState(bytes, module, file);
-  }
-
-  /** Modules that have a states folder (for diagnostics). */
-  modules(): string[] {
-    return readdirSync(this.dir).filter((n) => MODULE_NAME.test(n));
   }
 
   /**
@@ -135,11 +123,11 @@ export class StateStore {
     const write = before.then(async () => {
       mkdirSync(this.moduleDir(module), { recursive: true });
       try {
-        await writeFileAtomicAsync(this.file(module, seq), encodeState(saved), 0o600);
+        await writeFileAtomicAsync(this.file(module, seq), encodeStateParts(saved), 0o600);
       } catch (err) {
         throw new FixpointError("STORE_WRITE_FAILED", `cannot save the state of module ${module}: ${(err as Error).message}`, { cause: err });
       }
-      this.durable.set(module, Math.max(seq, this.durable.get(module) ?? 0));
+      if ((this.written.get(module)?.seq ?? 0) < seq) this.written.set(module, saved);
       // Only now, with the new file durable, may older ones go.
       for (const old of this.files(module).filter((s) => s < seq).slice(KEEP - 1)) await unlink(this.file(module, old)).catch(() => {});
     });
@@ -160,5 +148,6 @@ export class StateStore {
   remove(module: string): void {
     rmSync(this.moduleDir(module), { recursive: true, force: true });
     this.nextSeq.delete(module);
+    this.written.delete(module);
   }
 }

@@ -397,7 +397,8 @@ export class RuntimeSupervisor {
           clearTimeout(timer);
           resolve();
         });
-        if (old.connected) old.disconnect();
+        // Replaced by a process started ahead, the drained old one is killed: its orderly exit (every isolate disposed) took the cores the new one restores on.
+        if (old.connected && standby === null) old.disconnect();
         else old.kill("SIGKILL");
       });
       // With a process started ahead there is nothing to wait for: the old one was drained and

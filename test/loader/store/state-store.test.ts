@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { serialize } from "node:v8";
 import { StateStore } from "../../../loader/store/state-store.js";
-import { STATE_FORMAT, decodeState, encodeState, type SavedState } from "../../../loader/protocol/state-file.js";
+import { STATE_FORMAT, decodeState, encodeState, encodeStateParts, type SavedState } from "../../../loader/protocol/state-file.js";
 import { hasCode } from "../../../loader/protocol/errors.js";
 import { tempDir } from "../../helpers/processes.js";
 
@@ -20,6 +20,13 @@ const sample: SavedState = { ...state({ hits: 3, seen: new Map([["x", 1]]) }), m
 test("a state file round-trips: module, digest, version, sequence and the state's bytes", () => {
   const decoded = decodeState(encodeState(sample), "counter", "f");
   assert.deepEqual({ ...decoded, bytes: [...decoded.bytes] }, { ...sample, bytes: [...sample.bytes] });
+});
+
+test("a state file written in parts is byte for byte the file encodeState makes, and the parts hold the state's own bytes", () => {
+  const parts = encodeStateParts(sample);
+  assert.deepEqual(Buffer.concat(parts), encodeState(sample));
+  // Not a copy: a state of megabytes is written as it came.
+  assert.ok(parts.includes(sample.bytes));
 });
 
 test("a state file cut short at any byte is STATE_CORRUPT, never a state", () => {
@@ -97,4 +104,22 @@ test("a full disk during a save is STORE_WRITE_FAILED, leaves no partial file, a
   } finally {
     spawnSync("umount", [dir]);
   }
+});
+
+test("readAt answers a save this process wrote from memory, exactly as written; another process reads the file, and finds damage", async () => {
+  const dir = tempDir();
+  const store = new StateStore(dir);
+  const first = await store.save("counter", state({ hits: 1 }));
+  const second = await store.save("counter", state({ hits: 2 }));
+  assert.equal(store.readAt("counter", second.seq), second);
+  // An older save is read from its file.
+  assert.deepEqual([...store.readAt("counter", first.seq).bytes], [...first.bytes]);
+  const file = join(dir, "states", "counter", `${second.seq}.state`);
+  const bytes = readFileSync(file);
+  bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
+  writeFileSync(file, bytes);
+  assert.throws(() => new StateStore(dir).readAt("counter", second.seq), (err: unknown) => hasCode(err, "STATE_CORRUPT"));
+  // A module removed is forgotten, its saves in memory too.
+  store.remove("counter");
+  assert.throws(() => store.readAt("counter", second.seq), (err: unknown) => hasCode(err, "STATE_CORRUPT"));
 });
