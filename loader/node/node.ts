@@ -164,7 +164,7 @@ export class LoaderNode {
       });
       this.code = code;
       if (this.runtime !== null) {
-        this.restart = new GuardedRestart({ code, runtime: this.runtime, releases: this.releases, store: this.store, logger: this.logger, setReady: (ready) => (this.ready = ready) });
+        this.restart = new GuardedRestart({ code, runtime: this.runtime, releases: this.releases, store: this.store, logger: this.logger, setReady: (ready) => (this.ready = ready), production: () => this.config.mode === "production" });
       }
       if (options.ready !== undefined) this.readiness = new Readiness(options.ready, () => this.ready);
       this.reportStoreProblems();
@@ -250,6 +250,7 @@ export class LoaderNode {
       runtimeMs,
       bootMs: Math.round(performance.now()),
     });
+    this.restart?.standBy();
     return this.address;
   }
 
@@ -410,6 +411,7 @@ export class LoaderNode {
       await writeFileAtomicAsync(this.paths.config, JSON.stringify({ ...onDisk, mode }, null, 2) + "\n");
       this.config = { ...this.config, mode };
       this.logger.log("warn", "node.mode", { mode, previous });
+      this.restart?.standBy();
     }
     return { mode, previous };
   }

@@ -196,7 +196,11 @@ export class RuntimeSupervisor {
         }
       };
       child.on("message", onMessage);
-      child.once("exit", () => reject(new FixpointError("RUNTIME_UNAVAILABLE", "the prepared runtime process exited before it was used")));
+      child.once("exit", () => {
+        // One that died waiting is not kept: the next guarded restart starts another.
+        if (this.standby?.child === child) this.standby = null;
+        reject(new FixpointError("RUNTIME_UNAVAILABLE", "the prepared runtime process exited before it was used"));
+      });
     });
     ready.catch(() => {});
     child.on("error", () => {});

@@ -333,6 +333,42 @@ test("a stage asked to prepare starts the release's modules ahead: the upgrade t
   }
 });
 
+/** The loader's child processes (its runtime, and the one it started ahead if any). */
+function childrenOf(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+async function until<T>(what: string, probe: () => T | null, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = probe();
+    if (found !== null) return found;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test("in production a node keeps a runtime process started ahead: a guarded restart runs on it, another follows, and back in dev it ends", async () => {
+  const { node, conn } = await productionNode();
+  try {
+    const runtimePid = Number((await node.waitForLog("runtime.up"))["pid"]);
+    const ahead = await until("a second runtime process", () => childrenOf(node.child.pid!).find((p) => p !== runtimePid) ?? null);
+    const r1 = await release(1, { a: counter("a-r1"), b: counter("b-r1") }, node.dev);
+    assert.equal((await stageAndUpgrade(conn, r1)).outcome, "committed");
+    assert.equal(await call(conn, "a", "hits"), 3);
+    const ups = node.logs.filter((l) => l["event"] === "runtime.up");
+    assert.equal(ups.at(-1)!["pid"], ahead, "the release runs in the process started ahead");
+    assert.ok(!childrenOf(node.child.pid!).includes(runtimePid), "the old runtime process is gone");
+    await until("the next process started ahead", () => childrenOf(node.child.pid!).find((p) => p !== ahead) ?? null);
+    await conn.request("mode", { mode: "dev" });
+    await until("only the runtime process", () => (childrenOf(node.child.pid!).length === 1 ? true : null));
+    assert.equal(await call(conn, "b", "hits"), 3);
+    conn.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
+
 test("mode switches are for admin keys only", async () => {
   const node = await startNode({ roles: ["dev", "observe", "release"] });
   try {
