@@ -4,7 +4,7 @@
  * once, staged and applied by guarded restart over the channel client, as `devtool upgrade`
  * would (loader/release/guarded-restart.ts).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { signBundle, signRelease, type ClientConnection } from "../../devtool/client/index.js";
 import { type ReleaseManifest, type ResultOf, type WireBundle, type WireRelease } from "../../loader/index.js";
@@ -13,6 +13,7 @@ import { dial, type BenchContext } from "../devloop/bench-context.js";
 import { startFixpointNode, type FixpointNode } from "../devloop/processes.js";
 import { MODULES, moduleSource } from "./app.js";
 import { getText, type Target } from "./clients.js";
+import { sleep } from "../devloop/measure.js";
 
 /** The bench key's roles on its nodes: push in dev, switch mode (admin), sign releases. */
 const ROLES = ["dev", "observe", "release", "admin"];
@@ -72,6 +73,20 @@ export async function startAppNode(ctx: BenchContext, name: string, itemsPerModu
   }
   await conn.request("mode", { mode: "production" });
   return { node, conn, target };
+}
+
+/**
+ * Waits until a node in production runs as it does between upgrades: with its runtime process
+ * started ahead (loader/release/guarded-restart.ts, standBy), which it starts a few seconds after
+ * a mode switch or a guarded restart. Seen as the loader's second child process.
+ */
+export async function settled(node: FixpointNode, timeoutMs = 20_000): Promise<void> {
+  const pid = node.loaderPid;
+  const deadline = Date.now() + timeoutMs;
+  while (readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).length < 2) {
+    if (Date.now() > deadline) throw new Error(`bench: node ${pid} has no runtime process started ahead after ${timeoutMs} ms`);
+    await sleep(50);
+  }
 }
 
 /** Sends the release and its bundles to a node (before it goes down). */

@@ -7,7 +7,7 @@ import type { BenchContext } from "../devloop/bench-context.js";
 import { mib, sleep, table } from "../devloop/measure.js";
 import { MODULES, itemsFor } from "./app.js";
 import { ClientLoop, answeredSum, failuresText, hitsAfterSave, readCounters, stateVerdict, type LoopReport, type Target } from "./clients.js";
-import { buildRelease, printUpgradeLog, restartSplit, stage, startAppNode, stepTimes, upgrade, type Release } from "./fixpoint.js";
+import { buildRelease, printUpgradeLog, restartSplit, settled, stage, startAppNode, stepTimes, upgrade, type Release } from "./fixpoint.js";
 import { PM2_VERSION, Pm2App, PlainApp, ensurePm2, fillAll } from "./peers.js";
 
 /** Pause of each client loop between an answer (or failure) and its next request, ms. */
@@ -71,6 +71,7 @@ export async function restartSection(ctx: BenchContext, options: { upgrades: num
       for (let n = 1; n <= options.upgrades; n++) {
         const r = await releaseOf(n);
         await stage(fx.conn, r);
+        await settled(fx.node);
         let failure: string | null = null;
         const m = await underTraffic(fx.target, async () => {
           const t = performance.now();

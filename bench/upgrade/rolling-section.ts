@@ -14,7 +14,7 @@ import { mib, sleep, table } from "../devloop/measure.js";
 import { MODULES, itemsFor } from "./app.js";
 import { ClientLoop, answeredSum, failuresText, readCounters, stateVerdict } from "./clients.js";
 import { runRollout, type RolloutRelease } from "../../devtool/release/rollout.js";
-import { buildRelease, printUpgradeLog, startAppNode, type AppNode, type Release } from "./fixpoint.js";
+import { buildRelease, printUpgradeLog, settled, startAppNode, type AppNode, type Release } from "./fixpoint.js";
 import { PAUSE_MS } from "./restart-section.js";
 
 /** Client loops of each kind, spread over the nodes. */
@@ -46,6 +46,7 @@ export async function rollingSection(ctx: BenchContext, options: { nodes: number
       const before = new Map([...(await Promise.all(targets.map((t) => readCounters(t, MODULES))))].flatMap((m) => [...m]));
       const loops = [...Array.from({ length: LOOPS }, () => new ClientLoop("fresh", targets, MODULES, PAUSE_MS)), ...Array.from({ length: LOOPS }, () => new ClientLoop("keep-alive", targets, MODULES, PAUSE_MS))];
       await sleep(AROUND_MS);
+      await Promise.all(nodes.map((n) => settled(n.node)));
 
       const t0 = performance.now();
       const conns: ClientConnection[] = await Promise.all(nodes.map((n) => dial(ctx, n.node)));

@@ -5,8 +5,9 @@
  *   1. stage   every node at once: `stage` with the release and no bundles, then `stage` again
  *              with only the bundles that node says it lacks — so each bundle travels once per
  *              node, and all of them before any node goes down. A node that refuses stops the
- *              rollout here, with every node untouched. Each node also prepares the release
- *              (its next runtime process, the modules started in it) as soon as it holds it.
+ *              rollout here, with every node untouched. The first nodes to restart also
+ *              prepare the release (its modules started in the node's next runtime process)
+ *              as soon as they hold it; each later one while the turn before its own runs.
  *   2. restart `maxUnavailable` nodes at a time, in the order given: first ask every other node
  *              for its status (ready, every module running and healthy); then send `upgrade`
  *              and wait for the answer — the node commits, or rolls itself back and says why.
@@ -120,17 +121,18 @@ export async function runRollout(nodes: RolloutNode[], o: RolloutOptions): Promi
     return report(new FixpointError(error.code, `${o.rollback ? "rollback" : "upgrade"} not started: ${nodes[refused]!.label}: ${error.message}`));
   }
 
+  const width = Math.max(1, o.maxUnavailable ?? 1);
   if (!o.rollback) {
     if (o.release === undefined) throw new FixpointError("INTERNAL", "an upgrade rollout needs the release to stage");
     const release = o.release;
     const staged = await Promise.all(
-      nodes.map(async (node) => {
+      nodes.map(async (node, index) => {
         const t0 = performance.now();
         emit({ node: node.label, step: "stage" });
         try {
-          // `prepare`: each node, on its own machine, starts its next runtime process and the
-          // release's modules now, so that its turn below only restarts (bench/upgrade.ts).
-          const sent = await stageRelease(node.conn, release, o.deadlineMs, true);
+          // `prepare`: the first to restart start the release's modules in their next runtime
+          // process now, so that their turn below only restarts (bench/upgrade.ts).
+          const sent = await stageRelease(node.conn, release, o.deadlineMs, index < width);
           fates.set(node.label, { kind: "untouched", staged: true });
           emit({ node: node.label, step: "staged", ms: performance.now() - t0, bundlesSent: sent });
           return null;
@@ -149,9 +151,12 @@ export async function runRollout(nodes: RolloutNode[], o: RolloutOptions): Promi
     }
   }
 
-  const width = Math.max(1, o.maxUnavailable ?? 1);
   for (let i = 0; i < nodes.length; i += width) {
     const batch = nodes.slice(i, i + width);
+    // The next turn's nodes prepare while this one runs, not all at once at the stage: nodes
+    // that share a machine would otherwise all prepare on the cores the first one's turn waits
+    // for (measured with five nodes on two cores: the first turn took 2-3 s of a 5 s rollout).
+    if (!o.rollback) for (const next of nodes.slice(i + width, i + 2 * width)) void stageRelease(next.conn, o.release!, o.deadlineMs, true).catch(() => {});
     if (!o.rollback) {
       const others = nodes.filter((n) => !batch.includes(n));
       const t0 = performance.now();

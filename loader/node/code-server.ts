@@ -258,7 +258,7 @@ export class CodeServer {
     const runtime = this.runtime;
     if (runtime === null || record.current === null) return;
     // A newer runtime process has its own restore queued; this one's is moot.
-    if (runtime.generation !== generation) return;
+    if (runtime.status.generation !== generation) return;
     if (record.runningIn === generation) return; // a push loaded it into this process already
     if (record.error?.code === "STATE_CORRUPT") return;
     record.status = "restoring";
@@ -315,7 +315,7 @@ export class CodeServer {
     const before = { status: record.status, runningIn: record.runningIn };
     const runtime = this.runtime;
     // The same code, running: nothing to load (the store still repairs a damaged copy).
-    const same = record.current?.manifest.digest === manifest.digest && (runtime === null || (record.runningIn === runtime.generation && record.status === "current"));
+    const same = record.current?.manifest.digest === manifest.digest && (runtime === null || (record.runningIn === runtime.status.generation && record.status === "current"));
     record.status = "loading";
     record.loading = manifest.digest;
     // Durable at the next snapshot, not before the answer (store.flush): no fsync on a push's path.
@@ -374,7 +374,7 @@ export class CodeServer {
       if (record.current === null) {
         await runtime.unload(record.name);
         record.runningIn = null;
-      } else if (runtime.generation === generation) {
+      } else if (runtime.status.generation === generation) {
         const { value, generation: ran } = await runtime.load({ ...sourceOf(record.current), ...(record.latest === null ? {} : { restore: record.latest }) });
         record.runningIn = ran;
         if (value.status === "loaded") this.accept(record, value.state);
@@ -549,7 +549,7 @@ export class CodeServer {
 
   /** Modules that do not run as current code (a release that failed to start some). */
   failures(): { name: string; error: ErrorData | null; status: ModuleStatus }[] {
-    const gen = this.runtime?.generation;
+    const gen = this.runtime?.status.generation;
     return [...this.records.values()]
       .filter((r) => r.current !== null && (r.status !== "current" || r.runningIn !== gen))
       .map((r) => ({ name: r.name, error: r.error, status: r.status }));
@@ -575,7 +575,7 @@ export class CodeServer {
         status: r.status,
         manifest: r.current?.manifest ?? null,
         storedAt: this.store.entry(r.name)?.storedAt ?? "",
-        running: this.runtime !== null && r.runningIn === this.runtime.generation,
+        running: this.runtime !== null && r.runningIn === this.runtime.status.generation,
         error: r.error,
         saved: r.saved,
       }));

@@ -142,11 +142,6 @@ export class RuntimeSupervisor {
     return { state: this.state, pid: this.child?.pid ?? null, restarts: this.restarts, generation: this.gen };
   }
 
-  /** The runtime process now running (or starting): one more with every restart. */
-  get generation(): number {
-    return this.gen;
-  }
-
   private fork(): ChildProcess {
     return fork(this.options.entry.script, [JSON.stringify(this.options.boot)], {
       execArgv: this.options.entry.execArgv,
