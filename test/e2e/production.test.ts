@@ -338,7 +338,7 @@ function childrenOf(pid: number): number[] {
   return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
-async function until<T>(what: string, probe: () => T | null, timeoutMs = 10_000): Promise<T> {
+async function until<T>(what: string, probe: () => T | null, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = probe();
