@@ -182,18 +182,19 @@ export class GuardedRestart {
     }
     const { manifest } = releases.read(number);
     // Every module compiles and starts first, while the node serves: a release whose code cannot
-    // start is refused now, rather than rolled back after the node went down.
+    // start is refused now, rather than rolled back after the node went down. States meanwhile,
+    // while the node still serves: one too large or not copyable refuses the release now, with
+    // nothing changed. Side by side: the modules start in the runtime process started ahead, the
+    // states come out of the one serving (one after the other held a rollout's turns 0.1-0.4 s).
+    const probing = code.saveAll();
+    probing.catch(() => {}); // read below, unless the release is refused first
     const versions = await this.prepareRelease(number).catch((err: unknown) => {
       const e = toFixpointError(err);
       if (e.code === "RELEASE_NOT_STAGED" || e.code === "RELEASE_BUNDLE_INVALID") throw e;
       throw new FixpointError(e.code, `release ${number} was refused before the node went down: ${e.message}`, e.location === undefined ? {} : { location: e.location });
     });
-    // States first, while the node still serves: one too large or not copyable refuses the
-    // release now, with nothing changed.
-    const probe = await code.saveAll();
-    refuseOnStateFailures(probe.failed, number);
-    const oldSet = store.modules().map((e) => ({ name: e.name, digest: e.digest }));
-    const oldVersions = oldSet.map((m) => store.load(m.digest));
+    refuseOnStateFailures((await probing).failed, number);
+    const oldVersions = store.modules().map((e) => store.load(e.digest));
 
     const outStarted = performance.now();
     this.enter("draining", number);
