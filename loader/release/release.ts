@@ -3,10 +3,8 @@
  * canonical bytes, signature, signer's role, cluster, and each bundle it carries.
  */
 import { FixpointError } from "../protocol/errors.js";
-import { PUBLIC_KEY_BYTES, verifyDetached } from "../protocol/crypto/ed25519.js";
-import { decodeBase64Exact } from "../protocol/crypto/keys.js";
-import { fingerprint } from "../protocol/crypto/fingerprint.js";
-import type { Role, WireBundle } from "../protocol/messages.js";
+import type { WireBundle } from "../protocol/messages.js";
+import { checkSigner, type RolesOfSigner } from "../bundle/verify.js";
 import { decodeManifest, payloadMismatch, type Manifest } from "../protocol/bundle-manifest.js";
 import { decodeReleaseManifest, type ReleaseManifest, type WireRelease } from "../protocol/release-manifest.js";
 
@@ -15,19 +13,9 @@ import { decodeReleaseManifest, type ReleaseManifest, type WireRelease } from ".
  * with the `release` role, made for this node's cluster. Numbers are the caller's business
  * (they depend on what the node holds).
  */
-export function verifyRelease(release: WireRelease, rolesOfSigner: (key: Uint8Array) => readonly Role[] | null, cluster: string): ReleaseManifest {
+export function verifyRelease(release: WireRelease, rolesOfSigner: RolesOfSigner, cluster: string): ReleaseManifest {
   const manifest = decodeReleaseManifest(release.manifest);
-  const signer = decodeBase64Exact(manifest.signer, PUBLIC_KEY_BYTES)!;
-  if (!verifyDetached(release.manifest, release.signature, signer)) {
-    throw new FixpointError("RELEASE_SIGNATURE_INVALID", `release ${manifest.number}: the signature does not verify against signer ${fingerprint(signer)}; the release was altered or signed with another key`);
-  }
-  const roles = rolesOfSigner(signer);
-  if (roles === null || !roles.includes("release")) {
-    throw new FixpointError(
-      "RELEASE_SIGNER_UNTRUSTED",
-      `release ${manifest.number} is signed by ${fingerprint(signer)}, which ${roles === null ? "this node does not trust" : "lacks the release role here"}; sign releases with a key authorized with --roles release`,
-    );
-  }
+  checkSigner(release, manifest.signer, rolesOfSigner, "release", { kind: "release", name: `release ${manifest.number}`, advice: "sign releases with a key authorized with --roles release" });
   if (manifest.cluster !== cluster) {
     throw new FixpointError("RELEASE_WRONG_CLUSTER", `release ${manifest.number} is for cluster "${manifest.cluster}"; this node is in cluster "${cluster}"`);
   }
