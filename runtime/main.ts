@@ -71,7 +71,9 @@ function endAfterCatastrophe(module: string, reason: FixpointError): void {
 
 const httpLog = (level: "info" | "warn" | "error", event: string, fields: Record<string, string | number>): void =>
   send({ type: "log", module: String(fields["module"] ?? ""), level, text: `${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ")}` });
-const http = createHttpServer(table, boot.http.rootModule, httpLog, { stacks: boot.mode === "dev" });
+// Read at each request: a node switched to production stops showing stack frames at once ("mode").
+const httpOptions = { stacks: boot.mode === "dev" };
+const http = createHttpServer(table, boot.http.rootModule, httpLog, httpOptions);
 
 /** How long status waits for a module's health check, ms: a check that takes longer is a failing one. */
 const HEALTH_WAIT_MS = 1000;
@@ -114,6 +116,9 @@ async function answer(request: RuntimeRequest): Promise<unknown> {
     case "drain":
       await drainHttp(http, request.timeoutMs);
       return null;
+    case "mode":
+      httpOptions.stacks = request.mode === "dev";
+      return null;
     case "repl-eval":
       return repl.evaluate(request);
     case "repl-complete":
@@ -121,7 +126,7 @@ async function answer(request: RuntimeRequest): Promise<unknown> {
     case "repl-drop":
       return { dropped: repl.drop(request.session) } satisfies RuntimeResults["repl-drop"];
     case "http":
-      return respond(table, boot.http.rootModule, request.path, request.request, httpLog, { stacks: boot.mode === "dev" }) satisfies Promise<RuntimeResults["http"]>;
+      return respond(table, boot.http.rootModule, request.path, request.request, httpLog, httpOptions) satisfies Promise<RuntimeResults["http"]>;
     default: {
       const exhaustive: never = request;
       throw new FixpointError("INTERNAL", `unknown runtime request ${JSON.stringify(exhaustive)}`);

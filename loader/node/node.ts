@@ -413,6 +413,7 @@ export class LoaderNode {
       await writeFileAtomicAsync(this.paths.config, JSON.stringify({ ...onDisk, mode }, null, 2) + "\n");
       this.config = { ...this.config, mode };
       this.logger.log("warn", "node.mode", { mode, previous });
+      this.runtime?.setMode(mode);
       this.restart?.standBy();
     }
     return { mode, previous };

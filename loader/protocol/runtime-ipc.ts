@@ -4,7 +4,7 @@
  * serialization (structured clone, so bytes and states cross without JSON), and:
  *
  *   loader → runtime   requests with an id: load, call, health, export, unload, status, ping, drain, check,
- *                      repl-eval, repl-complete, repl-drop;
+ *                      prepare, mode, repl-eval, repl-complete, repl-drop;
  *                      http (a request a host app's own server routed to the node, issue 14);
  *                      and accepted HTTP sockets, passed as handles with { type: "http-socket" }
  *   runtime → loader   exactly one reply per request id; unasked: ready (once, at start),
@@ -127,6 +127,8 @@ export type RuntimeRequest =
   | ({ type: "prepare"; id: number } & ModuleSource)
   /** Before a guarded restart: finish HTTP requests in flight (at most timeoutMs), keep no connection alive. */
   | { type: "drain"; id: number; timeoutMs: number }
+  /** The node switched mode: from now on the runtime answers as `boot.mode` would say (production shows no stack frames to HTTP clients). */
+  | { type: "mode"; id: number; mode: Mode }
   | { type: "repl-eval"; id: number; session: string; module?: string; source: string; colors: boolean }
   | { type: "repl-complete"; id: number; session: string; module?: string; source: string }
   | { type: "repl-drop"; id: number; session: string }
@@ -223,6 +225,7 @@ export interface RuntimeResults {
   status: { modules: RuntimeModuleStatus[]; rss: number; heapUsed: number };
   ping: null;
   drain: null;
+  mode: null;
   check: null;
   prepare: null;
   "repl-eval": ReplEvalResult;

@@ -32,6 +32,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
 import { FixpointError, hasCode, toFixpointError } from "../protocol/errors.js";
 import type { Logger } from "../protocol/log.js";
+import type { Mode } from "../protocol/messages.js";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES } from "../protocol/limits.js";
 import {
   isRuntimeMessage,
@@ -95,7 +96,7 @@ interface Pending {
 }
 
 /** Module-life and housekeeping requests: not clients' work, so a drain does not wait for them. */
-const HOUSEKEEPING: ReadonlySet<string> = new Set(["load", "unload", "export", "ping", "drain"]);
+const HOUSEKEEPING: ReadonlySet<string> = new Set(["load", "unload", "export", "ping", "drain", "mode"]);
 
 const MAX_HELD_SOCKETS = 1024;
 
@@ -363,6 +364,17 @@ export class RuntimeSupervisor {
       // a runtime that cannot answer has nothing in flight worth waiting for
     }
     while ([...this.pending.values()].some((p) => p.work) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /**
+   * The node switched mode: every runtime process started from now on boots in it, the running
+   * one is told at once, and one started ahead in the other mode is let go. Before, a node
+   * switched to production kept showing stack frames to HTTP clients until the loader restarted.
+   */
+  setMode(mode: Mode): void {
+    this.options.boot.mode = mode;
+    this.discardStandby();
+    if (this.child !== null) void this.send("mode", { mode }, "started").catch(() => {});
   }
 
   /** Takes work again after a drain that did not lead to a restart. */

@@ -369,6 +369,45 @@ test("in production a node keeps a runtime process started ahead: a guarded rest
   }
 });
 
+test("a node switched to production stops showing stack frames to HTTP clients at once, and so does its next runtime process", async () => {
+  const node = await startNode({ roles: [...ROLES], args: ["--http", "127.0.0.1:0"] });
+  const httpPort = Number(String(node.logs.find((l) => l["event"] === "node.started")!["http"]).split(":").pop());
+  const fetchText = () =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      get({ host: "127.0.0.1", port: httpPort, path: "/boom/", agent: false }, (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (c: string) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      }).on("error", reject);
+    });
+  const frames = /\n\s+at /;
+  try {
+    const conn = await node.connect();
+    const { bundle } = await signedModule("boom", `import { defineModule } from "fixpoint";
+export default defineModule({ version: "1", state: {}, http: () => { throw new Error("kaput"); } });
+`, node.dev);
+    await conn.request("push", { bundle });
+    const dev = await fetchText();
+    assert.equal(dev.status, 500);
+    assert.match(dev.body, frames, "in dev an HTTP client sees where it failed");
+    await conn.request("mode", { mode: "production" });
+    const production = await fetchText();
+    assert.equal(production.status, 500);
+    assert.match(production.body, /kaput/);
+    assert.doesNotMatch(production.body, frames, "in production only the code and the message");
+    // A runtime process started after the switch (here: after the runtime crashed) boots in production.
+    const runtimePid = Number(node.logs.filter((l) => l["event"] === "runtime.up").at(-1)!["pid"]);
+    process.kill(runtimePid, "SIGKILL");
+    await until("the runtime back", () => (node.logs.filter((l) => l["event"] === "runtime.up").length >= 2 ? true : null));
+    const after = await fetchText();
+    assert.match(after.body, /kaput/);
+    assert.doesNotMatch(after.body, frames);
+    conn.close();
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
+
 test("mode switches are for admin keys only", async () => {
   const node = await startNode({ roles: ["dev", "observe", "release"] });
   try {
