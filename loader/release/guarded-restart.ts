@@ -107,12 +107,12 @@ export class GuardedRestart {
    * restart: a rollout then starts none on its clock (measured: five nodes starting theirs at
    * once took 1.6–2.1 s of a rollout's first turn on 2 cores, bench/RESULTS.md), and no restart
    * waits for one. It costs an idle runtime process's memory per node (about 57 MiB); a node in
-   * dev keeps none. Called at start, on a mode switch and after each guarded restart.
+   * dev keeps none (the supervisor lets the one it has go at the switch: setMode). Called at
+   * start, on a mode switch and after each guarded restart.
    */
   standBy(): void {
     clearTimeout(this.idle);
     if (this.o.production()) this.idle = setTimeout(() => this.running === null && this.o.production() && this.o.runtime.prepareStandby(), STANDBY_AFTER_MS).unref();
-    else if (this.running === null && this.preparedFor === 0) this.o.runtime.discardStandby();
   }
 
   /**
