@@ -17,14 +17,14 @@
  * what a real state costs.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { signBundle, type ClientConnection } from "../devtool/client/index.js";
 import { buildModule } from "../devtool/build/build.js";
 import { writeSource } from "./devloop/app.js";
 import { createContext, dial } from "./devloop/bench-context.js";
-import { median, table } from "./devloop/measure.js";
+import { cpuOfPids, median, minorFaultsOfPids, table } from "./devloop/measure.js";
 import { killAllNow, ROOT, startFixpointNode, stopAll, type FixpointNode } from "./devloop/processes.js";
 import { machineLine, pageFaultMicros } from "./machine.js";
 
@@ -90,12 +90,6 @@ interface Round {
   cpuMs: number;
 }
 
-/** A process's minor page faults and CPU time (user + system, ms) since it started, from /proc. */
-function faultsAndCpu(pid: number): { faults: number; cpuMs: number } {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return { faults: Number(f[7]), cpuMs: (Number(f[11]) + Number(f[12])) * 10 };
-}
-
 async function main(): Promise<void> {
   const dirty = git("status", "--short", "--", "loader", "runtime", "devtool");
   out(machineLine());
@@ -146,9 +140,9 @@ async function main(): Promise<void> {
     if (counts.some((c) => c !== count)) throw new Error(`bench: a module came back without its state: ${counts.join(", ")} (expected ${count} each)`);
     const started = node.logs.find((l) => l["event"] === "node.started")!;
     const up = node.logs.find((l) => l["event"] === "runtime.up")!;
-    // The loader and its runtime process (its first child; none started ahead in dev).
-    const runtimePid = Number(readFileSync(`/proc/${node.loaderPid}/task/${node.loaderPid}/children`, "utf8").trim().split(/\s+/)[0]);
-    const [loader, runtime] = [faultsAndCpu(node.loaderPid), faultsAndCpu(runtimePid)];
+    // The loader and its runtime process, from their start to every call answered.
+    const pids = [node.loaderPid, node.runtimePid];
+    const [faults, cpuMs] = [minorFaultsOfPids(pids), cpuOfPids(pids) / 1000];
     if (r === 0) {
       const status = await conn.request("status", {});
       savedBytes = status.modules.reduce((a, m) => a + (m.state?.bytes ?? 0), 0);
@@ -169,8 +163,8 @@ async function main(): Promise<void> {
       runtimeStartMs: n("startMs", up),
       loadsMs: n("restoreMs", up),
       restOfStart: n("bootMs", started) - processMs - storeMs - runtimeMs,
-      faults: loader.faults + runtime.faults,
-      cpuMs: loader.cpuMs + runtime.cpuMs,
+      faults,
+      cpuMs,
     });
   }
 

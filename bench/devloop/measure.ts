@@ -30,15 +30,25 @@ export async function rate(op: () => Promise<unknown>, inFlight: number, ms: num
 
 const TICKS_PER_SECOND = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
+/** The fields of /proc/PID/stat after the parenthesized name: index 0 is field 3 (state). */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
 /** User + system CPU time of other processes so far, µs (from /proc/PID/stat, in clock ticks of 10 ms). */
 export function cpuOfPids(pids: number[]): number {
   let ticks = 0;
   for (const pid of pids) {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const fields = statFields(pid);
     ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
   }
   return (ticks / TICKS_PER_SECOND) * 1e6;
+}
+
+/** Minor page faults of other processes so far (field 10 of /proc/PID/stat). */
+export function minorFaultsOfPids(pids: number[]): number {
+  return pids.reduce((sum, pid) => sum + Number(statFields(pid)[7]), 0);
 }
 
 /** CPU (µs) this process and `pids` spent while `f` ran. */

@@ -85,6 +85,11 @@ export function parentPid(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
 }
 
+/** The pids of `pid`'s children (its main thread's, which is where Node forks them). */
+export function childPids(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
 function runLoader(args: string[]): void {
   const r = spawnSync(process.execPath, [LOADER, ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, timeout: 60_000 });
   if (r.status !== 0) throw new Error(`bench: loader ${args[0]} failed (${r.status}): ${r.stderr}`);

@@ -4,13 +4,13 @@
  * once, staged and applied by guarded restart over the channel client, as `devtool upgrade`
  * would (loader/release/guarded-restart.ts).
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { signBundle, signRelease, type ClientConnection } from "../../devtool/client/index.js";
 import { type ReleaseManifest, type ResultOf, type WireBundle, type WireRelease } from "../../loader/index.js";
 import { buildModule } from "../../devtool/build/build.js";
 import { dial, type BenchContext } from "../devloop/bench-context.js";
-import { startFixpointNode, type FixpointNode } from "../devloop/processes.js";
+import { childPids, startFixpointNode, type FixpointNode } from "../devloop/processes.js";
 import { MODULES, moduleSource } from "./app.js";
 import { getText, type Target } from "./clients.js";
 import { sleep } from "../devloop/measure.js";
@@ -83,7 +83,7 @@ export async function startAppNode(ctx: BenchContext, name: string, itemsPerModu
 export async function settled(node: FixpointNode, timeoutMs = 20_000): Promise<void> {
   const pid = node.loaderPid;
   const deadline = Date.now() + timeoutMs;
-  while (readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).length < 2) {
+  while (childPids(pid).length < 2) {
     if (Date.now() > deadline) throw new Error(`bench: node ${pid} has no runtime process started ahead after ${timeoutMs} ms`);
     await sleep(50);
   }
