@@ -329,7 +329,7 @@ export class CodeServer {
         // Where a version runs, a live swap hands its state over; where none does (a restarted
         // runtime, a module that died, whichever happened last), the runtime starts from the
         // saved state sent along. The runtime knows which: deciding here would race a death.
-        loaded = await runtime.load({ ...sourceOf(versionOf(verified)), ...(record.latest === null ? {} : { restore: record.latest }) });
+        loaded = await runtime.load({ ...sourceOf(versionOf(verified)), ...(record.latest === null ? {} : { restore: record.latest }) }, true);
       }
       const outcome = await storing;
       if ("error" in outcome) throw outcome.error;

@@ -23,12 +23,8 @@ export class TrustCache {
   }
 
   private currentStamp(): string {
-    try {
-      const s = statSync(this.file);
-      return `${s.mtimeMs}:${s.size}:${s.ino}`;
-    } catch {
-      return "missing";
-    }
+    const s = statSync(this.file, { throwIfNoEntry: false });
+    return s === undefined ? "missing" : `${s.mtimeMs}:${s.size}:${s.ino}`;
   }
 
   private refresh(): void {

@@ -110,7 +110,13 @@ export interface ModuleSource {
 }
 
 export type RuntimeRequest =
-  | ({ type: "load"; id: number; restore?: StateBytes } & ModuleSource)
+  /**
+   * `restore`: the state to start from where no version runs (a version that runs hands its own
+   * over). `saved` instead: the loader holds one but did not send it (a push, where a version
+   * usually runs: a megabyte state crossed twice for nothing); where none runs the runtime answers
+   * `needs-state` and the loader sends the load again with it.
+   */
+  | ({ type: "load"; id: number; restore?: StateBytes; saved?: true } & ModuleSource)
   | { type: "call"; id: number; module: string; fn: string; args: unknown[] }
   | { type: "health"; id: number; module: string }
   /** `skip`: modules not to copy this time (their turn comes later): left out of the answer, still counted as changed. */
@@ -160,7 +166,9 @@ export type LoadResult =
    * migrate hook; within the limit): the loader holds those bytes already, so they do not cross back.
    */
   | { status: "loaded"; name: string; digest: string; version: string; previousDigest: string | null; ms: number; state: StateBytes | StateKept }
-  | { status: "unchanged"; name: string; digest: string };
+  | { status: "unchanged"; name: string; digest: string }
+  /** Nothing runs to hand a state over and the load came without the one the loader holds (`saved`). */
+  | { status: "needs-state"; name: string };
 
 /**
  * One request to a runtime process outside the supervisor's own request table (a process
@@ -186,13 +194,14 @@ export function askProcess(child: ChildProcess, request: RuntimeRequest, who: st
 }
 
 /** A load's answer as the loader takes it: a kept state stands for the bytes that were sent. */
-export type LoadedOrUnchanged = Exclude<LoadResult, { status: "loaded" }> | (Omit<Extract<LoadResult, { status: "loaded" }>, "state"> & { state: StateBytes });
+export type LoadedOrUnchanged = Exclude<LoadResult, { status: "loaded" | "needs-state" }> | (Omit<Extract<LoadResult, { status: "loaded" }>, "state"> & { state: StateBytes });
 
 /**
  * Resolves a kept state to the `restore` sent with the load: the same bytes object, so that the
  * loader can tell it holds them already. INTERNAL if the runtime kept a state it was not sent.
  */
 export function withKeptBytes(result: LoadResult, restore: StateBytes | undefined): LoadedOrUnchanged {
+  if (result.status === "needs-state") throw new FixpointError("INTERNAL", `the runtime asked for module ${result.name}'s state after it was sent`);
   if (result.status !== "loaded" || !("kept" in result.state)) return result as LoadedOrUnchanged;
   if (restore === undefined) throw new FixpointError("INTERNAL", `the runtime kept a state for module ${result.name} that it was not sent`);
   return { ...result, state: { bytes: restore.bytes, version: result.state.version, digest: result.state.digest } };

@@ -445,10 +445,12 @@ export class RuntimeSupervisor {
     }
   }
 
-  /** Loads (or swaps in) a module version; for the code server only. */
-  async load(source: ModuleSource & { restore?: StateBytes }): Promise<{ value: LoadedOrUnchanged; generation: number }> {
-    const { value, generation } = await this.sendTo("load", source, "started");
-    return { value: withKeptBytes(value, source.restore), generation };
+  /** Loads (or swaps in) a module version; for the code server only. `lazily`: its restore crosses only if the runtime asks for it (see RuntimeRequest). */
+  async load(source: ModuleSource & { restore?: StateBytes }, lazily = false): Promise<{ value: LoadedOrUnchanged; generation: number }> {
+    const { restore, ...code } = source;
+    let { value, generation } = await this.sendTo("load", lazily && restore !== undefined ? { ...code, saved: true } : source, "started");
+    if (value.status === "needs-state") ({ value, generation } = await this.sendTo("load", source, "started"));
+    return { value: withKeptBytes(value, restore), generation };
   }
 
   /** Stops a module in the runtime; for the code server only. */

@@ -28,11 +28,15 @@ import { bytesToState, stateToBytes } from "../host/state-codec.js";
 export interface LoadRequest extends ModuleSource {
   /**
    * The module's last saved state, to start from when no version of it runs here (a restarted
-   * runtime, a module whose isolate died). A running version hands over its live state instead:
-   * the loader sends its saved state with every load, so no race between a death and a push can
-   * start a module from its initial state.
+   * runtime, a module whose isolate died). A running version hands over its live state instead.
    */
   restore?: StateBytes;
+  /**
+   * The loader holds a saved state it did not send (a push: see RuntimeRequest). Where no version
+   * runs, the load answers `needs-state` rather than start from the initial state: the table,
+   * which knows whether one runs, decides, so no race between a death and a push can reset a state.
+   */
+  saved?: true;
 }
 
 // The table answers the loader's requests, so its results are the IPC interface's types.
@@ -134,6 +138,7 @@ export class ModuleTable {
     if (old !== null && old.digest === request.digest) {
       return { status: "unchanged", name: request.name, digest: request.digest };
     }
+    if (old === null && request.saved === true && request.restore === undefined) return { status: "needs-state", name: request.name };
     const prepared = this.takePrepared(request.name, request.digest);
     return this.swapIn(slot, request, old, prepared ?? (await this.start(slot, request)), started);
   }

@@ -428,6 +428,25 @@ export default defineModule({ state: { n: 0 }, functions: {
       }
     });
 
+    test("is asked for, not assumed, when a push comes without the saved state (saved: true): needs-state where nothing runs, the live state where a version does", async () => {
+      const { restore, module } = await saved("1");
+      const table = newTable();
+      try {
+        // Nothing runs: the table neither starts the module from its initial state nor loads it.
+        assert.deepEqual(await table.load({ ...module, saved: true }), { status: "needs-state", name: "counter" });
+        assert.deepEqual(table.names(), []);
+        await table.load({ ...module, restore });
+        await table.call("counter", "hit", [1]);
+        // A version runs: it hands its live state over, and nothing more is asked.
+        const m2 = await buildSource("counter", counter("2"));
+        const outcome = await table.load({ ...m2, saved: true });
+        assert.equal(outcome.status, "loaded");
+        assert.equal(await table.call("counter", "hits", []), 42);
+      } finally {
+        table.dispose();
+      }
+    });
+
     test("of a state over today's limit (lowered since it was saved) is measured and refused with STATE_TOO_LARGE", async () => {
       const { restore, module } = await saved("1");
       const table = new ModuleTable({ log: () => {}, onModuleDead: () => {} }, { limits: { cpuMs: 200, memoryMb: 64, asyncMs: 2000 }, maxStateBytes: restore.bytes.length - 1 });
