@@ -327,8 +327,9 @@ export class CodeServer {
     try {
       if (runtime !== null && !same) {
         // Where a version runs, a live swap hands its state over; where none does (a restarted
-        // runtime, a module that died, whichever happened last), the runtime starts from the
-        // saved state sent along. The runtime knows which: deciding here would race a death.
+        // runtime, a module that died, whichever happened last), the runtime asks for the saved
+        // state (needs-state) and starts from it. The runtime knows which: deciding here would
+        // race a death. Sent only when asked: a large state crossed for nothing on every push.
         loaded = await runtime.load({ ...sourceOf(versionOf(verified)), ...(record.latest === null ? {} : { restore: record.latest }) }, true);
       }
       const outcome = await storing;
