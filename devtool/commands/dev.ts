@@ -129,9 +129,7 @@ export async function run(args: string[]): Promise<number> {
       void conn.request("subscribe", { topics: ["log"] }).catch(() => {});
     });
   }
-  const types = new TypeChecker(dir, files, typeEvents(err));
   const watcher = new PushWatcher(files, sessions, identity, {
-    busy: (busy) => (busy ? types.pause() : types.resume()),
     pushed: (r) => {
       for (const { target, value, error } of r.outcomes) {
         if (value !== undefined && (value.changed || value.stored)) {
@@ -145,6 +143,7 @@ export async function run(args: string[]): Promise<number> {
     skipped: () => {},
     fixed: (module) => process.stderr.write(`${err.green("✓")} ${err.bold(module)} builds again; the version running is this same code\n`),
   });
+  const types = new TypeChecker(dir, files, typeEvents(err));
   const stop = async (interrupted = false) => {
     types.close();
     await watcher.close();

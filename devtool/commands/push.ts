@@ -98,16 +98,15 @@ async function watchAndPush(ctx: Context, files: string[]): Promise<number> {
     acceptNew: ctx.acceptNew,
     onPinned: (t, key) => process.stderr.write(`${err.yellow("pinned")} ${pinnedMessage(t, key, knownNodesPath())}\n`),
   }, ctx.timeoutMs);
-  // Beside the loop, after the first pushes: the project folder is fixpoint.json's, else here.
-  const types = new TypeChecker(ctx.project?.root ?? process.cwd(), files.map((f) => resolve(f)), typeEvents(err));
   const watcher = new PushWatcher(files, sessions, ctx.identity, {
     pushed: (r) => printOutcomes(out, err, r.module, r.digest, r.totalMs, r.saved, r.outcomes),
-    busy: (busy) => (busy ? types.pause() : types.resume()),
     fixed: (module) => process.stderr.write(`${err.dim(clock())} ${err.green("fixed")} ${module}: builds again, and what runs is this same code\n`),
     buildFailed: (module, message) => process.stderr.write(`${err.dim(clock())} ${err.red("build failed")} ${module}: nothing pushed\n${message}\n`),
     skipped: (module, why) => process.stderr.write(err.dim(`${clock()} ${module}: ${why}\n`)),
   });
   await watcher.start();
+  // Beside the loop, after the first pushes: the project folder is fixpoint.json's, else here.
+  const types = new TypeChecker(ctx.project?.root ?? process.cwd(), files.map((f) => resolve(f)), typeEvents(err));
   types.start();
   process.stderr.write(err.dim(`watching ${files.length} module(s) for ${ctx.targets.map((t) => t.label).join(", ")}; Ctrl-C stops\n`));
   await stopSignal();

@@ -40,11 +40,6 @@ export interface WatchEvents {
    * (the file was saved back to good content): nothing to push, but the error is gone.
    */
   fixed(module: string): void;
-  /**
-   * true when a save starts a build and nothing was being built, false once every build and
-   * push under way is done: what runs beside the loop (the type checker) waits meanwhile.
-   */
-  busy?(busy: boolean): void;
 }
 
 interface Watched {
@@ -79,8 +74,6 @@ export class PushWatcher {
   private readonly modules: Watched[];
   private readonly dirWatchers = new Map<string, FSWatcher>();
   private closed = false;
-  /** Modules being built and pushed now (see WatchEvents.busy). */
-  private running = 0;
 
   constructor(
     files: string[],
@@ -137,17 +130,12 @@ export class PushWatcher {
       m.again = true;
       return m.running;
     }
-    if (this.running++ === 0) this.events.busy?.(true);
     m.running = (async () => {
-      try {
-        do {
-          m.again = false;
-          await this.buildAndPush(m);
-        } while (m.again && !this.closed);
-      } finally {
-        m.running = null;
-        if (--this.running === 0) this.events.busy?.(false);
-      }
+      do {
+        m.again = false;
+        await this.buildAndPush(m);
+      } while (m.again && !this.closed);
+      m.running = null;
     })();
     return m.running;
   }

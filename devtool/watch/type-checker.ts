@@ -7,11 +7,8 @@
  *   folder), else the one installed with the devtool; with neither, it says once that types
  *   are not checked.
  * - One `tsc --watch` process for the session (incremental, so a save costs a recheck of
- *   what changed), at the lowest CPU priority, and held still (SIGSTOP) while a save is built
- *   and pushed: tsc starts its check on the same file event as the build, and even at nice 19
- *   it took a core that the build, the push and the local nodes' swaps wanted (on two cores,
- *   five local nodes' p50 was 60 ms with it running, 50 ms without: bench/RESULTS.md). It
- *   checks the save right after, at most PAUSE_MAX_MS later.
+ *   what changed), at the lowest CPU priority, so that the build, push and swap of a save get
+ *   the processor first.
  * - With a tsconfig.json in the project folder it uses that; else it checks the module files
  *   with the module environment (ES2022 + the DOM lib's console, timers, URL, Request and
  *   Response; no Node types) and "fixpoint" mapped to the module API.
@@ -50,12 +47,8 @@ function findTsc(projectDir: string): string | null {
   return null;
 }
 
-/** The longest tsc is held still for one save, whatever the push's fate. */
-const PAUSE_MAX_MS = 5000;
-
 export class TypeChecker {
   private child: ChildProcess | null = null;
-  private paused: NodeJS.Timeout | null = null;
   private tempDir: string | null = null;
   /** The errors last reported, joined; "" (clean) at first, so a clean start says nothing. */
   private lastReported = "";
@@ -99,12 +92,8 @@ export class TypeChecker {
       stdio: ["ignore", "pipe", "ignore"],
     });
     this.child = child;
-    // A devtool that ends without its orderly shutdown must not leave tsc watching (a stopped
-    // process acts on SIGTERM only once continued).
-    const kill = () => {
-      child.kill("SIGTERM");
-      child.kill("SIGCONT");
-    };
+    // A devtool that ends without its orderly shutdown must not leave tsc watching.
+    const kill = () => child.kill("SIGTERM");
     process.once("exit", kill);
     child.once("exit", () => process.off("exit", kill));
     try {
@@ -134,34 +123,7 @@ export class TypeChecker {
     });
   }
 
-  /** Holds tsc still (a save is being built and pushed); no-op without tsc or where there are no signals. */
-  pause(): void {
-    if (this.child === null || this.paused !== null || process.platform === "win32" || this.child.exitCode !== null) return;
-    if (!this.child.kill("SIGSTOP")) return;
-    this.paused = setTimeout(() => this.resume(), PAUSE_MAX_MS);
-    this.paused.unref();
-  }
-
-  /** Lets tsc go on: it checks what changed meanwhile. */
-  resume(): void {
-    if (this.paused === null) return;
-    clearTimeout(this.paused);
-    this.paused = null;
-    if (this.child !== null && this.child.exitCode === null) this.child.kill("SIGCONT");
-  }
-
-  /** Whether tsc is held still now. */
-  get isPaused(): boolean {
-    return this.paused !== null;
-  }
-
-  /** tsc's process id, while it runs. */
-  get pid(): number | null {
-    return this.child?.pid ?? null;
-  }
-
   close(): void {
-    this.resume();
     if (this.child !== null && this.child.exitCode === null) this.child.kill("SIGTERM");
     this.child = null;
     if (this.tempDir !== null) rmSync(this.tempDir, { recursive: true, force: true });
