@@ -313,7 +313,8 @@ export class RuntimeSupervisor {
       this.child.kill("SIGKILL");
       return;
     }
-    this.send("ping", {}, "started").catch(() => {});
+    // Any message counts (the snapshot's export answers every second): a ping only after a quiet interval.
+    if (Date.now() - this.lastBeat >= this.heartbeatMs) this.send("ping", {}, "started").catch(() => {});
   }
 
   private waitFor(need: "started" | "up"): Promise<void> {
