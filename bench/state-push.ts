@@ -6,8 +6,8 @@
  *   npm run bench:state-push               (builds dist/, then: node --import tsx bench/state-push.ts)
  *   node --import tsx bench/state-push.ts --pushes=25 --sizes=1,4
  *
- * Each version is a real build and signature (only its version string differs); the first five
- * pushes of each size are not measured. CPU: user + system time of the node's two processes
+ * Each version is a real build and signature (only its version string differs); the first load
+ * and the five swaps after it are not measured. CPU: user + system time of the node's two processes
  * from /proc (10 ms ticks) across the measured pushes, over their number.
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -74,7 +74,7 @@ try {
     await node.stop();
   }
   console.log(table(["state", "pushes", "round trip p50 ms", "p95 ms", "loader CPU per push ms", "runtime CPU per push ms"], rows, new Set([1, 2, 3, 4, 5])));
-  console.log(`\n${WARMUP} unmeasured pushes first; CPU: user + system time from /proc (10 ms ticks) while the measured pushes ran, over their number.`);
+  console.log(`\nThe first load and ${WARMUP} swaps after it not measured; CPU: user + system time from /proc (10 ms ticks) while the measured pushes ran, over their number.`);
   console.log(`load:    ${loadavg().map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) at the end`);
 } finally {
   await stopAll();
